@@ -1,0 +1,1 @@
+"""Pure analysis of histories: no database, no network, no clock."""

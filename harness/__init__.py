@@ -1,0 +1,1 @@
+"""Jepsen-style harness: the wiring (CLI, runner, store, report, cluster backends)."""

@@ -1,0 +1,1 @@
+"""Workloads: a seeded generator + a SQL client + the checker that judges the history."""
