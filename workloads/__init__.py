@@ -1,1 +1,35 @@
-"""Workloads: a seeded generator + a SQL client + the checker that judges the history."""
+"""Workloads: a seeded generator + a SQL client + the checker that judges the history.
+
+`WORKLOADS` maps the CLI name to the module:class implementing it (see workloads/base.py for the
+contract). Classes are imported lazily so a missing optional workload does not break the others.
+"""
+import importlib
+
+WORKLOADS = {
+    "list-append": "workloads.list_append:ListAppend",
+    "rw-register": "workloads.rw_register:RwRegister",
+    "bank": "workloads.bank:Bank",
+    "set": "workloads.set:SetWorkload",
+    "save-resume": "workloads.save_resume:SaveResume",
+}
+
+
+def workload_class(name: str):
+    """The Workload subclass registered as `name`; ValueError for an unknown or missing one."""
+    try:
+        target = WORKLOADS[name]
+    except KeyError:
+        raise ValueError(f"unknown workload {name!r} (known: {', '.join(WORKLOADS)})") from None
+    module_name, cls_name = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as e:
+        if e.name == module_name:
+            raise ValueError(f"workload {name!r} is not built yet ({module_name} missing)") from None
+        raise
+    return getattr(module, cls_name)
+
+
+def make_workload(name: str, opts: dict | None = None):
+    """An instance of workload `name` with its options merged over the defaults."""
+    return workload_class(name)(opts or {})

@@ -1,0 +1,207 @@
+"""The workload seam: what the runner needs from a workload, and helpers every SQL client shares.
+
+A workload is a subclass of `Workload`, registered by name in `workloads.WORKLOADS`:
+
+    class MyWorkload(Workload):
+        name = "my-workload"          # CLI name (`harness run --workload my-workload`)
+        checker = "my-workload"       # name in checkers.registry (the module that judges the history)
+        defaults = {"keys": 10}       # knobs; `Workload(opts)` merges opts over these into self.opts
+
+        def setup(self, cluster): ...             # create the schema, through cluster.primary
+        def generator(self, rng): ...             # main-phase ops (an iterator of op dicts, or a Source)
+        def final_generator(self, rng): ...       # ops EVERY worker performs after the main phase
+        def invoke(self, conn, dialect, op): ...  # run one op -> (type, value, extra_fields)
+
+Ops the generators yield are dicts with `f` and `value` and optional routing hints, read by
+harness.routing.Router:
+    key       -> `sticky` routing keeps every op with the same key on one node
+    instance  -> same, for a process instance (wins over `key`)
+    readonly  -> True when the transaction only reads: in primary/standby topologies it may be served
+                 by a standby (read/write splitting); writes always go to a writable node.
+Hints stay in the recorded op (the history may carry workload-specific fields).
+
+`invoke(conn, dialect, op)` runs against ONE DB-API connection (PyMySQL when dialect == "mysql",
+psycopg 3 when "postgres"), opened in autocommit mode with the session isolation level already set by
+the runner; a transaction is opened explicitly, best through `transaction(conn, dialect)`. It returns
+`("ok", value_with_reads_filled_in, {extra fields})`, or `("fail", value, {...})` for a definite
+failure it detected itself. It may also raise:
+    Abort(reason)      -> the runner records `fail` (the client gave up before committing)
+    CommitUnknown      -> raised by `transaction()` when COMMIT itself failed in a way that leaves the
+                          outcome open: `info`
+    any driver error   -> `classify(exc)` decides: lost connection / timeout -> `info`;
+                          deadlock, serialization failure, constraint, WSREP-not-ready... -> `fail`
+After `info` the runner discards the connection and gives the worker a new process number.
+"""
+from __future__ import annotations
+
+import contextlib
+import socket
+
+from checkers.registry import checker_for
+
+# MySQL/MariaDB error codes that mean "this transaction definitely did not commit" even when they
+# arrive in answer to COMMIT: deadlock / Galera certification failure, lock wait timeout.
+MYSQL_DEFINITE_ABORT = {1213, 1205}
+# Client-side codes of PyMySQL/MySQL for a connection that is gone or timed out: the outcome is open.
+MYSQL_CONNECTION_LOST = {2002, 2003, 2006, 2013, 2014, 2027, 2055, 0}
+# PostgreSQL SQLSTATEs of definite aborts: serialization failure, deadlock.
+PG_DEFINITE_ABORT = {"40001", "40P01"}
+
+
+class Abort(Exception):
+    """The client decided not to commit (e.g. insufficient funds, optimistic-lock conflict): `fail`."""
+
+
+class CommitUnknown(Exception):
+    """COMMIT failed without a definite answer: the transaction may or may not have happened."""
+
+    def __init__(self, cause: BaseException):
+        super().__init__(f"commit outcome unknown: {describe(cause)}")
+        self.cause = cause
+
+
+def describe(exc: BaseException) -> str:
+    """A short one-line description of a driver error for the history's `error` field."""
+    args = getattr(exc, "args", ())
+    if len(args) >= 2 and isinstance(args[0], int):  # PyMySQL: (code, message)
+        return f"{args[0]}: {args[1]}"[:300]
+    sqlstate = getattr(exc, "sqlstate", None)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (f"{sqlstate}: {text}" if sqlstate else f"{type(exc).__name__}: {text}")[:300]
+
+
+def _mysql_code(exc: BaseException):
+    args = getattr(exc, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when the connection is lost or timed out (it must be thrown away)."""
+    if isinstance(exc, (socket.timeout, TimeoutError, ConnectionError, BrokenPipeError)):
+        return True
+    module = type(exc).__module__ or ""
+    if module.startswith("pymysql"):
+        import pymysql
+        if isinstance(exc, pymysql.err.InterfaceError):
+            return True
+        return isinstance(exc, pymysql.err.OperationalError) and _mysql_code(exc) in MYSQL_CONNECTION_LOST
+    if module.startswith("psycopg"):
+        import psycopg
+        if isinstance(exc, (psycopg.errors.QueryCanceled,)):
+            return False  # statement_timeout: the statement was cancelled, the session lives on
+        if isinstance(exc, psycopg.OperationalError) and not getattr(exc, "sqlstate", None):
+            return True  # no SQLSTATE: the server never answered (connection gone, client timeout)
+        return isinstance(exc, psycopg.InterfaceError) or getattr(exc, "sqlstate", "") in (
+            "57P01", "57P02", "57P03", "08000", "08003", "08006")
+    return False
+
+
+def is_definite_abort(exc: BaseException) -> bool:
+    """True when the error proves the transaction was rolled back (safe to record `fail`)."""
+    code = _mysql_code(exc)
+    if code in MYSQL_DEFINITE_ABORT:
+        return True
+    return getattr(exc, "sqlstate", None) in PG_DEFINITE_ABORT
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """Map an exception raised by `invoke` to the history type (`fail` | `info`) and an error text."""
+    if isinstance(exc, Abort):
+        return "fail", str(exc) or "aborted"
+    if isinstance(exc, CommitUnknown):
+        return "info", str(exc)
+    if is_connection_error(exc):
+        return "info", describe(exc)
+    # any other error before COMMIT: the transaction was rolled back (we never committed it)
+    return "fail", describe(exc)
+
+
+def begin_sql(dialect: str) -> str:
+    return "START TRANSACTION" if dialect == "mysql" else "BEGIN"
+
+
+@contextlib.contextmanager
+def transaction(conn, dialect: str):
+    """BEGIN ... COMMIT on an autocommit connection; yields a cursor.
+
+    An exception in the body rolls back and propagates (the runner classifies it). An exception from
+    COMMIT propagates unchanged when it proves an abort (deadlock, serialization failure), and as
+    `CommitUnknown` otherwise.
+    """
+    cur = conn.cursor()
+    try:
+        cur.execute(begin_sql(dialect))
+        yield cur
+    except BaseException:
+        with contextlib.suppress(Exception):
+            conn.cursor().execute("ROLLBACK")
+        with contextlib.suppress(Exception):
+            cur.close()
+        raise
+    try:
+        cur.execute("COMMIT")
+    except Exception as e:
+        with contextlib.suppress(Exception):
+            cur.close()
+        if is_definite_abort(e):
+            raise
+        raise CommitUnknown(e) from e
+    with contextlib.suppress(Exception):
+        cur.close()
+
+
+def sql(dialect: str, mysql: str, postgres: str) -> str:
+    """Pick the statement text for the connection's dialect."""
+    return mysql if dialect == "mysql" else postgres
+
+
+def run_ddl(cluster, statements: list[str]) -> None:
+    """Execute schema statements on the primary in autocommit mode (each its own transaction)."""
+    conn = cluster.connect(cluster.primary, timeout=30.0, autocommit=True)
+    try:
+        cur = conn.cursor()
+        for stmt in statements:
+            cur.execute(stmt)
+        cur.close()
+    finally:
+        conn.close()
+
+
+class Workload:
+    """Base class of every workload; see the module docstring for the contract."""
+    name = "base"
+    checker = None   # checkers.registry name; defaults to `name`
+    defaults: dict = {}
+
+    def __init__(self, opts: dict | None = None):
+        unknown = set(opts or {}) - set(self.defaults)
+        if unknown:
+            raise ValueError(f"workload {self.name}: unknown option(s) {', '.join(sorted(unknown))} "
+                             f"(known: {', '.join(sorted(self.defaults)) or 'none'})")
+        self.opts = {**self.defaults, **(opts or {})}
+
+    # --- what the runner calls -------------------------------------------------------------------
+    def setup(self, cluster) -> None:
+        """Create the workload's schema (idempotent is not required: the database is fresh)."""
+        raise NotImplementedError
+
+    def generator(self, rng):
+        """Main-phase ops: an iterator of op dicts (drawn by all workers, under a lock) or a
+        harness.generator.Source (e.g. EachWorker for per-worker streams)."""
+        raise NotImplementedError
+
+    def final_generator(self, rng) -> list[dict]:
+        """Ops every worker performs after the main phase, each retried until it succeeds or the
+        final deadline passes (e.g. final reads that make lost writes visible). Default: none."""
+        return []
+
+    def invoke(self, conn, dialect: str, op: dict):
+        """Execute one op; returns (type, value, extra_fields). See the module docstring."""
+        raise NotImplementedError
+
+    def check_opts(self) -> dict:
+        """Extra keyword arguments for the checker (e.g. the bank's initial total)."""
+        return {}
+
+    def check(self, history: list[dict], model: str) -> dict:
+        return checker_for(self.checker or self.name).check(history, model, **self.check_opts())
