@@ -1,0 +1,178 @@
+"""A small EDN reader for Jepsen `history.edn` files.
+
+Jepsen writes one op map per line (`{:type :invoke, :f :txn, :value [[:append 5 12]], ...}`);
+some tools write one vector of maps instead. Both are read. Keywords become strings without the
+colon (`:invoke` -> "invoke"), so an EDN history looks exactly like the JSONL one. Sets become
+lists, tagged literals (`#inst "..."`) their value, `nil` None. Errors name the file and line.
+"""
+from __future__ import annotations
+
+import re
+
+from checkers.history import HistoryError, validate_op
+
+_TOKEN = re.compile(r"""
+    (?P<ws>[\s,]+)
+  | (?P<comment>;[^\n]*)
+  | (?P<string>"(?:[^"\\]|\\.)*")
+  | (?P<open>\#\{|[\[({])
+  | (?P<close>[\])}])
+  | (?P<discard>\#_)
+  | (?P<tag>\#[A-Za-z][^\s,\[\](){}"]*)
+  | (?P<char>\\(?:newline|space|tab|return|.))
+  | (?P<atom>[^\s,\[\](){}"\\;]+)
+""", re.VERBOSE | re.DOTALL)
+
+_INT = re.compile(r"[+-]?\d+N?$")
+_FLOAT = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?M?$")
+_CHARS = {"newline": "\n", "space": " ", "tab": "\t", "return": "\r"}
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "b": "\b", "f": "\f", "/": "/"}
+_CLOSERS = {"[": "]", "(": ")", "{": "}", "#{": "}"}
+
+
+class _Reader:
+    def __init__(self, text, path):
+        self.text = text
+        self.path = path
+        self.pos = 0
+        self.line = 1
+
+    def error(self, msg, line=None):
+        raise HistoryError(self.path, line or self.line, msg)
+
+    def next_token(self):
+        """(kind, text, line) of the next meaningful token, or None at the end."""
+        text = self.text
+        while self.pos < len(text):
+            m = _TOKEN.match(text, self.pos)
+            if not m:
+                self.error(f"unreadable EDN near {text[self.pos:self.pos + 20]!r}")
+            kind = m.lastgroup
+            tok = m.group()
+            line = self.line
+            self.line += tok.count("\n")
+            self.pos = m.end()
+            if kind in ("ws", "comment"):
+                continue
+            return kind, tok, line
+        return None
+
+    def read(self, tok=None):
+        """Read one form (starting with `tok` if given). Returns (value, line)."""
+        if tok is None:
+            tok = self.next_token()
+            if tok is None:
+                self.error("unexpected end of file")
+        kind, text, line = tok
+        if kind == "open":
+            items = []
+            closer = _CLOSERS[text]
+            while True:
+                t = self.next_token()
+                if t is None:
+                    self.error(f"unclosed {text!r} opened on line {line}")
+                if t[0] == "close":
+                    if t[1] != closer:
+                        self.error(f"expected {closer!r} to close {text!r} from line {line}, got {t[1]!r}")
+                    break
+                items.append(self.read(t)[0])
+            if text == "{":
+                if len(items) % 2:
+                    self.error(f"map opened on line {line} has an odd number of forms", line)
+                return {_key(items[i]): items[i + 1] for i in range(0, len(items), 2)}, line
+            return items, line
+        if kind == "close":
+            self.error(f"unexpected {text!r}")
+        if kind == "discard":
+            self.read()
+            nxt = self.next_token()
+            if nxt is None:
+                self.error("nothing after #_ discard")
+            return self.read(nxt)
+        if kind == "tag":
+            return self.read()[0], line
+        if kind == "string":
+            return _unescape(text[1:-1]), line
+        if kind == "char":
+            body = text[1:]
+            return _CHARS.get(body, body), line
+        return _atom(text, self, line), line
+
+
+def _key(k):
+    return tuple(k) if isinstance(k, list) else k
+
+
+def _unescape(s):
+    if "\\" not in s:
+        return s
+    out = []
+    i = 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s):
+            n = s[i + 1]
+            if n == "u" and i + 5 < len(s):
+                out.append(chr(int(s[i + 2:i + 6], 16)))
+                i += 6
+                continue
+            out.append(_ESCAPES.get(n, n))
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _atom(text, reader, line):
+    if text == "nil":
+        return None
+    if text == "true":
+        return True
+    if text == "false":
+        return False
+    if text.startswith(":"):
+        if len(text) == 1:
+            reader.error("empty keyword ':'", line)
+        return text[1:]
+    if _INT.match(text):
+        return int(text.rstrip("N"))
+    if _FLOAT.match(text):
+        return float(text.rstrip("M"))
+    return text  # a symbol: keep its name
+
+
+def parse_edn(text, path="<edn>"):
+    """All top-level forms of an EDN text, as (value, line) pairs."""
+    r = _Reader(text, path)
+    forms = []
+    while True:
+        tok = r.next_token()
+        if tok is None:
+            return forms
+        forms.append(r.read(tok))
+
+
+def read_edn_ops(path):
+    """Yield (line, op) from a Jepsen history.edn (one map per form, or one vector of maps)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except UnicodeDecodeError as e:
+        raise HistoryError(path, None, f"not UTF-8 text: {e}") from None
+    forms = parse_edn(text, path)
+    if len(forms) == 1 and isinstance(forms[0][0], list):
+        # a single vector of maps: re-read to recover each map's line
+        r = _Reader(text, path)
+        tok = r.next_token()
+        while True:
+            t = r.next_token()
+            if t is None or t[0] == "close":
+                break
+            op, line = r.read(t)
+            validate_op(op, path, line)
+            yield line, op
+        return
+    for op, line in forms:
+        validate_op(op, path, line)
+        yield line, op
