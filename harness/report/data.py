@@ -1,0 +1,211 @@
+"""Reading a run directory for the report: the history (leniently), results.json, test.json.
+
+A report must still render for a run that crashed half-way, so nothing here gives up on a
+damaged file: unreadable parts become `problems` the page shows, not exceptions.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from harness.errors import UsageError
+
+# Engine invariants of the save-resume checker (issue 6), with what each means for a process engine.
+ENGINE_INVARIANTS = {
+    "lost-save": "an acknowledged save of a process instance vanished: the instance silently went back a step",
+    "double-win": "two saves of the same instance revision both committed: optimistic locking did not protect it",
+    "stale-resume": "a user resumed an instance and saw an older step than one already acknowledged",
+    "double-execution": "a job ran more than once, or two nodes held its lock at once: side effects repeat",
+    "duplicate-instance": "two running process instances exist for one business key",
+    "torn-state": "one read saw execution, variables, task and history out of step with each other",
+    "divergence": "after healing, the nodes hold different data: what the engine sees depends on the node",
+}
+
+# Plain words for the isolation anomalies (Adya/Elle), for readers who do not know the letters.
+ANOMALY_MEANINGS = {
+    "G0": "write cycle: two transactions overwrote each other's writes in an order no serial run allows",
+    "G1a": "aborted read: a transaction read a value written by a transaction that failed",
+    "G1b": "intermediate read: a transaction read a value that its writer later overwrote in the same transaction",
+    "G1c": "circular information flow: transactions each saw the other's writes",
+    "G-single": "read skew: a transaction saw part of another's writes but missed the rest",
+    "G-nonadjacent": "a dependency cycle with non-adjacent anti-dependencies (read skew over several transactions)",
+    "G2-item": "write skew: two transactions each read what the other then overwrote",
+    "G2": "anti-dependency cycle (write skew, predicate form)",
+    "lost-update": "two committed transactions read the same version and both wrote it: one update was lost",
+    "internal": "a transaction did not see its own earlier write",
+    "dirty-update": "a committed write was based on an aborted one",
+    "duplicate-elements": "a read showed the same appended element twice",
+    "incompatible-order": "two reads disagree on the order of a key's values",
+    "future-read": "a transaction read a value before it was written",
+    "cyclic-versions": "the versions of a key cannot be ordered at all",
+    "stale-read": "a read returned data older than a write acknowledged before it began",
+    "wrong-total": "a read saw a bank total different from the money that exists",
+    "negative-balance": "an account went below zero",
+    "lost": "an acknowledged insert is missing from the final read",
+    "unexpected": "the final read contains something never inserted",
+}
+
+
+def meaning(anomaly_type: str) -> str:
+    """Plain words for an anomaly type, including its -process / -realtime variants."""
+    if anomaly_type in ENGINE_INVARIANTS:
+        return ENGINE_INVARIANTS[anomaly_type]
+    if anomaly_type in ANOMALY_MEANINGS:
+        return ANOMALY_MEANINGS[anomaly_type]
+    for suffix, extra in (("-realtime", " (the cycle needs real time: a stale read across sessions or nodes)"),
+                          ("-process", " (the cycle needs one client's own order: it did not see its own past)")):
+        if anomaly_type.endswith(suffix):
+            base = ANOMALY_MEANINGS.get(anomaly_type[: -len(suffix)])
+            if base:
+                return base + extra
+    return ""
+
+
+class ReportError(UsageError):
+    """The run directory cannot be reported on at all (missing, or nothing in it)."""
+
+
+@dataclass
+class Run:
+    dir: Path
+    results: dict
+    spec: dict
+    ops: list[dict]
+    problems: list[str] = field(default_factory=list)
+    has_results: bool = True
+
+    def meta(self, *keys, default=None):
+        """First value found for any of `keys` in results (flat, or under run/meta), then test.json."""
+        for source in (self.results, self.results.get("run") or {}, self.results.get("meta") or {}, self.spec,
+                       self.spec.get("opts") or {}):
+            if not isinstance(source, dict):
+                continue
+            for k in keys:
+                if source.get(k) not in (None, "", [], {}):
+                    return source[k]
+        return default
+
+    @property
+    def workload(self) -> str:
+        return str(self.meta("workload", default="?"))
+
+    @property
+    def db(self) -> str:
+        return str(self.meta("db", default="?"))
+
+    @property
+    def nemesis(self) -> list[str]:
+        return as_list(self.meta("nemesis", default=[]))
+
+    @property
+    def model(self) -> str:
+        return str(self.meta("model", "consistency_model", default=""))
+
+    def command(self) -> str:
+        """The exact command to rerun: as recorded, or rebuilt from the spec."""
+        cmd = self.meta("command", "rerun", "cmd", "argv")
+        if isinstance(cmd, list):
+            return shlex.join(str(c) for c in cmd)
+        if cmd:
+            return str(cmd)
+        return rerun_command(self.spec or self.results)
+
+
+def as_list(value) -> list[str]:
+    if value in (None, "", "none"):
+        return []
+    if isinstance(value, str):
+        return [v for v in value.split(",") if v]
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def rerun_command(spec: dict) -> str:
+    """`harness run ...` rebuilt from a spec, for runs that did not record their command."""
+    argv = ["harness", "run"]
+    for key in ("db", "workload", "nodes", "backend", "isolation", "routing", "nemesis", "time_limit",
+                "concurrency", "rate", "seed"):
+        value = spec.get(key, spec.get(key.replace("_", "-")))
+        if value in (None, "", [], False):
+            continue
+        if isinstance(value, (list, tuple)):
+            value = ",".join(str(v) for v in value)
+        argv += ["--" + key.replace("_", "-"), str(value)]
+    return shlex.join(argv)
+
+
+def read_json(path: Path, problems: list[str]) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        problems.append(f"{path.name}: unreadable ({e})")
+        return {}
+    if not isinstance(data, dict):
+        problems.append(f"{path.name}: expected a JSON object")
+        return {}
+    return data
+
+
+def read_history_lenient(path: Path, problems: list[str]) -> list[dict]:
+    """Ops of a JSONL history; a damaged line is skipped and noted (a crashed run's last line is often cut)."""
+    ops: list[dict] = []
+    bad = 0
+    with open(path, "rb") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                op = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                op = None
+            if not isinstance(op, dict):
+                bad += 1
+                if bad <= 3:
+                    problems.append(f"{path.name}:{lineno}: not a JSON object, skipped")
+                continue
+            op.setdefault("index", len(ops))
+            ops.append(op)
+    if bad > 3:
+        problems.append(f"{path.name}: {bad} damaged lines skipped in all")
+    return ops
+
+
+def read_history_any(run_dir: Path, problems: list[str]) -> list[dict]:
+    jsonl = run_dir / "history.jsonl"
+    if jsonl.exists():
+        return read_history_lenient(jsonl, problems)
+    edn = run_dir / "history.edn"
+    if edn.exists():
+        try:
+            from checkers.history import read_history  # Jepsen EDN reader, when the checker package has it
+            return read_history(edn)
+        except Exception as e:  # noqa: BLE001 - any failure becomes a visible problem, not a crash
+            problems.append(f"history.edn: unreadable ({e})")
+            return []
+    problems.append("history.jsonl: missing")
+    return []
+
+
+def load_run(run_dir) -> Run:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ReportError(f"{run_dir}: not a run directory")
+    problems: list[str] = []
+    results = read_json(run_dir / "results.json", problems)
+    spec = read_json(run_dir / "test.json", problems)
+    has_history = (run_dir / "history.jsonl").exists() or (run_dir / "history.edn").exists()
+    if not results and not spec and not has_history:
+        raise ReportError(f"{run_dir}: no results.json, test.json or history.jsonl")
+    has_results = bool(results)
+    if not has_results:
+        problems.append("results.json: missing (the run did not finish checking); verdict unknown")
+        results = {"valid": "unknown", "error": "the run did not finish checking (no results.json)"}
+    ops = read_history_any(run_dir, problems)
+    return Run(run_dir, results, spec, ops, problems, has_results)

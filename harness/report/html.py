@@ -1,0 +1,296 @@
+"""The report page: verdict first, then what broke (each anomaly with its graph, timeline and the
+history rows behind it), then the performance graphs, then the setup to rerun it.
+
+One self-contained file: CSS inline, images as data URIs, SVG inline, no script, no network.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from html import escape
+from pathlib import Path
+
+from harness.report.data import ENGINE_INVARIANTS, Run, meaning
+from harness.report.graphs import cycle_svg, steps_of
+from harness.report.ops import Pairs, Period, anomaly_ops, excerpt_rows, op_time, with_invokes
+from harness.report.timeline import timeline_svg
+from harness.report.verdict import verdict_sentence, verdict_word
+
+MAX_VALUE_CHARS = 220
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d1d1f;margin:0;background:#fafafa}
+main{max-width:1060px;margin:0 auto;padding:18px 22px 60px}
+h1{font-size:20px;margin:6px 0 10px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
+h3{font-size:15px;margin:18px 0 6px}
+.verdict{padding:14px 18px;border-radius:8px;margin:8px 0 14px;border-left:8px solid}
+.verdict p{margin:4px 0}.verdict .first{font-size:18px;font-weight:600}
+.v-invalid{background:#fdecea;border-color:#c62828}.v-valid{background:#e8f5e9;border-color:#2e7d32}
+.v-unknown{background:#fff8e1;border-color:#f9a825}
+table{border-collapse:collapse;margin:6px 0 10px;background:#fff}
+td,th{border:1px solid #ddd;padding:3px 7px;text-align:left;vertical-align:top;font-size:13px}
+th{background:#f0f0f0}
+table.hist td{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;white-space:nowrap}
+table.hist td.val{white-space:normal;word-break:break-all;max-width:520px}
+tr.focus td{background:#fff3c4;font-weight:600}tr.gap td{color:#888;text-align:center;background:#f7f7f7}
+tr.nemesis td{color:#6a1b9a}
+.t-ok{color:#2e7d32}.t-fail{color:#c62828}.t-info{color:#e65100}
+.anomaly{background:#fff;border:1px solid #e0e0e0;border-radius:8px;padding:10px 14px;margin:12px 0}
+.explanation{white-space:pre-wrap;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12.5px;
+ background:#f6f6f6;padding:8px;border-radius:4px}
+.graph{overflow-x:auto}.graph svg{max-width:100%;height:auto}
+pre.cmd{background:#263238;color:#eceff1;padding:10px;border-radius:6px;white-space:pre-wrap;word-break:break-all}
+img.plot{max-width:100%;border:1px solid #e0e0e0;background:#fff}
+nav a{margin-right:12px}.muted{color:#666}.warn{color:#8d6e00}
+ol.steps li{margin:3px 0}
+"""
+
+
+def _e(x) -> str:
+    return escape(str(x), quote=True)
+
+
+def _short(value, limit=MAX_VALUE_CHARS) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plain(value) -> str:
+    """A setting as a person writes it: lists joined by commas, node records as 'n1 10.77.0.11 primary'."""
+    if isinstance(value, list):
+        if all(isinstance(v, dict) for v in value):
+            return f"{len(value)} nodes: " + "; ".join(
+                " ".join(str(v[k]) for k in ("name", "ip", "role", "host") if v.get(k)) or _short(v, 80)
+                for v in value)
+        if all(not isinstance(v, (dict, list)) for v in value):
+            return ", ".join(str(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_short(v, 80)}" for k, v in value.items())
+    return _short(value, 400)
+
+
+def _img(path: Path | None, alt: str) -> str:
+    if not path or not Path(path).exists():
+        return ""
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    return f'<img class="plot" alt="{_e(alt)}" src="data:image/png;base64,{data}">'
+
+
+class Page:
+    """Builds the page for one run. `graphs` maps (anomaly type, n) -> SVG from the checker's renderer."""
+
+    def __init__(self, run: Run, pairs: Pairs, periods: list[Period], plots: dict, graphs: dict,
+                 shown: dict, max_per_type: int):
+        self.run, self.pairs, self.periods, self.plots, self.graphs = run, pairs, periods, plots, graphs
+        self.shown, self.max_per_type = shown, max_per_type
+        self.ops = run.ops
+        self.n_anchor = 0
+        self._by_index = None
+
+    # --- helpers over the history ---------------------------------------------------------
+    def op(self, index: int) -> dict | None:
+        ops = self.ops
+        if 0 <= index < len(ops) and ops[index].get("index") == index:
+            return ops[index]
+        if self._by_index is None:  # a history whose indexes are not positions (rare)
+            self._by_index = {op.get("index"): op for op in ops}
+        return self._by_index.get(index)
+
+    def context(self, focus: list[int]) -> dict:
+        """Nodes, processes, time span and faults active around a set of ops."""
+        nodes, procs, times = set(), set(), []
+        for i in focus:
+            op = self.op(i)
+            if not op:
+                continue
+            if op.get("node") is not None:
+                nodes.add(str(op["node"]))
+            if op.get("process") not in (None, "nemesis"):
+                procs.add(op["process"])
+            t = op_time(op)
+            if t is not None:
+                times.append(t)
+        span = (min(times), max(times)) if times else None
+        faults = [p for p in self.periods if span and p.overlaps(*span)]
+        return {"nodes": sorted(nodes), "processes": sorted(procs, key=str), "span": span, "faults": faults}
+
+    # --- sections --------------------------------------------------------------------------
+    def verdict(self) -> str:
+        run, res = self.run, self.run.results
+        word = verdict_word(res)
+        nodes = run.meta("nodes") or (len(run.meta("topology")) if isinstance(run.meta("topology"), list) else None)
+        sentence = verdict_sentence(res, db=run.db, nodes=nodes, routing=run.meta("routing"),
+                                    nemesis=run.nemesis, workload=run.workload)
+        lines = [f'<p class="first" id="verdict-sentence">{_e(sentence)}</p>']
+        broken = [t for t in res.get("anomaly_types") or [] if t in ENGINE_INVARIANTS]
+        if broken:
+            lines.append("<p><b>What it would do to a process engine:</b> "
+                         + "; ".join(f"<b>{_e(t)}</b>: {_e(ENGINE_INVARIANTS[t])}" for t in broken) + ".</p>")
+        if res.get("not"):
+            lines.append(f"<p><b>Consistency models ruled out:</b> {_e(', '.join(res['not']))}"
+                         + (f" (and therefore also {_e(', '.join(res['also_not']))})" if res.get("also_not") else "")
+                         + ".</p>")
+        model = run.model or run.meta("isolation")
+        if model:
+            lines.append(f'<p class="muted">Checked against: {_e(model)}.</p>')
+        stats = res.get("stats") or {}
+        if stats:
+            lines.append('<p class="muted">' + _e(", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+                                                          for k, v in stats.items()
+                                                          if not isinstance(v, (dict, list)))) + "</p>")
+        return f'<section class="verdict v-{word}" id="verdict">' + "\n".join(lines) + "</section>"
+
+    def what_broke(self) -> str:
+        anomalies = self.run.results.get("anomalies") or {}
+        types = list(self.run.results.get("anomaly_types") or anomalies.keys())
+        if not types:
+            return ""
+        rows = []
+        for t in types:
+            inst = anomalies.get(t) or []
+            focus = [i for a in inst[:200] if isinstance(a, dict) for i in anomaly_ops(a)]
+            ctx = self.context(with_invokes(focus, self.pairs))
+            faults = sorted({p.fault for p in ctx["faults"]})
+            link = f'<a href="#type-{_e(t)}">{_e(t)}</a>' if inst else _e(t)
+            rows.append(f"<tr><td>{link}</td><td>{len(inst) if inst else '–'}</td><td>{_e(meaning(t))}</td>"
+                        f"<td>{_e(', '.join(ctx['nodes']) or '–')}</td><td>{_e(', '.join(faults) or 'none')}</td></tr>")
+        return ('<h2 id="broke">What broke</h2><table><tr><th>anomaly</th><th>found</th><th>what it means</th>'
+                '<th>nodes involved</th><th>faults active meanwhile</th></tr>' + "".join(rows) + "</table>")
+
+    def anomalies(self) -> str:
+        anomalies = self.shown.get("anomalies") or {}
+        full = self.run.results.get("anomalies") or {}
+        if not anomalies:
+            return ""
+        parts = ['<h2 id="anomalies">Anomalies, with the evidence</h2>']
+        for atype, instances in anomalies.items():
+            total = len(full.get(atype) or [])
+            parts.append(f'<h3 id="type-{_e(atype)}">{_e(atype)}: {total} found'
+                         + (f", the first {len(instances)} shown" if total > len(instances) else "") + "</h3>")
+            if meaning(atype):
+                parts.append(f'<p class="muted">{_e(meaning(atype))}.</p>')
+            for n, a in enumerate(instances):
+                if isinstance(a, dict):
+                    parts.append(self.anomaly(atype, n, a))
+        return "\n".join(parts)
+
+    def anomaly(self, atype: str, n: int, a: dict) -> str:
+        self.n_anchor += 1
+        anchor = f"a{self.n_anchor}"
+        focus = anomaly_ops(a)
+        related = with_invokes(focus, self.pairs)
+        ctx = self.context(related)
+        head = [f"<b>{_e(atype)} #{n + 1}</b>"]
+        if ctx["nodes"]:
+            head.append(f"nodes {_e(', '.join(ctx['nodes']))}")
+        if ctx["processes"]:
+            head.append(f"processes {_e(', '.join(map(str, ctx['processes'])))}")
+        if ctx["span"]:
+            head.append(f"{ctx['span'][0]:.3f}–{ctx['span'][1]:.3f} s")
+        if ctx["faults"]:
+            head.append("during " + _e(", ".join(
+                f"{p.fault} ({_short(p.value, 60)})" if p.value is not None else p.fault for p in ctx["faults"])))
+        out = [f'<div class="anomaly" id="{anchor}"><p>' + " · ".join(head) + "</p>"]
+        if a.get("explanation"):
+            out.append(f'<div class="explanation">{_e(a["explanation"])}</div>')
+        graph = self.graphs.get((atype, n)) or (cycle_svg(a, self.op, anchor) if a.get("cycle") else "")
+        if graph:
+            out.append(f'<div class="graph">{graph}</div>')
+        steps = steps_of(a)
+        if steps:
+            out.append('<ol class="steps">' + "".join(f"<li>{_e(s)}</li>" for s in steps) + "</ol>")
+        line = timeline_svg(self.pairs, self.periods, related, self.ops, anchor)
+        if line:
+            out.append(f'<details open><summary>Timeline of every process around it</summary>'
+                       f'<div class="graph">{line}</div></details>')
+        out.append(self.excerpt(related, set(related), anchor))
+        out.append("</div>")
+        return "\n".join(out)
+
+    def excerpt(self, related: list[int], focus: set, anchor: str) -> str:
+        rows = excerpt_rows(self.ops, related)
+        if not rows:
+            return '<p class="muted">(the ops it names are not in the history file)</p>'
+        html = ['<table class="hist"><tr><th>index</th><th>time (s)</th><th>process</th><th>type</th><th>f</th>'
+                '<th>node</th><th>value</th></tr>']
+        for op in rows:
+            if op is None:
+                html.append('<tr class="gap"><td colspan="7">…</td></tr>')
+                continue
+            idx = op.get("index")
+            t = op_time(op)
+            cls = "focus" if idx in focus else ("nemesis" if op.get("process") == "nemesis" else "")
+            extra = f" error: {_short(op['error'], 120)}" if op.get("error") else ""
+            html.append(f'<tr class="{cls}" id="{anchor}-op-{_e(idx)}"><td>{_e(idx)}</td>'
+                        f'<td>{"" if t is None else f"{t:.4f}"}</td><td>{_e(op.get("process", ""))}</td>'
+                        f'<td class="t-{_e(op.get("type", ""))}">{_e(op.get("type", ""))}</td><td>{_e(op.get("f", ""))}</td>'
+                        f'<td>{_e(op.get("node", ""))}</td><td class="val">{_e(_short(op.get("value")))}{_e(extra)}</td></tr>')
+        html.append("</table>")
+        return "\n".join(html)
+
+    def faults(self) -> str:
+        if not self.periods:
+            return ""
+        rows = "".join(f"<tr><td>{_e(p.fault)}</td><td>{p.start:.3f}</td><td>{p.end:.3f}"
+                       f"{'' if p.healed else ' (never healed)'}</td><td>{_e(_short(p.value, 160))}</td></tr>"
+                       for p in self.periods[:60])
+        more = f'<p class="muted">… and {len(self.periods) - 60} more.</p>' if len(self.periods) > 60 else ""
+        return ('<h3 id="faults">Faults</h3><table><tr><th>fault</th><th>from (s)</th><th>to (s)</th>'
+                f'<th>what it hit</th></tr>{rows}</table>{more}')
+
+    def performance(self) -> str:
+        p = self.plots
+        if not p:
+            return '<h2 id="performance">Performance</h2><p class="muted">(no completed operations to plot)</p>'
+        note = " Points are sampled; the counts in the legends are exact." if p.get("sampled") else ""
+        return ('<h2 id="performance">Performance</h2><p class="muted">Shaded bands: faults active. '
+                f'Green ok, red fail (did not happen), orange info (may or may not have happened).{_e(note)}</p>'
+                + _img(p.get("latency"), "latency over time") + _img(p.get("quantiles"), "latency quantiles")
+                + _img(p.get("rate"), "throughput over time") + self.faults())
+
+    def setup(self) -> str:
+        run = self.run
+        rows = []
+        for label, keys in (("database", ("db",)), ("topology", ("topology", "nodes")), ("backend", ("backend",)),
+                            ("workload", ("workload",)), ("isolation", ("isolation",)),
+                            ("model checked", ("model", "consistency_model")), ("routing", ("routing",)),
+                            ("nemesis", ("nemesis",)), ("seed", ("seed",)),
+                            ("time limit (s)", ("time_limit", "time-limit")), ("concurrency", ("concurrency",)),
+                            ("rate (ops/s)", ("rate",)), ("started", ("started", "start_time", "date"))):
+            v = run.meta(*keys)
+            if v is None:
+                continue
+            rows.append(f"<tr><th>{_e(label)}</th><td>{_e(_plain(v))}</td></tr>")
+        versions = run.meta("versions")
+        if isinstance(versions, dict):
+            for k, v in versions.items():
+                rows.append(f"<tr><th>version: {_e(k)}</th><td>{_e(_short(v, 200))}</td></tr>")
+        elif versions:
+            rows.append(f"<tr><th>versions</th><td>{_e(_short(versions, 400))}</td></tr>")
+        files = [f for f in ("history.jsonl", "results.json", "test.json", "harness.log")
+                 if (run.dir / f).exists()]
+        if (run.dir / "explanations").is_dir():
+            files.append("explanations/")
+        links = " · ".join(f'<a href="{_e(f)}">{_e(f)}</a>' for f in files)
+        return ('<h2 id="setup">Setup</h2><table>' + "".join(rows) + "</table>"
+                f'<p><b>Rerun exactly:</b></p><pre class="cmd" id="rerun">{_e(run.command())}</pre>'
+                f'<p class="muted">Files of this run: {links}</p>')
+
+    def problems(self) -> str:
+        if not self.run.problems:
+            return ""
+        return ('<h2 id="problems">Problems reading this run</h2><ul class="warn">'
+                + "".join(f"<li>{_e(p)}</li>" for p in self.run.problems) + "</ul>")
+
+    def render(self) -> str:
+        run = self.run
+        word = verdict_word(run.results)
+        title = f"{word.upper()} · {run.db} · {run.workload}" + (f" · {', '.join(run.nemesis)}" if run.nemesis else "")
+        body = [self.verdict(), '<nav><a href="#broke">what broke</a><a href="#anomalies">anomalies</a>'
+                '<a href="#performance">performance</a><a href="#setup">setup</a></nav>',
+                self.what_broke(), self.anomalies(), self.performance(), self.setup(), self.problems()]
+        return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+                '<meta name="viewport" content="width=device-width, initial-scale=1">'
+                '<link rel="icon" href="data:,">'
+                f"<title>{_e(title)}</title><style>{CSS}</style></head><body><main>"
+                f"<h1>{_e(title)}</h1>\n" + "\n".join(b for b in body if b) + "\n</main></body></html>\n")
