@@ -1,0 +1,117 @@
+"""The cluster layer: real database clusters on one machine (see docs/INTERNALS.md "Cluster layer").
+
+    cluster = up(db="galera", nodes=3, backend="netns", name=None, knobs={...})   # waits until ready
+    cluster = load(name); down(name); cleanup_all(); list_clusters()
+"""
+import os
+import secrets
+import time
+
+from harness.cluster import netns, state
+from harness.cluster.core import Cluster
+from harness.cluster.dbs import DB_NAMES
+from harness.cluster.dbs import get as get_db
+from harness.errors import ClusterError, UsageError
+
+BACKENDS = ("netns", "docker")
+
+__all__ = ["up", "load", "down", "cleanup_all", "list_clusters", "Cluster", "DB_NAMES", "BACKENDS"]
+
+
+def _docker_backend():
+    try:
+        from harness.backends import docker  # noqa: PLC0415 - optional, built separately
+    except ImportError as e:
+        raise UsageError(f"the docker backend is not available ({e})") from None
+    return docker
+
+
+def up(db: str, nodes: int | None = None, backend: str = "netns", name: str | None = None,
+       knobs: dict | None = None, timeout: float = 120.0) -> Cluster:
+    """Create a cluster and wait until it is ready. On any failure (or Ctrl-C) nothing is left behind."""
+    dbdef = get_db(db)
+    if backend == "docker":
+        return _docker_backend().up(db=db, nodes=nodes, name=name, knobs=knobs)
+    if backend != "netns":
+        raise UsageError(f"unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
+    knobs = dbdef.validate_knobs(knobs)
+    count = dbdef.node_count(nodes, knobs)
+    if os.geteuid() != 0:
+        raise UsageError("the netns backend needs root (network namespaces)")
+    dbdef.check_installed()
+    name = state.check_name(name or f"{db}-{secrets.token_hex(3)}")
+    roles = dbdef.roles(count)
+    home = str(state.data_root() / name)
+    record = {
+        "name": name, "db": db, "backend": "netns", "status": "creating", "created": time.time(),
+        "owner_pid": os.getpid(), "knobs": knobs, "data_dir": home,
+        "user": "harness", "password": secrets.token_hex(12), "database": "harness",
+        "nodes": [{"name": f"n{i}", "index": i, "role": roles[i - 1], "home": os.path.join(home, f"n{i}"),
+                   "pid": None} for i in range(1, count + 1)],
+    }
+    state.allocate(record, lambda r: netns.fill_names(r, count))
+    try:
+        netns.create(record, state.save)
+        cluster = Cluster(record, dbdef)
+        deadline = time.monotonic() + timeout
+        dbdef.create(cluster)
+        cluster.wait_healthy(max(1.0, deadline - time.monotonic()))
+        record["status"] = "up"
+        cluster.versions()  # records them and saves
+        cluster.save()
+        return cluster
+    except BaseException:
+        try:
+            netns.destroy(record)
+            state.remove(name)
+        except Exception:  # noqa: BLE001 - the original error matters more; cleanup_all retries later
+            pass
+        raise
+
+
+def load(name: str) -> Cluster:
+    """Re-attach to a running cluster from its state record."""
+    record = state.read(state.check_name(name))
+    if record is None:
+        raise UsageError(f"no cluster named {name!r} (see `harness cluster status`)")
+    if record.get("backend") == "docker":
+        return _docker_backend().load(name)
+    return Cluster(record, get_db(record["db"]))
+
+
+def list_clusters() -> list[dict]:
+    return state.all_records()
+
+
+def down(name: str) -> None:
+    """Tear a cluster down: processes, namespaces, veths, data dir, record."""
+    record = state.read(state.check_name(name))
+    if record is None:
+        raise UsageError(f"no cluster named {name!r} (see `harness cluster status`)")
+    _destroy(record)
+
+
+def _destroy(record: dict) -> None:
+    if record.get("backend") == "docker":
+        _docker_backend().load(record["name"]).teardown()
+        state.remove(record["name"])  # in case the docker backend keeps its record elsewhere
+        return
+    netns.destroy(record)
+    state.remove(record["name"])
+
+
+def cleanup_all() -> list[str]:
+    """Remove every cluster this state dir ever recorded (works after the harness was SIGKILLed).
+
+    Returns the names removed. Raises ClusterError naming the ones that could not be removed.
+    """
+    removed, failed = [], []
+    for record in state.all_records():
+        try:
+            _destroy(record)
+            removed.append(record["name"])
+        except (ClusterError, UsageError, OSError) as e:
+            failed.append(f"{record.get('name')}: {e}")
+    if failed:
+        raise ClusterError("cleanup incomplete: " + "; ".join(failed))
+    return removed

@@ -1,0 +1,164 @@
+"""What a database definition is: backend-neutral knowledge of one topology.
+
+A definition produces config file contents, init steps and the server argv, and executes
+everything through `Node` methods (run, write_file, launch, ...). The backend (netns, docker)
+decides how a node's commands and server process actually run.
+"""
+import shutil
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import tenacity
+
+from harness.errors import ClusterError, UsageError
+
+
+@dataclass
+class Knob:
+    default: Any
+    parse: Callable[[Any], Any]
+    help: str
+
+
+def choice(*allowed):
+    def parse(v):
+        v = str(v).lower() if not isinstance(v, bool) else v
+        for a in allowed:
+            if str(a).lower() == str(v).lower():
+                return a
+        raise ValueError(f"one of {', '.join(map(str, allowed))}")
+    return parse
+
+
+def boolean(v):
+    if isinstance(v, bool):
+        return v
+    s = str(v).lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("true or false")
+
+
+def nonneg_int(v):
+    i = int(v)
+    if i < 0:
+        raise ValueError("a number >= 0")
+    return i
+
+
+ISOLATIONS = ("read-uncommitted", "read-committed", "repeatable-read", "serializable")
+
+
+def isolation(v):
+    if v in (None, "", "default"):
+        return None
+    return choice(*ISOLATIONS)(str(v).lower().replace("_", "-").replace(" ", "-"))
+
+
+class NotYet(Exception):
+    """Raised inside a wait loop: condition not reached yet, try again."""
+
+
+def wait_until(check, timeout, what, nodes=()):
+    """Call check() until it stops raising NotYet. Fails at once when a watched node's server died.
+
+    Returns check()'s value.
+    """
+    def attempt():
+        for n in nodes:
+            if not n.alive():
+                raise ClusterError(f"{n}: server exited while waiting for {what}; "
+                                   f"last log line: {last_log_line(n)}")
+        return check()
+
+    try:
+        for a in tenacity.Retrying(stop=tenacity.stop_after_delay(timeout), wait=tenacity.wait_fixed(0.1),
+                                   retry=tenacity.retry_if_exception_type(NotYet), reraise=True):
+            with a:
+                result = attempt()
+        return result
+    except NotYet as e:
+        raise ClusterError(f"timed out after {timeout:.0f}s waiting for {what}" + (f": {e}" if str(e) else "")) \
+            from None
+
+
+def last_log_line(node) -> str:
+    text = node.read_file(node.log_path) or ""
+    lines = [line for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):  # the most telling line is usually the last error
+        if "ERROR" in line or "FATAL" in line or "Aborting" in line:
+            return line.strip()[:300]
+    return lines[-1].strip()[:300] if lines else "(empty log)"
+
+
+class DbDef:
+    name = ""
+    dialect = ""          # "mysql" | "postgres"
+    port = 0
+    min_nodes = max_nodes = default_nodes = 1
+    binaries: tuple = ()  # must exist, else: run ./setup.sh
+    knobs: dict = {}
+
+    # -- configuration -----------------------------------------------------------------
+    def validate_knobs(self, given: dict | None) -> dict:
+        given = dict(given or {})
+        out = {}
+        for key, knob in self.knobs.items():
+            raw = given.pop(key, knob.default)
+            try:
+                out[key] = knob.parse(raw) if raw is not None else None
+            except (ValueError, TypeError) as e:
+                raise UsageError(f"--db {self.name}: knob {key}={raw!r}: expected {e}") from None
+        if given:
+            known = ", ".join(sorted(self.knobs)) or "none"
+            raise UsageError(f"--db {self.name}: unknown knob {sorted(given)[0]!r} (known: {known})")
+        return out
+
+    def node_count(self, nodes: int | None, knobs: dict) -> int:
+        n = self.default_nodes if nodes is None else int(nodes)
+        if not self.min_nodes <= n <= self.max_nodes:
+            want = f"exactly {self.min_nodes}" if self.min_nodes == self.max_nodes else \
+                f"{self.min_nodes}..{self.max_nodes}"
+            raise UsageError(f"--db {self.name} needs {want} node{'' if want == 'exactly 1' else 's'}, not {n}")
+        return n
+
+    def roles(self, n: int) -> list[str]:
+        return ["single"] * n
+
+    def check_installed(self) -> None:
+        for b in self.binaries:
+            if not shutil.which(b) and not (b.startswith("/") and shutil.os.path.exists(b)):
+                raise UsageError(f"{b} is missing: run ./setup.sh (installs the database packages)")
+
+    # -- lifecycle (implemented per database) ------------------------------------------
+    def create(self, cluster) -> None:
+        """Init every node, start them, create the harness user and database, wait until healthy."""
+        raise NotImplementedError
+
+    def start(self, cluster, node, wait=True, timeout=60.0) -> None:
+        """(Re)start one node's server, correctly rejoining its cluster."""
+        raise NotImplementedError
+
+    def wait_healthy(self, cluster, timeout=60.0) -> None:
+        raise NotImplementedError
+
+    def status(self, cluster, node) -> dict:
+        raise NotImplementedError
+
+    def versions(self, cluster) -> dict:
+        raise NotImplementedError
+
+    def reset_data(self, cluster) -> None:
+        raise NotImplementedError
+
+    def connect(self, cluster, node, timeout=5.0, isolation=None, autocommit=False, database=None):
+        raise NotImplementedError
+
+
+def timed(fn):
+    t = time.monotonic()
+    fn()
+    return time.monotonic() - t

@@ -1,0 +1,185 @@
+"""MariaDB, single node: the documented baseline, and the base of galera and mariadb-mm."""
+import os
+import pwd
+import threading
+
+from harness.cluster import conn as dbconn
+from harness.cluster.dbs.base import DbDef, Knob, NotYet, isolation, wait_until
+from harness.errors import ClusterError
+
+MYSQL_USER = "mysql"  # rsync SST fails when mariadbd runs as root
+
+
+def sql_quote(s: str) -> str:
+    return "'" + str(s).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def chown(path, user):
+    pw = pwd.getpwnam(user)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+
+
+def in_parallel(fns):
+    """Run callables in threads; re-raise the first error after all have finished."""
+    errors = []
+
+    def wrap(fn):
+        try:
+            fn()
+        except BaseException as e:  # noqa: BLE001 - re-raised below
+            errors.append(e)
+
+    threads = [threading.Thread(target=wrap, args=(fn,), daemon=True) for fn in fns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+class MariaDB(DbDef):
+    name = "mariadb"
+    dialect = "mysql"
+    port = 3306
+    binaries = ("mariadbd", "mariadb-install-db", "mariadb")
+    knobs = {"isolation": Knob(None, isolation, "server default transaction isolation")}
+
+    # -- files and commands ------------------------------------------------------------
+    def conf_path(self, node):
+        return os.path.join(node.home, "my.cnf")
+
+    def socket(self, node):
+        return os.path.join(node.rundir, "mysqld.sock")
+
+    def config(self, cluster, node) -> str:
+        lines = [
+            "[mariadbd]",
+            f"user={MYSQL_USER}",
+            f"datadir={node.datadir}",
+            f"socket={self.socket(node)}",
+            f"pid-file={os.path.join(node.rundir, 'mysqld.pid')}",
+            f"port={self.port}",
+            f"bind-address={node.ip}",
+            "skip-name-resolve",
+            "skip-host-cache",
+            "default-storage-engine=InnoDB",
+            "binlog_format=ROW",
+            "innodb_autoinc_lock_mode=2",
+            "innodb_buffer_pool_size=64M",
+            "innodb_log_file_size=16M",
+            "performance_schema=OFF",
+            "max_connections=300",
+            "character-set-server=utf8mb4",
+            "collation-server=utf8mb4_general_ci",
+        ]
+        iso = cluster.knobs.get("isolation")
+        if iso:
+            lines.append(f"transaction-isolation={iso.upper()}")
+        return "\n".join(lines + self.extra_config(cluster, node)) + "\n"
+
+    def extra_config(self, cluster, node) -> list[str]:
+        return []
+
+    def server_command(self, cluster, node, extra=()) -> list[str]:
+        return ["mariadbd", f"--defaults-file={self.conf_path(node)}", *extra]
+
+    def sql(self, node, statement, timeout=10, vertical=False) -> str:
+        """Run SQL as root over the node's unix socket; tab-separated output (or \\G-style)."""
+        argv = ["mariadb", "--no-defaults", f"--socket={self.socket(node)}", "-uroot", "--connect-timeout=3",
+                "-N", "-B", "-e", statement]
+        if vertical:
+            argv.insert(-2, "-E")
+        return node.run(argv, timeout=timeout).stdout
+
+    def try_sql(self, node, statement, timeout=5) -> str:
+        """sql() for wait loops: failure means 'not yet'."""
+        try:
+            return self.sql(node, statement, timeout=timeout)
+        except ClusterError as e:
+            raise NotYet(str(e)) from None
+
+    # -- init / start --------------------------------------------------------------------
+    def prepare_dirs(self, cluster, node):
+        for d in (node.home, node.rundir):
+            os.makedirs(d, exist_ok=True)
+        chown(node.rundir, MYSQL_USER)
+        node.write_file(self.conf_path(node), self.config(cluster, node))
+
+    def install(self, cluster, node):
+        os.makedirs(node.datadir, exist_ok=True)
+        chown(node.datadir, MYSQL_USER)
+        node.run(["mariadb-install-db", f"--defaults-file={self.conf_path(node)}", f"--user={MYSQL_USER}",
+                  "--auth-root-authentication-method=normal", "--skip-test-db"], timeout=120)
+
+    def start(self, cluster, node, wait=True, timeout=60.0, extra=()):
+        node.launch(self.server_command(cluster, node, extra), env=node.env or None)
+        if wait:
+            self.wait_ready(cluster, node, timeout)
+
+    def wait_ready(self, cluster, node, timeout=60.0):
+        wait_until(lambda: self.try_sql(node, "SELECT 1"), timeout, f"{node} to accept connections", [node])
+
+    def create_users(self, cluster, node, replicate=True):
+        u, p, db = sql_quote(cluster.user), sql_quote(cluster.password), cluster.database
+        pre = "" if replicate else "SET sql_log_bin=0; "
+        self.sql(node, f"{pre}CREATE USER {u}@'%' IDENTIFIED BY {p}; "
+                       f"GRANT ALL PRIVILEGES ON *.* TO {u}@'%' WITH GRANT OPTION; "
+                       f"CREATE DATABASE `{db}`;")
+
+    def create(self, cluster):
+        node = cluster.nodes[0]
+        self.prepare_dirs(cluster, node)
+        self.install(cluster, node)
+        self.start(cluster, node)
+        self.create_users(cluster, node)
+
+    # -- health, status ------------------------------------------------------------------
+    def wait_healthy(self, cluster, timeout=60.0):
+        for node in cluster.nodes:
+            if not node.alive():
+                raise ClusterError(f"{node} is not running")
+            self.wait_ready(cluster, node, timeout)
+
+    def status_vars(self, node, like) -> dict:
+        out = self.sql(node, f"SHOW GLOBAL STATUS LIKE '{like}'", timeout=5)
+        return dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+
+    def status(self, cluster, node) -> dict:
+        st = {"name": node.name, "ip": node.ip, "role": node.role, "pid": node.pid, "alive": node.alive()}
+        if st["alive"]:
+            try:
+                st.update(self.node_status(cluster, node))
+            except ClusterError as e:
+                st["error"] = str(e)
+        return st
+
+    def node_status(self, cluster, node) -> dict:
+        self.sql(node, "SELECT 1", timeout=5)
+        return {"ready": True}
+
+    def versions(self, cluster) -> dict:
+        return {"server": self.sql(cluster.nodes[0], "SELECT VERSION()").strip()}
+
+    def reset_data(self, cluster):
+        db = cluster.database
+        self.sql(cluster.nodes[0], f"DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}`;", timeout=60)
+        self.wait_database_everywhere(cluster)
+
+    def wait_database_everywhere(self, cluster, timeout=30.0):
+        """Replicated DDL may land a moment later on the other nodes: wait for an empty database."""
+        def check(node):
+            out = self.try_sql(node, "SELECT COUNT(*) FROM information_schema.tables "
+                                     f"WHERE table_schema = {sql_quote(cluster.database)}; "
+                                     f"SELECT COUNT(*) FROM information_schema.schemata "
+                                     f"WHERE schema_name = {sql_quote(cluster.database)};")
+            tables, exists = out.split()
+            if tables != "0" or exists != "1":
+                raise NotYet(f"{node}: database not fresh yet")
+        for node in cluster.nodes:
+            wait_until(lambda: check(node), timeout, f"{node} to show a fresh database", [node])
+
+    def connect(self, cluster, node, timeout=5.0, isolation=None, autocommit=False, database=None):
+        return dbconn.connect_mysql(node.ip, self.port, cluster.user, cluster.password,
+                                    database or cluster.database, timeout=timeout, isolation=isolation,
+                                    autocommit=autocommit)

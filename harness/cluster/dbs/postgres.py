@@ -1,0 +1,150 @@
+"""PostgreSQL, single node; the base of postgres-standby.
+
+postgres refuses to run as root, so every server and tool runs as the postgres user through
+`Node.run(..., user="postgres")` / `Node.launch(..., user="postgres")` (netns: setpriv, which execs,
+so the PID we keep is the postmaster's).
+"""
+import glob
+import os
+
+from harness.cluster import conn as dbconn
+from harness.cluster.dbs.base import DbDef, Knob, NotYet, isolation, wait_until
+from harness.cluster.dbs.mariadb import chown
+from harness.errors import ClusterError
+
+PG_USER = "postgres"
+
+
+def pg_bindir() -> str | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"),
+                   key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    return os.path.dirname(found[-1]) if found else None
+
+
+def sql_literal(s: str) -> str:
+    return "'" + str(s).replace("'", "''") + "'"
+
+
+class Postgres(DbDef):
+    name = "postgres"
+    dialect = "postgres"
+    port = 5432
+    knobs = {"isolation": Knob(None, isolation, "default_transaction_isolation")}
+
+    def check_installed(self):
+        from harness.errors import UsageError
+        if not pg_bindir():
+            raise UsageError("PostgreSQL server binaries are missing: run ./setup.sh")
+
+    def bin(self, tool):
+        return os.path.join(pg_bindir(), tool)
+
+    # -- config ---------------------------------------------------------------------------
+    def settings(self, cluster) -> list[str]:
+        """postgresql.conf lines shared by every node (a standby copies them with the base backup)."""
+        lines = [
+            "shared_buffers = 32MB",
+            "max_connections = 300",
+            "fsync = on",
+            "wal_level = replica",
+            "max_wal_senders = 10",
+            "max_replication_slots = 10",
+            "hot_standby = on",
+            "wal_keep_size = 128MB",
+            "log_line_prefix = '%m [%p] '",
+        ]
+        iso = cluster.knobs.get("isolation")
+        if iso:
+            lines.append(f"default_transaction_isolation = '{iso.replace('-', ' ')}'")
+        return lines
+
+    def hba(self, cluster) -> str:
+        cidr = cluster.cidr
+        return ("local all all trust\n"
+                f"host all all {cidr} scram-sha-256\n"
+                f"host replication all {cidr} scram-sha-256\n")
+
+    def server_command(self, cluster, node) -> list[str]:
+        # node-specific settings on the command line: config files travel with pg_basebackup
+        return [self.bin("postgres"), "-D", node.datadir, "-c", f"listen_addresses={node.ip}",
+                "-c", f"unix_socket_directories={node.rundir}", "-c", f"port={self.port}"]
+
+    def sql(self, node, statement, database="postgres", timeout=10) -> str:
+        return node.run([self.bin("psql"), "-h", node.rundir, "-p", str(self.port), "-U", PG_USER,
+                         "-d", database, "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", statement],
+                        timeout=timeout, user=PG_USER, env={"PGCONNECT_TIMEOUT": "3"}).stdout
+
+    def try_sql(self, node, statement, timeout=5) -> str:
+        try:
+            return self.sql(node, statement, timeout=timeout)
+        except ClusterError as e:
+            raise NotYet(str(e)) from None
+
+    # -- init / start ---------------------------------------------------------------------
+    def prepare_dirs(self, node):
+        os.makedirs(node.home, exist_ok=True)
+        for d in (node.rundir, node.datadir):
+            os.makedirs(d, exist_ok=True)
+            chown(d, PG_USER)
+        os.chmod(node.datadir, 0o700)
+
+    def initdb(self, cluster, node):
+        self.prepare_dirs(node)
+        node.run([self.bin("initdb"), "-D", node.datadir, "-U", PG_USER, "--auth-local=trust",
+                  "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"], timeout=120, user=PG_USER)
+        node.write_file(os.path.join(node.datadir, "harness.conf"), "\n".join(self.settings(cluster)) + "\n",
+                        user=PG_USER, mode=0o600)
+        with open(os.path.join(node.datadir, "postgresql.conf"), "a") as f:
+            f.write("\ninclude 'harness.conf'\n")
+        node.write_file(os.path.join(node.datadir, "pg_hba.conf"), self.hba(cluster), user=PG_USER, mode=0o600)
+
+    def start(self, cluster, node, wait=True, timeout=60.0):
+        node.launch(self.server_command(cluster, node), env=node.env or None, user=PG_USER)
+        if wait:
+            self.wait_ready(cluster, node, timeout)
+
+    def wait_ready(self, cluster, node, timeout=60.0):
+        wait_until(lambda: self.try_sql(node, "SELECT 1"), timeout, f"{node} to accept connections", [node])
+
+    def create_users(self, cluster, node):
+        self.sql(node, f"CREATE ROLE {cluster.user} LOGIN SUPERUSER PASSWORD {sql_literal(cluster.password)}")
+        self.sql(node, f"CREATE DATABASE {cluster.database} OWNER {cluster.user}")
+
+    def create(self, cluster):
+        node = cluster.nodes[0]
+        self.initdb(cluster, node)
+        self.start(cluster, node)
+        self.create_users(cluster, node)
+
+    # -- health, status -------------------------------------------------------------------
+    def wait_healthy(self, cluster, timeout=60.0):
+        for node in cluster.nodes:
+            if not node.alive():
+                raise ClusterError(f"{node} is not running")
+            self.wait_ready(cluster, node, timeout)
+
+    def status(self, cluster, node) -> dict:
+        st = {"name": node.name, "ip": node.ip, "role": node.role, "pid": node.pid, "alive": node.alive()}
+        if st["alive"]:
+            try:
+                st.update(self.node_status(cluster, node))
+            except ClusterError as e:
+                st["error"] = str(e)
+        return st
+
+    def node_status(self, cluster, node) -> dict:
+        rec = self.sql(node, "SELECT pg_is_in_recovery()", timeout=5).strip()
+        return {"ready": True, "in_recovery": rec == "t"}
+
+    def versions(self, cluster) -> dict:
+        return {"server": self.sql(cluster.nodes[0], "SHOW server_version").strip()}
+
+    def reset_data(self, cluster):
+        db, node = cluster.database, cluster.nodes[0]
+        self.sql(node, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", timeout=60)
+        self.sql(node, f"CREATE DATABASE {db} OWNER {cluster.user}", timeout=60)
+
+    def connect(self, cluster, node, timeout=5.0, isolation=None, autocommit=False, database=None):
+        return dbconn.connect_postgres(node.ip, self.port, cluster.user, cluster.password,
+                                       database or cluster.database, timeout=timeout, isolation=isolation,
+                                       autocommit=autocommit)

@@ -1,0 +1,141 @@
+"""The record of everything a cluster creates, written BEFORE it is created.
+
+One JSON file per cluster under `$HARNESS_STATE_DIR/clusters/` (default /var/lib/engine-harness).
+Because every name (namespaces, veths, data dirs) is derived and saved before the first resource
+exists, `cleanup_all()` can remove all of it even after the harness was killed with SIGKILL.
+Kernel resources (subnets, namespace names) are shared by every state dir on the machine, so
+allocation happens under one machine-wide lock and also checks what the kernel already has.
+"""
+import contextlib
+import fcntl
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+from harness.errors import UsageError
+
+DEFAULT_STATE_DIR = "/var/lib/engine-harness"
+GLOBAL_LOCK = "/run/lock/engine-harness.lock"  # machine-wide: subnets and netns names are global
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,23}$")
+SUBNETS = range(1, 251)  # 10.77.<k>.0/24; 10.78.x.x is the docker backend's
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("HARNESS_STATE_DIR", DEFAULT_STATE_DIR))
+
+
+def clusters_dir() -> Path:
+    d = state_dir() / "clusters"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def data_root() -> Path:
+    """Where node data dirs live (HARNESS_DATA_DIR, else <state dir>/data)."""
+    return Path(os.environ.get("HARNESS_DATA_DIR", str(state_dir() / "data")))
+
+
+def record_path(name: str) -> Path:
+    return clusters_dir() / f"{name}.json"
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name or ""):
+        raise UsageError(f"bad cluster name {name!r}: use 1-24 of a-z, 0-9, '-' (starting with a letter or digit)")
+    return name
+
+
+def save(record: dict) -> None:
+    """Atomically replace the cluster's record."""
+    path = record_path(record["name"])
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def read(name: str) -> dict | None:
+    try:
+        return json.loads(record_path(name).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise UsageError(f"{record_path(name)}: unreadable cluster record ({e})") from None
+
+
+def remove(name: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        record_path(name).unlink()
+
+
+def all_records() -> list[dict]:
+    out = []
+    for p in sorted(clusters_dir().glob("*.json")):
+        try:
+            out.append(json.loads(p.read_text()))
+        except (OSError, ValueError):
+            continue  # a half-written tmp never has .json; anything else unreadable is skipped
+    return out
+
+
+@contextlib.contextmanager
+def global_lock(timeout: float = 30.0):
+    os.makedirs(os.path.dirname(GLOBAL_LOCK), exist_ok=True)
+    with open(GLOBAL_LOCK, "a+") as f:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise UsageError(f"could not lock {GLOBAL_LOCK} within {timeout:.0f}s") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _kernel_subnets_in_use() -> set[int]:
+    """10.77.k.x subnets the kernel already has (any namespace we can see by name, and the root ns)."""
+    used = set()
+    out = subprocess.run(["ip", "-o", "-4", "addr"], capture_output=True, text=True, timeout=10).stdout
+    out += subprocess.run(["ip", "-4", "route"], capture_output=True, text=True, timeout=10).stdout
+    for m in re.finditer(r"\b10\.77\.(\d+)\.", out):
+        used.add(int(m.group(1)))
+    for ns in netns_names():
+        m = re.match(r"^eh(\d+)-", ns)
+        if m:
+            used.add(int(m.group(1)))
+    return used
+
+
+def netns_names() -> list[str]:
+    try:
+        return sorted(os.listdir("/run/netns"))
+    except FileNotFoundError:
+        return []
+
+
+def allocate(record: dict, fill) -> dict:
+    """Pick a free subnet for `record` and save it, atomically with respect to every harness on the machine.
+
+    `fill(record)` derives every name (namespaces, veths, addresses, data dirs) from
+    record["subnet"]; the result is saved here, before anything is created.
+    """
+    check_name(record["name"])
+    with global_lock():
+        if read(record["name"]) is not None:
+            raise UsageError(f"a cluster named {record['name']!r} already exists "
+                             f"(harness cluster down --name {record['name']})")
+        taken = {r.get("subnet") for r in all_records()} | _kernel_subnets_in_use()
+        free = [k for k in SUBNETS if k not in taken]
+        if not free:
+            raise UsageError("no free 10.77.x.0/24 subnet: run `harness cleanup`")
+        record["subnet"] = free[0]
+        fill(record)
+        save(record)
+    return record

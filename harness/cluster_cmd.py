@@ -1,0 +1,112 @@
+"""`harness cluster up/down/status` and `harness cleanup`."""
+import json
+import sys
+
+from harness import cluster as cl
+from harness.errors import UsageError
+
+
+def parse_knobs(pairs) -> dict:
+    knobs = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--knob {pair!r}: expected KEY=VALUE")
+        knobs[key.strip().replace("-", "_")] = value.strip()
+    return knobs
+
+
+def cmd_up(args) -> int:
+    c = cl.up(db=args.db, nodes=args.nodes, backend=args.backend, name=args.name,
+              knobs=parse_knobs(args.knob), timeout=args.timeout)
+    if args.json:
+        print(json.dumps({"name": c.name, "db": c.db, "nodes": [n.ip for n in c.nodes],
+                          "user": c.user, "password": c.password, "database": c.database}))
+    else:
+        print(f"cluster {c.name} ({c.db}, {len(c.nodes)} nodes) is up: "
+              + ", ".join(f"{n.name}={n.ip}" for n in c.nodes))
+        print(f"  user {c.user}  password {c.password}  database {c.database}")
+    return 0
+
+
+def cmd_down(args) -> int:
+    names = [args.name] if args.name else [r["name"] for r in cl.list_clusters()]
+    if not names:
+        print("no clusters")
+        return 0
+    if not args.name and len(names) > 1:
+        raise UsageError(f"several clusters exist ({', '.join(names)}): pick one with --name, "
+                         "or run `harness cleanup`")
+    for name in names:
+        cl.down(name)
+        print(f"cluster {name} removed")
+    return 0
+
+
+def cmd_status(args) -> int:
+    records = cl.list_clusters()
+    if args.name:
+        records = [r for r in records if r["name"] == args.name]
+        if not records:
+            raise UsageError(f"no cluster named {args.name!r}")
+    out = []
+    for rec in records:
+        entry = {k: rec.get(k) for k in ("name", "db", "backend", "status", "knobs", "versions")}
+        try:
+            entry["nodes"] = cl.load(rec["name"]).status()
+        except UsageError as e:
+            entry["nodes"], entry["error"] = [], str(e)
+        out.append(entry)
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    if not out:
+        print("no clusters")
+    for entry in out:
+        print(f"{entry['name']}: {entry['db']} ({entry['backend']}, {entry['status']})"
+              + (f"  {entry['error']}" if entry.get("error") else ""))
+        for n in entry["nodes"]:
+            extra = " ".join(f"{k}={v}" for k, v in n.items()
+                             if k not in ("name", "ip", "role", "pid", "alive"))
+            print(f"  {n['name']} {n['ip']:<12} {n['role']:<8} pid={n['pid']} "
+                  f"{'up' if n['alive'] else 'DOWN'} {extra}")
+    return 0
+
+
+def cmd_cleanup(args) -> int:
+    removed = cl.cleanup_all()
+    print(f"removed {len(removed)} cluster(s)" + (f": {', '.join(removed)}" if removed else ""))
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("cluster", help="bring real database clusters up and down")
+    sub = p.add_subparsers(dest="cluster_command", metavar="ACTION")
+    sub.required = True
+    u = sub.add_parser("up", help="create a cluster and wait until it is ready")
+    u.add_argument("--db", required=True, help=f"one of {', '.join(cl.DB_NAMES)}")
+    u.add_argument("--nodes", type=int, default=None, help="node count (default per db)")
+    u.add_argument("--backend", default="netns", choices=cl.BACKENDS)
+    u.add_argument("--name", default=None, help="cluster name (default: DB-random)")
+    u.add_argument("--knob", action="append", metavar="KEY=VALUE",
+                   help="db knob, repeatable: galera wsrep_sync_wait=0|1|3|7, isolation=LEVEL, "
+                        "fast_failure_detection=true|false, camunda=true; mariadb-mm master_delay=S; "
+                        "postgres-standby standbys=N, synchronous_commit=off|on|remote_apply, "
+                        "recovery_min_apply_delay=MS")
+    u.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
+    u.add_argument("--json", action="store_true", help="print name, addresses and credentials as JSON")
+    u.set_defaults(func=cmd_up)
+    d = sub.add_parser("down", help="tear a cluster down (all of it)")
+    d.add_argument("--name", default=None)
+    d.set_defaults(func=cmd_down)
+    s = sub.add_parser("status", help="list clusters and their nodes")
+    s.add_argument("--name", default=None)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_status)
+    c = subparsers.add_parser("cleanup", help="remove everything the harness ever created (clusters, "
+                                              "namespaces, processes, data dirs)")
+    c.set_defaults(func=cmd_cleanup)
+
+
+if __name__ == "__main__":
+    sys.exit(0)
