@@ -1,0 +1,137 @@
+"""`harness run` (one test against a fresh or running cluster) and `harness analyze RUN_DIR`.
+
+Exit status: 0 valid, 1 invalid, 2 could not run / could not decide (the message says why).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from harness.errors import UsageError
+from harness.spec import BACKENDS, DB_NAMES, ISOLATIONS, ROUTINGS, TestSpec
+
+
+def register(sub):
+    p = sub.add_parser("run", help="run a workload against a cluster under faults, check it, report",
+                       description="Bring up a cluster (or use --cluster), run the workload with "
+                                   "concurrent clients, record the history, check it, write the report.")
+    p.add_argument("--db", required=True, help=f"one of {', '.join(DB_NAMES)}")
+    p.add_argument("--workload", required=True, help="list-append, rw-register, bank, set, save-resume")
+    p.add_argument("--nodes", type=int, help="node count (default: the db's usual topology)")
+    p.add_argument("--backend", default="netns", help=f"one of {', '.join(BACKENDS)}")
+    p.add_argument("--isolation", default="serializable", help=f"one of {', '.join(ISOLATIONS)}")
+    p.add_argument("--model", help="consistency model to check (default: the isolation's; "
+                                   "serializable -> strict-serializable)")
+    p.add_argument("--routing", default="primary", help=f"one of {', '.join(ROUTINGS)}")
+    p.add_argument("--nemesis", default="", help="comma-separated faults, e.g. partition,kill")
+    p.add_argument("--nemesis-interval", type=float, default=10.0, metavar="SECONDS")
+    p.add_argument("--time-limit", type=float, default=30.0, metavar="SECONDS")
+    p.add_argument("--final-time-limit", type=float, default=15.0, metavar="SECONDS")
+    p.add_argument("--concurrency", type=int, default=10)
+    p.add_argument("--rate", type=float, default=100.0, metavar="OPS_PER_S", help="0 = unlimited")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--store", default="store", metavar="DIR")
+    p.add_argument("--op-timeout", type=float, default=10.0, metavar="SECONDS")
+    p.add_argument("--knob", action="append", default=[], metavar="KEY=VALUE", help="db knob (repeatable)")
+    p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="workload option, e.g. key_count=10 (repeatable)")
+    p.add_argument("--name", help="test name in the store (default: db-workload-routing[-nemesis])")
+    p.add_argument("--cluster", metavar="NAME", help="use this running cluster (reset, not torn down)")
+    p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML result")
+    p.add_argument("--json", action="store_true", help="print results.json to stdout")
+    p.add_argument("--no-progress", action="store_true", help="no live view on the terminal")
+    p.set_defaults(func=cmd_run)
+
+    a = sub.add_parser("analyze", help="re-check a stored run (rewrites results.json and the report)")
+    a.add_argument("run_dir", metavar="RUN_DIR")
+    a.add_argument("--model", help="check against this model instead of the run's")
+    a.add_argument("--junit", metavar="FILE")
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=cmd_analyze)
+
+
+def parse_pairs(pairs: list[str], what: str) -> dict:
+    """KEY=VALUE strings -> dict; values parsed as JSON when they are JSON (numbers, true...)."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"{what} must look like KEY=VALUE, not {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def spec_from_args(args) -> TestSpec:
+    return TestSpec(db=args.db, workload=args.workload, nodes=args.nodes, backend=args.backend,
+                    isolation=args.isolation, routing=args.routing,
+                    nemesis=[n.strip() for n in args.nemesis.split(",") if n.strip()],
+                    nemesis_interval=args.nemesis_interval, time_limit=args.time_limit,
+                    final_time_limit=args.final_time_limit, concurrency=args.concurrency,
+                    rate=args.rate, seed=args.seed, store=args.store, op_timeout=args.op_timeout,
+                    model=args.model, knobs=parse_pairs(args.knob, "--knob"),
+                    workload_opts=parse_pairs(args.opt, "--opt"), name=args.name)
+
+
+def exit_code(results: dict) -> int:
+    return {True: 0, False: 1}.get(results.get("valid"), 2)
+
+
+def summary_line(r: dict) -> str:
+    """One line: verdict, what ran, how much, where the report is."""
+    verdict = {True: "VALID", False: "INVALID"}.get(r.get("valid"), "UNKNOWN")
+    run = r.get("run") or {}
+    c = run.get("counts") or (r.get("stats") or {})
+    what = (f"{r.get('db')} {r.get('workload')} ({r.get('isolation')}, model {r.get('model')}, "
+            f"routing {r.get('routing')}" + (f", nemesis {','.join(r['nemesis'])}" if r.get("nemesis") else "")
+            + ")")
+    parts = [f"{verdict}: {what}"]
+    if c:
+        parts.append(f"{c.get('ok', 0)} ok / {c.get('fail', 0)} fail / {c.get('info', 0)} info")
+    if run.get("throughput") is not None:
+        parts.append(f"{run['throughput']} ops/s")
+    counts = {k: len(v) if isinstance(v, list) else 1 for k, v in (r.get("anomalies") or {}).items()}
+    if r.get("anomaly_types"):
+        parts.append("anomalies " + ", ".join(f"{t} x{counts.get(t, 1)}" for t in r["anomaly_types"]))
+    if r.get("error"):
+        parts.append(r["error"])
+    parts.append(str(r.get("report") or r.get("run_dir")))
+    return "; ".join(parts)
+
+
+def cmd_run(args) -> int:
+    from harness.runner import run_test
+    spec = spec_from_args(args)
+    spec.validate()
+    cluster = None
+    if args.cluster:
+        try:
+            from harness.cluster import load
+            cluster = load(args.cluster)
+        except UsageError:
+            raise
+        except Exception as e:
+            raise UsageError(f"cannot attach to cluster {args.cluster!r}: {e}") from None
+        if cluster.db != spec.db:
+            raise UsageError(f"cluster {args.cluster!r} runs {cluster.db}, not {spec.db}")
+    results = run_test(spec, cluster=cluster, junit=args.junit, live=False if args.no_progress else None)
+    if args.json:
+        print(json.dumps(results, indent=2, default=str))
+    print(summary_line(results), file=sys.stderr if args.json else sys.stdout)
+    return exit_code(results)
+
+
+def cmd_analyze(args) -> int:
+    from harness.runner import analyze
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: no such run directory")
+    results = analyze(run_dir, model=args.model, junit=args.junit)
+    if args.json:
+        print(json.dumps(results, indent=2, default=str))
+    print(summary_line(results), file=sys.stderr if args.json else sys.stdout)
+    return exit_code(results)

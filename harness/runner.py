@@ -1,0 +1,490 @@
+"""The runner: concurrent workers execute a workload's ops against the nodes routing picks, record
+every op (invoke, then ok/fail/info) to the history as it happens, then hand the history to the
+workload's checker.
+
+    results = run_test(spec, cluster=None)     # -> results dict (also in run_dir/results.json)
+
+With `cluster=None` it brings a cluster up (and always tears it down); given a running cluster it
+calls `cluster.reset_data()` and reuses it (certification runs many tests on one cluster).
+
+A run: check the spec -> cluster up / reset -> every node answers -> workload.setup -> test.json
+-> main phase (N workers, each a logical client process, paced to `rate`, until `time_limit`;
+nemesis schedule alongside) -> nemesis stop (heals) and wait until the cluster is whole -> final
+phase (every worker performs the workload's final ops, retrying until ok or `final_time_limit`)
+-> check -> results.json -> report. A worker whose op ends in `info` continues under a fresh
+process number (process + concurrency), as Jepsen does.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import random
+import shutil
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+from harness import store
+from harness.errors import UsageError
+from harness.generator import Pacer, as_source
+from harness.progress import LiveView, RateMeter
+from harness.routing import Router
+from harness.spec import TestSpec
+from workloads.base import classify, describe, is_connection_error
+
+log = logging.getLogger("harness.run")
+
+PG_ISOLATION = {"read-uncommitted": "READ UNCOMMITTED", "read-committed": "READ COMMITTED",
+                "repeatable-read": "REPEATABLE READ", "serializable": "SERIALIZABLE"}
+
+
+class Recorder:
+    """Appends ops to the history file (flushed per op) with index and time; thread-safe."""
+
+    def __init__(self, path: Path, t0_ns: int):
+        from checkers.history import HistoryWriter
+        self.writer = HistoryWriter(path)
+        self.t0 = t0_ns
+        self.lock = threading.Lock()
+        self.index = 0
+        self.counts = Counter()          # completions by type (client ops only)
+        self.errors = Counter()          # error texts of client completions
+        self.closed = False
+
+    def record(self, op: dict) -> dict | None:
+        with self.lock:
+            if self.closed:
+                return None  # a straggler finishing after the run ended: not part of the history
+            rec = {"index": self.index, "time": time.monotonic_ns() - self.t0}
+            rec.update(op)
+            self.writer.write(rec)
+            self.index += 1
+            if rec.get("process") != "nemesis" and rec["type"] != "invoke":
+                self.counts[rec["type"]] += 1
+                if rec.get("error"):
+                    self.errors[rec["error"]] += 1
+            return rec
+
+    def record_nemesis(self, op: dict) -> dict | None:
+        """The `record` function handed to the nemesis schedule."""
+        op = dict(op)
+        op.setdefault("process", "nemesis")
+        op.setdefault("type", "info")
+        op.setdefault("f", "fault")
+        return self.record(op)
+
+    def close(self):
+        with self.lock:
+            self.closed = True
+            self.writer.close()
+
+
+class Context:
+    """What every worker shares."""
+
+    def __init__(self, spec, cluster, workload, router, recorder, source, pacer):
+        self.spec, self.cluster, self.workload = spec, cluster, workload
+        self.router, self.recorder, self.source, self.pacer = router, recorder, source, pacer
+        self.dialect = cluster.dialect
+        self.stop = threading.Event()        # Ctrl-C or abort: stop at once
+        self.main_deadline = None            # monotonic seconds
+        self.final_go = threading.Event()    # set when the final phase may start
+        self.final_ops: list[dict] = []
+        self.final_deadline = None
+        self.notes: set[str] = set()
+        self.processes = 0                   # how many process numbers were used
+
+    def open_conn(self, node):
+        """A connection to `node`: autocommit (transactions are explicit), session isolation set."""
+        conn = self.cluster.connect(node, timeout=self.spec.op_timeout, autocommit=True)
+        try:
+            level = PG_ISOLATION[self.spec.isolation]
+            cur = conn.cursor()
+            if self.dialect == "postgres":
+                if getattr(node, "role", "") == "standby" and level == "SERIALIZABLE":
+                    # PostgreSQL offers no SERIALIZABLE on a hot standby; its snapshot reads are
+                    # what a read-only transaction routed there gets.
+                    level = "REPEATABLE READ"
+                    self.notes.add("read-only transactions on the hot standby ran at REPEATABLE READ "
+                                   "(PostgreSQL has no SERIALIZABLE on standbys)")
+                cur.execute(f"SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL {level}")
+            else:
+                cur.execute(f"SET SESSION TRANSACTION ISOLATION LEVEL {level}")
+            cur.close()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.close()
+            raise
+        return conn
+
+
+class Worker(threading.Thread):
+    """One logical client: draws ops, routes, executes, records."""
+
+    def __init__(self, ctx: Context, wid: int):
+        super().__init__(name=f"worker-{wid}", daemon=True)
+        self.ctx, self.wid = ctx, wid
+        self.process = wid
+        self.conns: dict[str, object] = {}
+        self.main_done = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self):
+        try:
+            self.main_phase()
+            self.main_done.set()
+            self.ctx.final_go.wait()
+            if not self.ctx.stop.is_set():
+                self.final_phase()
+        except BaseException as e:  # a bug, not a database error: keep it for results.json
+            self.error = e
+            log.exception("worker %d crashed", self.wid)
+        finally:
+            self.main_done.set()
+            for conn in self.conns.values():
+                with contextlib.suppress(Exception):
+                    conn.close()
+
+    def main_phase(self):
+        ctx = self.ctx
+        while not ctx.stop.is_set():
+            if not ctx.pacer.wait(ctx.main_deadline) or time.monotonic() >= ctx.main_deadline:
+                return
+            op = ctx.source.next_op(self.wid)
+            if op is None:
+                return
+            self.execute(op)
+
+    def final_phase(self):
+        ctx = self.ctx
+        for template in ctx.final_ops:
+            while not ctx.stop.is_set() and time.monotonic() < ctx.final_deadline:
+                op = copy.deepcopy(template)
+                op["final"] = True
+                if self.execute(op) == "ok":
+                    break
+                time.sleep(0.25)
+
+    def execute(self, op: dict) -> str:
+        """Run one op end to end; returns the completion type."""
+        ctx = self.ctx
+        node = ctx.router.pick(op, self.process)
+        invoke = {"type": "invoke", "process": self.process, **op, "node": node.name}
+        ctx.recorder.record(invoke)
+        extra, value = {}, op.get("value")
+        conn = self.conns.get(node.name)
+        if conn is None:
+            try:
+                conn = self.conns[node.name] = ctx.open_conn(node)
+            except Exception as e:  # nothing reached the database: a definite failure
+                ctx.router.failed(node)
+                type_, extra = "fail", {"error": f"connect: {describe(e)}"}
+                conn = None
+        if conn is not None:
+            try:
+                type_, value, extra = ctx.workload.invoke(conn, ctx.dialect, op)
+                extra = extra or {}
+            except Exception as e:
+                type_, err = classify(e)
+                extra = {"error": err}
+                if is_connection_error(e) or type_ == "info":
+                    self.drop(node.name)
+                    if is_connection_error(e):
+                        ctx.router.failed(node)
+        done = {"type": type_, "process": self.process, **op, "value": value, "node": node.name, **extra}
+        ctx.recorder.record(done)
+        if type_ == "info":
+            self.process += ctx.spec.concurrency
+        return type_
+
+    def drop(self, name):
+        conn = self.conns.pop(name, None)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+def check_reachable(cluster, timeout: float) -> None:
+    """Every node answers a query, or UsageError naming the one that does not."""
+    for node in cluster.nodes:
+        try:
+            conn = cluster.connect(node, timeout=timeout, autocommit=True)
+            try:
+                cur = conn.cursor()
+                cur.execute("SELECT 1")
+                cur.fetchall()
+            finally:
+                conn.close()
+        except Exception as e:
+            raise UsageError(f"database down at start: {cluster.db} node {node.name} "
+                             f"({getattr(node, 'ip', '?')}) does not answer: {describe(e)}") from None
+
+
+def topology(cluster) -> list[dict]:
+    return [{"name": n.name, "ip": getattr(n, "ip", None), "role": getattr(n, "role", None)}
+            for n in cluster.nodes]
+
+
+@contextlib.contextmanager
+def run_log(path: Path):
+    """Send the harness's log records (every logger) to the run's harness.log while the run lasts."""
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+        handler.close()
+
+
+def execute(spec: TestSpec, cluster, workload, run_dir: Path, live: bool | None = None) -> dict:
+    """Main phase + nemesis + final phase against a ready cluster; writes history.jsonl.
+
+    Returns run facts: phase durations, throughput, counts, errors, notes (no verdict).
+    """
+    source = as_source(workload.generator(random.Random(f"{spec.seed}-generator")))
+    router = Router(spec.routing, cluster.nodes, seed=spec.seed)
+    pacer = Pacer(spec.rate, seed=spec.seed)
+    recorder = Recorder(run_dir / store.HISTORY, time.monotonic_ns())
+    ctx = Context(spec, cluster, workload, router, recorder, source, pacer)
+    errors: list[str] = []
+    schedule = None
+    workers = [Worker(ctx, w) for w in range(spec.concurrency)]
+    meter = RateMeter()
+    phase = {"name": "main", "end": 0.0}
+
+    def snapshot():
+        c = recorder.counts
+        done = c["ok"] + c["fail"] + c["info"]
+        return {"test": spec.test_name, "phase": phase["name"],
+                "left": max(0.0, phase["end"] - time.monotonic()), "rate": meter.rate(done),
+                "done": done, "ok": c["ok"], "fail": c["fail"], "info": c["info"],
+                "faults": schedule.active() if schedule is not None else []}
+
+    started = time.monotonic()
+    ctx.main_deadline = phase["end"] = started + spec.time_limit
+    try:
+        with LiveView(snapshot, enabled=live):
+            if spec.nemesis:
+                from nemesis.schedule import Schedule
+                schedule = Schedule(cluster, list(spec.nemesis), spec.nemesis_interval,
+                                    random.Random(f"{spec.seed}-nemesis"), recorder.record_nemesis)
+                schedule.start()
+            for w in workers:
+                w.start()
+            for w in workers:  # each returns right after the deadline unless stuck in an op
+                w.main_done.wait(max(0.0, ctx.main_deadline - time.monotonic()) + 2 * spec.op_timeout + 5)
+            main_end = time.monotonic()
+            main_counts = dict(recorder.counts)
+            stuck = [w.wid for w in workers if not w.main_done.is_set()]
+            if stuck:
+                errors.append(f"workers {stuck} still inside an op {2 * spec.op_timeout + 5:.0f} s "
+                              f"after the main phase ended")
+            if schedule is not None:
+                phase["name"] = "healing"
+                schedule.stop()
+                schedule_notes = list(getattr(schedule, "notes", []) or [])
+                with contextlib.suppress(Exception):
+                    import nemesis
+                    leftovers = nemesis.verify_clean(cluster)
+                    if leftovers:
+                        errors.append(f"nemesis left behind: {', '.join(leftovers)}")
+                try:
+                    cluster.wait_healthy(timeout=max(60.0, spec.final_time_limit))
+                except Exception as e:
+                    errors.append(f"cluster not healthy after healing: {describe(e)}")
+            else:
+                schedule_notes = []
+            ctx.final_ops = list(workload.final_generator(random.Random(f"{spec.seed}-final")))
+            phase["name"] = "final reads"
+            ctx.final_deadline = phase["end"] = time.monotonic() + spec.final_time_limit
+            ctx.final_go.set()
+            for w in workers:
+                w.join(max(0.0, ctx.final_deadline - time.monotonic()) + 2 * spec.op_timeout + 5)
+            if ctx.final_ops and spec.final_time_limit:
+                finals = [w for w in workers if w.is_alive()]
+                if finals:
+                    errors.append(f"{len(finals)} workers still busy after the final phase")
+    except BaseException:
+        ctx.stop.set()
+        ctx.final_go.set()
+        raise
+    finally:
+        ctx.stop.set()
+        ctx.final_go.set()
+        if schedule is not None:
+            with contextlib.suppress(Exception):
+                schedule.stop()
+        recorder.close()
+    for w in workers:
+        if w.error is not None:
+            errors.append(f"worker {w.wid} crashed: {type(w.error).__name__}: {w.error}")
+    main_seconds = main_end - started
+    main_done = sum(main_counts.values())
+    return {
+        "seconds": round(time.monotonic() - started, 3),
+        "main_seconds": round(main_seconds, 3),
+        "throughput": round(main_done / main_seconds, 2) if main_seconds > 0 else 0.0,
+        "main_ops": main_done,
+        "counts": dict(recorder.counts),
+        "errors": errors,
+        "op_errors": dict(recorder.errors.most_common(20)),
+        "notes": sorted(ctx.notes),
+        "nemesis_notes": schedule_notes,
+        "sticky_mapping": router.mapping() if spec.routing == "sticky" else None,
+        "processes": max(w.process for w in workers) + 1,
+    }
+
+
+def check_run(run_dir: Path, workload, model: str) -> dict:
+    """The workload's checker over the run's history; checker crashes become valid='unknown'."""
+    from checkers.history import HistoryError, read_history
+    try:
+        history = read_history(Path(run_dir) / store.HISTORY)
+        return workload.check(history, model)
+    except HistoryError as e:
+        return {"valid": "unknown", "anomaly_types": [], "anomalies": {}, "not": [], "also_not": [],
+                "stats": {}, "error": str(e)}
+    except Exception as e:
+        log.exception("checker failed")
+        return {"valid": "unknown", "anomaly_types": [], "anomalies": {}, "not": [], "also_not": [],
+                "stats": {}, "error": f"checker failed: {type(e).__name__}: {e}"}
+
+
+def finish(run_dir: Path, results: dict, junit: str | None = None) -> dict:
+    """results.json, the report, JUnit (optional), store/latest."""
+    store.write_json(run_dir / store.RESULTS, results)
+    try:
+        from harness.report import write_report
+    except ImportError as e:
+        log.warning("report skipped: harness.report not available (%s)", e)
+    else:
+        try:
+            results["report"] = str(write_report(run_dir))
+        except Exception as e:
+            log.exception("report failed")
+            results.setdefault("errors", []).append(f"report failed: {type(e).__name__}: {e}")
+        store.write_json(run_dir / store.RESULTS, results)
+    if junit:
+        try:
+            from harness.junit import write_junit
+        except ImportError as e:
+            log.warning("JUnit skipped: harness.junit not available (%s)", e)
+        else:
+            write_junit([results], junit)
+    return results
+
+
+def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool | None = None) -> dict:
+    """Run one test end to end; returns the results dict (with `run_dir`), also in results.json.
+
+    Raises UsageError (exit 2) for bad specs and a database that is down at start; in that case the
+    run dir is removed and a cluster this call created is torn down. A given `cluster` is reused
+    (reset_data) and left running.
+    """
+    from workloads import make_workload
+    spec.validate()
+    workload = make_workload(spec.workload, spec.workload_opts)
+    run_dir = store.new_run_dir(spec.store, spec.test_name)
+    owned = cluster is None
+    ready = False
+    try:
+        with run_log(run_dir / store.LOG):
+            log.info("test %s: %s", spec.test_name, spec.to_dict())
+            if owned:
+                from harness.cluster import up
+                kw = {"nodes": spec.nodes} if spec.nodes is not None else {}
+                cluster = up(db=spec.db, backend=spec.backend, knobs=dict(spec.knobs), **kw)
+            else:
+                cluster.reset_data()
+            check_reachable(cluster, timeout=min(spec.op_timeout, 5.0))
+            try:
+                workload.setup(cluster)
+            except Exception as e:
+                raise UsageError(f"workload {spec.workload} setup failed on {cluster.db}: {describe(e)}") from None
+            versions = {}
+            with contextlib.suppress(Exception):
+                versions = cluster.versions()
+            test = spec.to_dict()
+            test.update({"cluster": cluster.name, "topology": topology(cluster),
+                         "model": spec.checker_model})
+            store.write_json(run_dir / store.TEST, test)
+            ready = True
+            facts = execute(spec, cluster, workload, run_dir, live=live)
+            log.info("run done: %s", {k: v for k, v in facts.items() if k != "op_errors"})
+            result = check_run(run_dir, workload, spec.checker_model)
+            results = {**result,
+                       "test": spec.test_name, "db": spec.db, "workload": spec.workload,
+                       "backend": spec.backend, "topology": topology(cluster),
+                       "isolation": spec.isolation, "model": spec.checker_model,
+                       "routing": spec.routing, "nemesis": list(spec.nemesis),
+                       "seed": spec.seed, "versions": versions, "run_dir": str(run_dir),
+                       "errors": facts["errors"] + ([result["error"]] if result.get("error") else []),
+                       "run": {k: facts[k] for k in ("seconds", "main_seconds", "throughput", "main_ops",
+                                                      "counts", "processes", "op_errors", "notes",
+                                                      "sticky_mapping")},
+                       "nemesis_notes": facts["nemesis_notes"]}
+            log.info("verdict: valid=%s anomalies=%s", results["valid"], results.get("anomaly_types"))
+            finish(run_dir, results, junit)
+            store.update_latest(spec.store, run_dir)
+            return results
+    except BaseException:
+        if not ready:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                run_dir.parent.rmdir()  # only if empty
+        raise
+    finally:
+        if owned and cluster is not None:
+            try:
+                cluster.teardown()
+            except Exception as e:
+                log.error("teardown of cluster %s failed: %s", getattr(cluster, "name", "?"), e)
+
+
+def analyze(run_dir: Path, model: str | None = None, junit: str | None = None) -> dict:
+    """Re-check a stored run: results.json is rewritten (metadata kept), the report regenerated."""
+    from workloads import make_workload
+    run_dir = Path(run_dir)
+    if not (run_dir / store.TEST).is_file():
+        raise UsageError(f"{run_dir}: not a run directory (no {store.TEST})")
+    if not (run_dir / store.HISTORY).is_file():
+        raise UsageError(f"{run_dir}: no {store.HISTORY}")
+    try:
+        test = store.read_json(run_dir / store.TEST)
+    except ValueError as e:
+        raise UsageError(f"{run_dir / store.TEST}: malformed JSON: {e}") from None
+    fields = {k: v for k, v in test.items() if k not in ("cluster", "topology", "model")}
+    spec = TestSpec.from_dict({**fields, "model": model or test.get("model") or fields.get("model")})
+    try:
+        workload = make_workload(spec.workload, spec.workload_opts)
+    except ValueError as e:
+        raise UsageError(f"{run_dir / store.TEST}: {e}") from None
+    old = {}
+    if (run_dir / store.RESULTS).is_file():
+        with contextlib.suppress(ValueError):
+            old = store.read_json(run_dir / store.RESULTS)
+    result = check_run(run_dir, workload, spec.checker_model)
+    meta_keys = ("test", "db", "workload", "backend", "topology", "isolation", "routing", "nemesis",
+                 "seed", "versions", "run", "nemesis_notes")
+    results = {**result, **{k: old[k] for k in meta_keys if k in old},
+               "model": spec.checker_model, "run_dir": str(run_dir),
+               "errors": [e for e in old.get("errors", []) if e != old.get("error")]
+               + ([result["error"]] if result.get("error") else [])}
+    results.setdefault("test", spec.test_name)
+    results.setdefault("db", spec.db)
+    results.setdefault("workload", spec.workload)
+    with run_log(run_dir / store.LOG):
+        log.info("analyze: model %s -> valid=%s anomalies=%s", spec.checker_model, results["valid"],
+                 results.get("anomaly_types"))
+        finish(run_dir, results, junit)
+    return results
