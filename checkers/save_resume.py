@@ -1,0 +1,700 @@
+"""The engine checker: would real process instances have survived this history?
+
+Judges histories of the save-resume workload (workloads/save_resume.py documents the op encoding).
+Seven engine invariants, each finding explained in plain words (instance, nodes, times) and mapped
+to the isolation anomaly behind it:
+
+  lost-save           an acknowledged save missing from a later state: gaps or duplicates in an
+                      instance's history sequence, or a node's final state lacks an acknowledged step
+  double-win          two committed saves of one instance from the same revision (optimistic lock beaten)
+  stale-resume        a resume that began after a save was acknowledged returned an older step, or a
+                      resume that began after another resume ended returned an older step than it
+  double-execution    a job with more than one committed effect, or two live leases on one job held by
+                      different owners at the same time
+  duplicate-instance  two running instances for one business key although a unique index forbids it
+  torn-state          execution, variable, task/job and history disagree within one read
+  divergence          the nodes' final states differ
+
+Beside those, every instance's step list is encoded as a list-append key (each start/save/execute
+appends its save id, every read reads the list) and judged by checkers.list_append: anomalies the
+model forbids make the history invalid; the others are reported under `context`.
+
+No finding rests on an `info` op having or not having happened: an info write counts as committed
+only when some read shows its save id, and its completion time is never used.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+# engine anomaly -> the isolation anomaly behind it (the report's "why")
+ISOLATION_BEHIND = {
+    "lost-save": "lost update (P4 / G2-item on the execution row): a committed write was overwritten "
+                 "or dropped because two writers did not see each other",
+    "double-win": "lost update (P4): two transactions updated the same row version; first-committer-wins "
+                  "(the optimistic-locking WHERE rev=? check) was not enforced across nodes",
+    "stale-resume": "stale read (G-single-realtime / read-your-writes violated): a read that began after a "
+                    "commit was acknowledged did not observe it",
+    "double-execution": "lost update (P4) on the job row: two acquisitions or executions of one job version "
+                        "both committed",
+    "duplicate-instance": "write skew on a predicate (G2): two inserts each checked the unique key against "
+                          "a state without the other",
+    "torn-state": "fractured read / read skew (G-single): one read saw parts of different transactions",
+    "divergence": "replicas diverged: no single order of the committed transactions explains the nodes' "
+                  "final states",
+}
+ENGINE_ANOMALIES = tuple(ISOLATION_BEHIND)
+# the weakest consistency models each engine anomaly rules out (checkers.models.register_anomaly)
+REGISTRATION = {
+    "lost-save": "all",                       # an acknowledged step vanished: no model permits it
+    "double-win": ["cursor-stability"],       # lost update (P4)
+    "double-execution": ["cursor-stability"],  # lost update on the job row
+    "stale-resume": ["strong-read-uncommitted"],   # violates real-time order
+    "duplicate-instance": ["serializable"],   # write skew on the unique predicate
+    "torn-state": ["monotonic-atomic-view"],  # fractured read
+    "divergence": "all",                      # no single history explains the nodes
+}
+WRITE_FS = ("start", "save", "execute")
+DEFAULT_MODEL = "read-committed"
+FINAL_PROCESS_BASE = 10 ** 6  # list-append process numbers of the final reads' per-node dumps
+
+
+# --- pairing invokes with completions --------------------------------------------------------------
+
+def pair_ops(history: list[dict]) -> list[dict]:
+    """One record per client operation: f, type, value (the completion's when it has one), node,
+    process, t0 (invoke time), t1 (completion time; inf for info), invoke, done (the ops)."""
+    open_by_process: dict = {}
+    txns = []
+    for op in history:
+        p = op.get("process")
+        if p == "nemesis" or op.get("f") in (None,):
+            continue
+        if op.get("type") == "invoke":
+            rec = {"f": op.get("f"), "type": "info", "value": op.get("value"), "node": op.get("node"),
+                   "process": p, "t0": op.get("time", 0), "t1": math.inf, "invoke": op, "done": None}
+            open_by_process[p] = rec
+            txns.append(rec)
+            continue
+        rec = open_by_process.pop(p, None)
+        if rec is None:  # a completion without invoke (truncated prefix): judge it as it stands
+            rec = {"f": op.get("f"), "process": p, "t0": op.get("time", 0), "invoke": None}
+            txns.append(rec)
+        rec["type"] = op.get("type")
+        rec["done"] = op
+        rec["node"] = op.get("node") or rec.get("node")
+        if op.get("type") == "ok" or op.get("value") is not None:
+            rec["value"] = op.get("value") if op.get("value") is not None else rec.get("value")
+        rec["t1"] = op.get("time", rec["t0"]) if op.get("type") != "info" else math.inf
+    return txns
+
+
+def _v(rec) -> dict:
+    return rec["value"] if isinstance(rec.get("value"), dict) else {}
+
+
+def _secs(t) -> str:
+    return "never acknowledged" if t == math.inf else f"{t / 1e9:.3f} s"
+
+
+def _idx(rec) -> list[int]:
+    return [o["index"] for o in (rec.get("invoke"), rec.get("done")) if o and "index" in o]
+
+
+def _who(rec) -> str:
+    """'save #12 (process 3, on n2, 1.234 s -> 1.240 s)'"""
+    v = _v(rec)
+    sid = v.get("sid")
+    name = f"{rec['f']} #{sid}" if sid is not None else rec["f"]
+    return (f"{name} (process {rec['process']}, on {rec.get('node') or '?'}, "
+            f"invoked {_secs(rec['t0'])}, {rec['type']} {_secs(rec.get('t1', math.inf))})")
+
+
+# --- states: what a read saw of one instance -------------------------------------------------------
+
+def states_from_tables(tables: dict) -> dict[int, list[dict]]:
+    """Instance key -> list of execution states (one per execution row) from a final table dump."""
+    execs = tables.get("ru_execution") or []
+    vars_by_exec = defaultdict(list)
+    for r in tables.get("ru_variable") or []:
+        if r[3] == "step":
+            vars_by_exec[r[2]].append(r[4])
+    tasks = defaultdict(list)
+    for r in tables.get("ru_task") or []:
+        tasks[r[2]].append(r[0])
+    jobs = defaultdict(list)
+    for r in tables.get("ru_job") or []:
+        jobs[r[2]].append(r[0])
+    hist = defaultdict(list)
+    for r in tables.get("hi_actinst") or []:
+        hist[r[1]].append([r[2], r[0]])
+    out = defaultdict(list)
+    for e in execs:
+        eid, rev, bkey, act, seq = e[0], e[1], e[2], e[3], e[4]
+        key = key_of_business_key(bkey)
+        vs = vars_by_exec.get(eid, [])
+        out[key].append({"exec": eid, "rev": rev, "seq": seq, "act": act,
+                         "var": vs[0] if len(vs) == 1 else (vs or None),
+                         "tasks": sorted(tasks.get(eid, [])), "jobs": sorted(jobs.get(eid, [])),
+                         "hist": sorted(hist.get(eid, [])), "n_exec": None})
+    for key, states in out.items():
+        for s in states:
+            s["n_exec"] = len(states)
+    return dict(out)
+
+
+def key_of_business_key(bkey) -> int | str:
+    """'bk-7' -> 7 (the workload's business keys); anything else stays as it is."""
+    if isinstance(bkey, str) and bkey.startswith("bk-") and bkey[3:].isdigit():
+        return int(bkey[3:])
+    return bkey
+
+
+def step_sid(act) -> tuple[int, int] | None:
+    """'step-5-123' -> (5, 123): the step an execution row or history row records, and which save."""
+    if not isinstance(act, str):
+        return None
+    parts = act.split("-")
+    if len(parts) == 3 and parts[0] == "step" and parts[1].isdigit() and parts[2].isdigit():
+        return int(parts[1]), int(parts[2])
+    return None
+
+
+def hist_list(state) -> list[int]:
+    """The instance's step list as list-append sees it: save ids in (seq, id) order."""
+    return [sid for _, sid in sorted(state.get("hist") or [])]
+
+
+# --- the reads of a history ------------------------------------------------------------------------
+
+def reads(txns) -> list[tuple[dict, int | str, dict | None, str]]:
+    """Every observation of an instance: (txn, key, state or None, node). From ok resumes (state may
+    be None: no instance visible) and ok final reads (one per instance present on the node)."""
+    out = []
+    for t in txns:
+        if t["type"] != "ok":
+            continue
+        v = _v(t)
+        if t["f"] == "resume":
+            out.append((t, v.get("key"), v.get("state"), v.get("node") or t.get("node")))
+    for t, node, dump in final_dumps(txns):
+        for key, states in states_from_tables(dump.get("tables") or {}).items():
+            out.append((t, key, primary_state(states), node))
+    return out
+
+
+def final_dumps(txns) -> list[tuple[dict, str, dict]]:
+    """(final txn, node, dump) for every node an ok final read dumped. A final op's value is
+    {"nodes": {node: {"tables": {...}, "replication": text|None}}, "settled": bool, ...}."""
+    out = []
+    for t in txns:
+        if t["type"] == "ok" and t["f"] == "final":
+            for node, dump in sorted((_v(t).get("nodes") or {}).items()):
+                if isinstance(dump, dict) and dump.get("tables") is not None:
+                    out.append((t, node, dump))
+    return out
+
+
+def primary_state(states: list[dict]) -> dict | None:
+    """The execution ops act on when a key has several (the smallest id), as the workload does."""
+    return min(states, key=lambda s: str(s["exec"])) if states else None
+
+
+def observed_sids(txns) -> dict[int, tuple[dict, str]]:
+    """save id -> (a txn that read it, node): proof that the write committed."""
+    seen = {}
+    for t, key, state, node in reads(txns):
+        for _, sid in (state or {}).get("hist") or []:
+            seen.setdefault(sid, (t, node))
+    for t in txns:  # the step lists saves/executes read before appending are reads too
+        if t["type"] == "ok" and t["f"] in ("save", "execute"):
+            for sid in _v(t).get("list") or []:
+                seen.setdefault(sid, (t, t.get("node")))
+    for t, node, dump in final_dumps(txns):
+        for r in dump["tables"].get("job_effect") or []:
+            seen.setdefault(r[1], (t, node))
+    return seen
+
+
+def writes(txns) -> dict[int, dict]:
+    """save id -> the start/save/execute txn that carries it (any outcome)."""
+    out = {}
+    for t in txns:
+        if t["f"] in WRITE_FS:
+            sid = _v(t).get("sid")
+            if sid is not None:
+                out[sid] = t
+    return out
+
+
+# --- the invariants --------------------------------------------------------------------------------
+
+def _finding(kind, explanation, recs, **extra) -> dict:
+    ops = sorted({i for r in recs if r for i in _idx(r)})
+    return {"explanation": explanation, "isolation": ISOLATION_BEHIND[kind], "ops": ops, **extra}
+
+
+def check_history_sequences(txns, by_sid) -> tuple[list, list]:
+    """lost-save (gaps, duplicates) and double-win (duplicates of committed saves) from every read."""
+    lost, double = [], []
+    seen_gap, seen_dup = set(), set()
+    for t, key, state, node in reads(txns):
+        if not state:
+            continue
+        by_seq = defaultdict(list)
+        for seq, sid in state.get("hist") or []:
+            by_seq[seq].append(sid)
+        if not by_seq:
+            continue
+        top = max(by_seq)
+        missing = [s for s in range(0, top + 1) if s not in by_seq]
+        if missing and (key, node, tuple(missing)) not in seen_gap:
+            seen_gap.add((key, node, tuple(missing)))
+            lost.append(_finding(
+                "lost-save",
+                f"Instance {key}: {t['f']} on {node} at {_secs(t['t0'])} shows a history with step(s) "
+                f"{', '.join(map(str, missing))} missing out of 0..{top}: the save(s) that made those "
+                f"steps are gone although later steps built on them.",
+                [t], instance=key, nodes=[node], steps=missing))
+        for seq, sids in sorted(by_seq.items()):
+            if len(sids) < 2:
+                continue
+            sig = (key, seq, tuple(sorted(sids)))
+            if sig in seen_dup:
+                continue
+            seen_dup.add(sig)
+            writers = [by_sid.get(s) for s in sorted(sids)]
+            names = "; ".join(_who(w) if w else f"save #{s} (not in this history)"
+                              for s, w in zip(sorted(sids), writers))
+            kept = step_sid(state.get("act"))
+            keep_txt = (f" The execution row on {node} carries save #{kept[1]}'s step; the other "
+                        f"save's work is lost." if kept and kept[0] == seq and kept[1] in sids else
+                        " At most one of them can be the instance's real history; the others' work is lost.")
+            lost.append(_finding(
+                "lost-save",
+                f"Instance {key}: step {seq} was recorded {len(sids)} times ({t['f']} on {node} at "
+                f"{_secs(t['t0'])}): by {names}.{keep_txt}",
+                [t] + [w for w in writers if w], instance=key, nodes=[node], steps=[seq]))
+            double.append(_finding(
+                "double-win",
+                f"Instance {key}: {len(sids)} saves both committed step {seq}, i.e. both updated the "
+                f"execution from the same revision: {names}. The optimistic lock (UPDATE ... WHERE "
+                f"rev=?) should have let exactly one win. Seen by {t['f']} on {node} at {_secs(t['t0'])}.",
+                [t] + [w for w in writers if w], instance=key, nodes=sorted(
+                    {node} | {w.get("node") for w in writers if w and w.get("node")}), steps=[seq]))
+    return lost, double
+
+
+def check_double_win_acks(txns, already: set) -> list:
+    """double-win from acknowledgements alone: two ok writes from the same (execution, revision)."""
+    groups = defaultdict(list)
+    for t in txns:
+        v = _v(t)
+        if t["type"] == "ok" and t["f"] in ("save", "execute") and v.get("rev") is not None:
+            groups[(v.get("key"), v.get("exec"), v["rev"])].append(t)
+    out = []
+    for (key, eid, rev), ts in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        if len(ts) < 2:
+            continue
+        seqs = {_v(t).get("seq") for t in ts}
+        if any((key, s) in already for s in seqs):
+            continue  # already explained from a read that shows the duplicate step
+        out.append(_finding(
+            "double-win",
+            f"Instance {key} (execution {eid}): {len(ts)} writes were acknowledged from the same "
+            f"revision {rev}: " + "; ".join(_who(t) for t in ts) + ". The optimistic lock "
+            f"(UPDATE ... WHERE rev={rev}) should have let exactly one of them win.",
+            ts, instance=key, nodes=sorted({t.get("node") for t in ts if t.get("node")}),
+            revision=rev))
+    return out
+
+
+def check_final_missing(txns) -> list:
+    """lost-save: an acknowledged write missing from a node's final state."""
+    out = []
+    acked = [t for t in txns if t["type"] == "ok" and t["f"] in WRITE_FS and _v(t).get("sid") is not None]
+    for f, node, dump in final_dumps(txns):
+        states = states_from_tables(dump["tables"])
+        present = defaultdict(set)
+        for key, ss in states.items():
+            for s in ss:
+                present[key].update(sid for _, sid in s.get("hist") or [])
+        for w in acked:
+            wv = _v(w)
+            if w["t1"] >= f["t0"]:
+                continue  # acknowledged after this final read began: not yet owed
+            key = wv.get("key")
+            if wv["sid"] in present.get(key, set()):
+                continue
+            st = primary_state(states.get(key, []))
+            now = (f"at step {st['seq']} with history steps {[s for s, _ in sorted(st['hist'])]}"
+                   if st else "has no execution for it at all")
+            out.append(_finding(
+                "lost-save",
+                f"Instance {key}: {_who(w)} made step {wv.get('seq')}, but {node}'s final state "
+                f"(read at {_secs(f['t0'])}) {now}: the acknowledged step is missing.",
+                [w, f], instance=key, nodes=sorted({node, w.get("node")} - {None}),
+                steps=[wv.get("seq")]))
+    return out
+
+
+def check_stale_resumes(txns) -> list:
+    """stale-resume: a resume returned an older step than one acknowledged (by a write or an earlier
+    resume) before it began."""
+    # completions in time order, resumes' invocations in time order; sweep
+    events = []
+    for t in txns:
+        v = _v(t)
+        if t["type"] != "ok":
+            continue
+        if t["f"] in WRITE_FS and v.get("seq") is not None:
+            events.append((t["t1"], 1, t, v.get("seq"), v.get("exec")))
+        elif t["f"] == "resume":
+            st = v.get("state")
+            events.append((t["t1"], 1, t, st["seq"] if st else -1, st["exec"] if st else None))
+            events.append((t["t0"], 0, t, None, None))
+    events.sort(key=lambda e: (e[0], e[1]))  # invocations before completions at the same instant
+    floor: dict = {}  # key -> (seq, txn, exec) highest step known to be acknowledged
+    out = []
+    for time, kind, t, seq, eid in events:
+        key = _v(t).get("key")
+        if kind == 1:
+            if seq is not None and seq >= 0 and (key not in floor or seq > floor[key][0]):
+                floor[key] = (seq, t, eid)
+            continue
+        if key not in floor:
+            continue
+        fseq, witness, feid = floor[key]
+        st = _v(t).get("state")
+        got = st["seq"] if st else None
+        if st and feid is not None and st.get("exec") != feid:
+            continue  # another execution of the same key (duplicate-instance reports that)
+        if got is not None and got >= fseq:
+            continue
+        saw = f"step {got}" if st else "no instance at all"
+        why = ("a write acknowledged before it began" if witness["f"] in WRITE_FS
+               else "what an earlier resume of the same instance, finished before it began, already showed")
+        out.append(_finding(
+            "stale-resume",
+            f"Instance {key}: resume on {t.get('node') or '?'} (process {t['process']}, began "
+            f"{_secs(t['t0'])}) returned {saw}, but {_who(witness)} had already shown step {fseq} "
+            f"— {why}. A user logging in would see their work undone.",
+            [t, witness], instance=key, nodes=sorted({t.get("node"), witness.get("node")} - {None}),
+            returned=got, expected_at_least=fseq))
+    return out
+
+
+def check_double_execution(txns, seen) -> list:
+    out = []
+    # (a) more than one committed effect per job: ok executes, info executes proven by a read,
+    #     and job_effect rows in any node's final state
+    effects = defaultdict(dict)  # job -> {attempt sid: (txn, how)}
+    for t in txns:
+        v = _v(t)
+        if t["f"] != "execute" or v.get("job") is None:
+            continue
+        if t["type"] == "ok" or (t["type"] == "info" and v.get("sid") in seen):
+            effects[v["job"]][v["sid"]] = t
+    for f, node, dump in final_dumps(txns):
+        for job, attempt, _ in dump["tables"].get("job_effect") or []:
+            effects[job].setdefault(attempt, f)
+    for job, attempts in sorted(effects.items()):
+        if len(attempts) < 2:
+            continue
+        recs = list(attempts.values())
+        out.append(_finding(
+            "double-execution",
+            f"Job {job} took effect {len(attempts)} times (attempts "
+            f"{', '.join('#' + str(a) for a in sorted(attempts))}): "
+            + "; ".join(_who(r) for r in recs if r["f"] == "execute")
+            + (". Its job_effect rows in a final state prove it." if any(r["f"] == "final" for r in recs)
+               else ".") + " A service task would have run twice (e.g. a payment charged twice).",
+            recs, job=job, nodes=sorted({r.get("node") for r in recs if r.get("node")})))
+    # (b) overlapping live leases held by different owners / two leases from one job revision
+    leases = defaultdict(list)
+    for t in txns:
+        v = _v(t)
+        if t["type"] == "ok" and t["f"] == "acquire":
+            for j in v.get("jobs") or []:
+                leases[j["job"]].append((v["now"], v["exp"], v["owner"], j.get("rev"), t))
+    for job, ls in sorted(leases.items()):
+        ls.sort(key=lambda x: x[0])
+        for i in range(len(ls)):
+            for k in range(i + 1, len(ls)):
+                a, b = ls[i], ls[k]
+                overlap = a[2] != b[2] and b[0] < a[1] and a[0] < b[1]
+                same_rev = a[3] is not None and a[3] == b[3]
+                if not (overlap or same_rev):
+                    continue
+                what = (f"both acquired it from revision {a[3]}" if same_rev else
+                        f"their leases overlap: {a[2]} held it from {a[0]} until {a[1]} (ms, client "
+                        f"clock) and {b[2]} from {b[0]} until {b[1]}")
+                out.append(_finding(
+                    "double-execution",
+                    f"Job {job}: {a[2]} and {b[2]} {what}. Acquisitions: {_who(a[4])}; {_who(b[4])}. "
+                    f"Two job executors would run the same job at once.",
+                    [a[4], b[4]], job=job, nodes=sorted({a[4].get("node"), b[4].get("node")} - {None})))
+    return out
+
+
+def check_duplicate_instances(txns, seen) -> list:
+    unique = any(_v(t).get("unique") for t in txns if t["f"] == "start")
+    if not unique:
+        return []
+    out = []
+    starts = defaultdict(dict)
+    for t in txns:
+        v = _v(t)
+        if t["f"] == "start" and (t["type"] == "ok" or (t["type"] == "info" and v.get("sid") in seen)):
+            if v.get("exec"):
+                starts[v.get("key")][v["exec"]] = t
+            elif v.get("sid") in seen:
+                starts[v.get("key")][f"pi-{v.get('key')}-{v['sid']}"] = t
+    reported = set()
+    for key, ex in sorted(starts.items(), key=lambda kv: str(kv[0])):
+        if len(ex) > 1:
+            reported.add(key)
+            out.append(_finding(
+                "duplicate-instance",
+                f"Business key bk-{key}: {len(ex)} instances were started and committed ("
+                + "; ".join(_who(t) for t in ex.values()) + ") although a unique index on the business "
+                "key should allow only one.",
+                list(ex.values()), instance=key, nodes=sorted({t.get("node") for t in ex.values()} - {None})))
+    for t, key, state, node in reads(txns):
+        if key in reported or not state:
+            continue
+        n = state.get("n_exec") or 1
+        if n > 1:
+            reported.add(key)
+            out.append(_finding(
+                "duplicate-instance",
+                f"Business key bk-{key}: {t['f']} on {node} at {_secs(t['t0'])} saw {n} running "
+                f"instances although a unique index on the business key should allow only one.",
+                [t], instance=key, nodes=[node]))
+    return out
+
+
+def torn_reasons(state: dict) -> list[str]:
+    """Why one read of an instance is internally inconsistent ([] when it is whole). A whole state
+    names one latest save X at step q everywhere: execution act 'step-q-X', variable 'q:X', history's
+    top entry (q, X), and exactly one successor: task 't-X' or job 'j-X'."""
+    reasons = []
+    q = state.get("seq")
+    act = step_sid(state.get("act"))
+    if act is None or act[0] != q:
+        reasons.append(f"the execution says step {q} but its activity is {state.get('act')!r}")
+        return reasons
+    x = act[1]
+    if state.get("var") != f"{q}:{x}":
+        reasons.append(f"the execution is at step {q} by save #{x} but the variable says {state.get('var')!r}")
+    hist = sorted(state.get("hist") or [])
+    if not hist or hist[-1] != [q, x]:
+        top = hist[-1] if hist else None
+        reasons.append(f"the execution is at step {q} by save #{x} but the history's last entry is "
+                       + (f"step {top[0]} by save #{top[1]}" if top else "missing"))
+    succ = [("task", s) for s in state.get("tasks") or []] + [("job", s) for s in state.get("jobs") or []]
+    want = {f"t-{x}", f"j-{x}"}
+    if len(succ) != 1 or succ[0][1] not in want:
+        have = ", ".join(f"{k} {s}" for k, s in succ) or "nothing"
+        reasons.append(f"save #{x} left one successor (task t-{x} or job j-{x}) but the read shows {have}")
+    return reasons
+
+
+def check_torn(txns) -> list:
+    out, seen = [], set()
+    for t, key, state, node in reads(txns):
+        if not state:
+            continue
+        reasons = torn_reasons(state)
+        if not reasons:
+            continue
+        sig = (key, node, t["f"], tuple(reasons))
+        if sig in seen:
+            continue
+        seen.add(sig)
+        out.append(_finding(
+            "torn-state",
+            f"Instance {key}: {t['f']} on {node} (process {t['process']}, {_secs(t['t0'])}) read a state "
+            f"no single transaction left: " + "; ".join(reasons) + ".",
+            [t], instance=key, nodes=[node]))
+    return out
+
+
+def check_divergence(txns) -> list:
+    """Compare the nodes' dumps of the last ok final read, table by table."""
+    dumps = final_dumps(txns)
+    if not dumps:
+        return []
+    last_t = max((t for t, _, _ in dumps), key=lambda t: t["t0"])
+    last = {node: dump for t, node, dump in dumps if t is last_t}
+    if len(last) < 2:
+        return []
+    nodes = sorted(last)
+    settled = _v(last_t).get("settled")
+    waited = _v(last_t).get("waited")
+    out = []
+    for table in sorted({name for d in last.values() for name in d["tables"]}):
+        rows = {n: {tuple(r) for r in last[n]["tables"].get(table) or []} for n in nodes}
+        union = set().union(*rows.values())
+        differing = sorted((r for r in union if any(r not in rows[n] for n in nodes)), key=str)
+        if not differing:
+            continue
+        examples = [f"{list(r)} only on {', '.join(n for n in nodes if r in rows[n])}" for r in differing[:6]]
+        notes = "; ".join(f"{n}: {last[n]['replication']}" for n in nodes if last[n].get("replication"))
+        out.append(_finding(
+            "divergence",
+            f"Table {table}: after the faults were healed the nodes {', '.join(nodes)} disagree on "
+            f"{len(differing)} row(s) in the final read that began at {_secs(last_t['t0'])}"
+            + (f" (still different after waiting {waited} s for replication to catch up)"
+               if not settled and waited is not None else "")
+            + ". e.g. " + "; ".join(examples) + "." + (f" Replication status: {notes}." if notes else ""),
+            [last_t], table=table, nodes=nodes, rows=len(differing)))
+    return out
+
+
+def engine_findings(history: list[dict]) -> dict[str, list[dict]]:
+    """Every engine invariant violation in the history, by anomaly name (only non-empty ones)."""
+    txns = pair_ops(history)
+    by_sid = writes(txns)
+    seen = observed_sids(txns)
+    lost, double = check_history_sequences(txns, by_sid)
+    dup_steps = {(d["instance"], d["steps"][0]) for d in double}
+    found = {
+        "lost-save": lost + check_final_missing(txns),
+        "double-win": double + check_double_win_acks(txns, dup_steps),
+        "stale-resume": check_stale_resumes(txns),
+        "double-execution": check_double_execution(txns, seen),
+        "duplicate-instance": check_duplicate_instances(txns, seen),
+        "torn-state": check_torn(txns),
+        "divergence": check_divergence(txns),
+    }
+    return {k: v for k, v in found.items() if v}
+
+
+# --- the list-append encoding ----------------------------------------------------------------------
+
+def list_append_history(history: list[dict]) -> list[dict]:
+    """The same history as list-append transactions: one key per instance (its business-key number),
+    the values the save ids of its steps; reads read the step list. Invokes get the completion's
+    micro-ops with reads unknown (None). An execute's instance is chosen inside its transaction: an
+    indeterminate execute whose key no read reveals is dropped (nothing observable rests on it)."""
+    txns = pair_ops(history)
+    seen_key = {}
+    for t, key, state, node in reads(txns):
+        for _, sid in (state or {}).get("hist") or []:
+            seen_key.setdefault(sid, key)
+    out = []
+    for t in txns:
+        v, done = _v(t), t["type"] == "ok"
+        f = t["f"]
+        key = v.get("key")
+        if f == "start" and v.get("sid") is not None:
+            mops = [["append", key, v["sid"]]]
+        elif f in ("save", "execute") and v.get("sid") is not None:
+            if key is None:
+                key = seen_key.get(v["sid"])
+            if key is None:
+                continue
+            lst = v.get("list") if done else None
+            mops = [["r", key, list(lst) if lst is not None else None], ["append", key, v["sid"]]]
+        elif f == "resume" and done:
+            st = v.get("state")
+            mops = [["r", key, hist_list(st) if st else []]]
+        elif f == "final" and done:
+            for i, (node, dump) in enumerate(sorted((v.get("nodes") or {}).items())):
+                if not isinstance(dump, dict) or dump.get("tables") is None:
+                    continue
+                states = states_from_tables(dump["tables"])
+                mops = [["r", k, hist_list(primary_state(s))] for k, s in sorted(states.items(), key=str)]
+                # each node's dump is its own read-only transaction, by a process of its own
+                p = FINAL_PROCESS_BASE + 100 * (t["process"] if isinstance(t["process"], int) else 0) + i
+                t1 = t["done"].get("time", t["t0"])
+                out.append((t["t0"], _order(t["invoke"]), {"process": p, "f": "txn", "node": node,
+                            "type": "invoke", "time": t["t0"], "value": [[m[0], m[1], None] for m in mops]}))
+                out.append((t1, _order(t["done"]), {"process": p, "f": "txn", "node": node, "type": "ok",
+                            "time": t1, "value": mops}))
+            continue
+        else:
+            continue  # resume/final that did not complete: a read with no result tells nothing
+        if t["type"] == "fail" and f != "start" and key is None:
+            continue
+        base = {"process": t["process"], "f": "txn"}
+        if t.get("node"):
+            base["node"] = t["node"]
+        inv = {**base, "type": "invoke", "time": t["t0"],
+               "value": [[m[0], m[1], None if m[0] == "r" else m[2]] for m in mops]}
+        out.append((t["t0"], _order(t["invoke"]), inv))
+        if t.get("done") is not None:
+            done_op = {**base, "type": t["type"], "time": t["done"].get("time", t["t0"]), "value": mops}
+            if t["done"].get("error"):
+                done_op["error"] = t["done"]["error"]
+            out.append((done_op["time"], _order(t["done"]), done_op))
+    out.sort(key=lambda x: (x[1], x[0]))
+    return [dict(op, index=i) for i, (_, _, op) in enumerate(out)]
+
+
+def _order(op) -> float:
+    return op.get("index", math.inf) if op else math.inf
+
+
+# --- the verdict -----------------------------------------------------------------------------------
+
+def _register() -> None:
+    from checkers import models
+    for name, weakest in REGISTRATION.items():
+        models.register_anomaly(name, weakest)
+
+
+def check(history: list[dict], model: str | None = DEFAULT_MODEL, **opts) -> dict:
+    """The DESIGN check object. Valid iff no engine invariant is violated and the list-append
+    encoding shows no anomaly `model` (default read-committed) forbids; anomalies the model allows
+    are listed under `context`."""
+    from checkers import models
+    model = models.canonical(model or DEFAULT_MODEL)
+    _register()
+    engine = engine_findings(history)
+    la = _list_append_result(history, model)
+    la_anoms = la.get("anomalies") or {}
+    banned = models.forbidden_by(model)
+    forbidden = {k: v for k, v in la_anoms.items() if k in banned}
+    allowed = {k: v for k, v in la_anoms.items() if k not in forbidden}
+    anomalies = {**forbidden, **engine}
+    all_types = sorted(set(anomalies) | set(allowed))
+    _, not_, also_not = models.verdict(all_types, model)
+    txns = pair_ops(history)
+    times = [op.get("time", 0) for op in history]
+    result = {
+        "valid": (not anomalies) if (anomalies or la.get("valid") != "unknown") else "unknown",
+        "anomaly_types": sorted(anomalies),
+        "anomalies": anomalies,
+        "not": not_,
+        "also_not": also_not,
+        "stats": {
+            "txns": len(txns),
+            "ok": sum(t["type"] == "ok" for t in txns),
+            "fail": sum(t["type"] == "fail" for t in txns),
+            "info": sum(t["type"] == "info" for t in txns),
+            "seconds": round((max(times) - min(times)) / 1e9, 3) if times else 0.0,
+            "by_f": _by_f(txns),
+        },
+        "model": model,
+        "context": {"anomaly_types": sorted(allowed), "anomalies": allowed,
+                    "note": f"anomalies {model} allows, found in the instances' step lists"},
+        "engine_mapping": {k: ISOLATION_BEHIND[k] for k in engine},
+    }
+    if la.get("valid") == "unknown" and not anomalies:
+        result["unknown_reason"] = la.get("unknown_reason") or la.get("error") or "list-append check unknown"
+    return result
+
+
+def _by_f(txns) -> dict:
+    out = defaultdict(lambda: {"ok": 0, "fail": 0, "info": 0})
+    for t in txns:
+        if t["type"] in ("ok", "fail", "info"):
+            out[t["f"]][t["type"]] += 1
+    return {k: dict(v) for k, v in sorted(out.items())}
+
+
+def _list_append_result(history, model) -> dict:
+    from checkers import list_append
+    return list_append.check(list_append_history(history), model)
