@@ -1,0 +1,1 @@
+"""Certification: run a matrix of candidate architectures and issue a certificate."""

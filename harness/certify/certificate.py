@@ -1,0 +1,168 @@
+"""The certificate: one row per architecture, a plain-language answer, Markdown + HTML + JSON."""
+from __future__ import annotations
+
+import html
+import json
+import os
+import time
+from pathlib import Path
+
+from harness.certify.matrix import Matrix
+from harness.certify.verdict import INCONCLUSIVE, SAFE, UNSAFE, cell_verdict, run_outcome
+
+QUESTION = "Can a user save a flow on machine A and resume it on machine B?"
+MEANING = {
+    SAFE: "every run valid: no engine invariant broken, no anomaly the isolation level forbids",
+    UNSAFE: "at least one proven violation (see the linked report)",
+    INCONCLUSIVE: "some runs errored or gave no verdict: not enough evidence either way",
+}
+
+
+def build(matrix: Matrix, results: dict[str, list[dict]], seconds: float) -> dict:
+    rows = []
+    for cell in matrix.cells:
+        runs = results.get(cell.name, [])
+        violations, context = _split_findings(runs)
+        rows.append({
+            "cell": cell.name, "title": cell.title, "db": cell.db, "routing": cell.routing,
+            "isolation": cell.isolation, "knobs": cell.knobs,
+            "user_may_switch_nodes": cell.user_may_switch_nodes,
+            "verdict": cell_verdict(runs), "violations": violations, "context": context,
+            "runs": len(runs), "ops": sum(_ops(r) for r in runs),
+            "run_reports": [{"test": r.get("test"), "outcome": run_outcome(r),
+                             "run_dir": r.get("run_dir"), "error": r.get("error"),
+                             "anomaly_types": r.get("anomaly_types", [])} for r in runs],
+        })
+    return {"matrix": matrix.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "seconds": round(seconds, 1), "time_limit": matrix.time_limit, "runs_per_cell": matrix.runs,
+            "rows": rows, "question": QUESTION, "answer": answer(rows)}
+
+
+def _split_findings(runs: list[dict]) -> tuple[list[str], list[str]]:
+    """(types that the run's model or the engine forbids, types found that the model allows)."""
+    from checkers.models import forbidden_by
+    violations, context = set(), set()
+    for r in runs:
+        types = set(r.get("anomaly_types", []))
+        try:
+            forbidden = forbidden_by(r.get("model") or "strict-serializable")
+        except ValueError:
+            forbidden = types
+        if r.get("valid") is False:
+            violations |= types & forbidden or types  # invalid: at least one type is forbidden
+        context |= types - forbidden
+    return sorted(violations), sorted(context - violations)
+
+
+def _ops(result: dict) -> int:
+    counts = (result.get("run") or {}).get("counts") or {}
+    if counts:
+        return sum(counts.values())
+    return int((result.get("stats") or {}).get("txns", 0))
+
+
+def answer(rows: list[dict]) -> str:
+    """The plain-language answer to QUESTION, one sentence per group of architectures."""
+    switching = [r for r in rows if r["user_may_switch_nodes"]]
+    parts = []
+    by = {v: [r for r in switching if r["verdict"] == v] for v in (SAFE, UNSAFE, INCONCLUSIVE)}
+    if by[UNSAFE]:
+        parts.append("No, not on " + "; ".join(
+            f"{r['title']} ({', '.join(r['violations']) or 'violations'})" for r in by[UNSAFE])
+            + ": the state a user saved through one machine was not reliably what the other showed.")
+    if by[SAFE]:
+        parts.append("Yes on " + "; ".join(r["title"] for r in by[SAFE])
+                     + ": every run kept the saved state, whichever machine served the user.")
+    if by[INCONCLUSIVE]:
+        parts.append("Not established on " + "; ".join(r["title"] for r in by[INCONCLUSIVE])
+                     + " (runs errored or gave no verdict).")
+    single = [r for r in rows if not r["user_may_switch_nodes"]]
+    if single:
+        parts.append("Where the engine talks to one database at a time: " + "; ".join(
+            f"{r['title']}: {r['verdict']}" for r in single) + ".")
+    if not switching:
+        parts.insert(0, "This matrix has no architecture in which a user's save and resume can reach "
+                        "different databases, so it does not answer the question directly.")
+    return " ".join(parts)
+
+
+def write(cert: dict, store: str) -> str:
+    """Write certificate.{json,md,html} under store/certificates/<matrix>-<time>/; returns the dir."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    out = Path(store) / "certificates" / f"{cert['matrix']}-{stamp}"
+    n = 1
+    while out.exists():
+        out = out.with_name(f"{cert['matrix']}-{stamp}-{n}")
+        n += 1
+    out.mkdir(parents=True)
+    (out / "certificate.json").write_text(json.dumps(cert, indent=2, default=str))
+    (out / "certificate.md").write_text(markdown(cert, out))
+    (out / "certificate.html").write_text(to_html(cert, out))
+    latest = Path(store) / "certificates" / "latest"
+    tmp = latest.with_name(f".latest.{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    os.symlink(out.name, tmp)
+    os.replace(tmp, latest)
+    return str(out)
+
+
+def _report_link(run: dict, out: Path) -> str | None:
+    if not run.get("run_dir"):
+        return None
+    return os.path.relpath(Path(run["run_dir"]) / "index.html", out)
+
+
+def table(cert: dict) -> str:
+    """The terminal table: architecture, verdict, findings, runs, ops."""
+    head = ("architecture", "verdict", "violations", "runs", "ops")
+    rows = [(r["title"], r["verdict"], ", ".join(r["violations"]) or "-", str(r["runs"]), str(r["ops"]))
+            for r in cert["rows"]]
+    widths = [min(70, max(len(x[i]) for x in [head, *rows])) for i in range(len(head))]
+    fmt = lambda cols: "  ".join(c[:w].ljust(w) for c, w in zip(cols, widths)).rstrip()
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *map(fmt, rows)])
+
+
+def markdown(cert: dict, out: Path) -> str:
+    lines = [f"# Certificate: {cert['matrix']}", "",
+             f"Issued {cert['created']}; {sum(r['runs'] for r in cert['rows'])} runs, "
+             f"{cert['time_limit']:g} s each, {cert['seconds']:.0f} s in all.", "",
+             f"**{cert['question']}** {cert['answer']}", "",
+             "| architecture | verdict | violations | allowed anomalies seen | runs | ops | reports |",
+             "|---|---|---|---|---|---|---|"]
+    for r in cert["rows"]:
+        links = " ".join(f"[{i + 1}]({_report_link(run, out)})" for i, run in enumerate(r["run_reports"])
+                         if _report_link(run, out))
+        lines.append(f"| {r['title']} | **{r['verdict']}** | {', '.join(r['violations']) or '-'} | "
+                     f"{', '.join(r['context']) or '-'} | {r['runs']} | {r['ops']} | {links or '-'} |")
+    lines += ["", *(f"- **{v}**: {m}" for v, m in MEANING.items())]
+    errors = [(r["title"], run) for r in cert["rows"] for run in r["run_reports"] if run["error"]]
+    if errors:
+        lines += ["", "## Runs without a verdict", *(f"- {t}: {run['test']}: {run['error']}" for t, run in errors)]
+    return "\n".join(lines) + "\n"
+
+
+def to_html(cert: dict, out: Path) -> str:
+    e = html.escape
+    color = {SAFE: "#1a7f37", UNSAFE: "#cf222e", INCONCLUSIVE: "#9a6700"}
+    body = []
+    for r in cert["rows"]:
+        links = " ".join(
+            f'<a href="{e(link)}" title="{e(run["test"] or "")}">{i + 1}:{run["outcome"].lower()}</a>'
+            for i, run in enumerate(r["run_reports"]) if (link := _report_link(run, out)))
+        body.append(
+            f"<tr><td>{e(r['title'])}<br><small>{e(r['db'])}, {e(r['routing'])}, {e(r['isolation'])}"
+            f"{', ' + e(json.dumps(r['knobs'])) if r['knobs'] else ''}</small></td>"
+            f"<td style='color:{color[r['verdict']]};font-weight:bold'>{r['verdict']}</td>"
+            f"<td>{e(', '.join(r['violations']) or '-')}</td><td>{e(', '.join(r['context']) or '-')}</td>"
+            f"<td>{r['runs']}</td><td>{r['ops']}</td><td>{links or '-'}</td></tr>")
+    legend = "".join(f"<li><b>{v}</b>: {e(m)}</li>" for v, m in MEANING.items())
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Certificate {e(cert['matrix'])}</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:.4em;vertical-align:top}}</style></head><body>
+<h1>Certificate: {e(cert['matrix'])}</h1>
+<p><b>{e(cert['question'])}</b> {e(cert['answer'])}</p>
+<table><tr><th>architecture</th><th>verdict</th><th>violations</th><th>allowed anomalies seen</th>
+<th>runs</th><th>ops</th><th>run reports</th></tr>{''.join(body)}</table>
+<ul>{legend}</ul><p><small>Issued {e(cert['created'])}; {cert['seconds']:.0f} s in all.</small></p>
+</body></html>
+"""

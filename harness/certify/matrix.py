@@ -1,0 +1,192 @@
+"""Certification matrices: the architectures to judge, as plain data.
+
+A matrix is a list of cells. A cell is one candidate architecture (a db topology + routing +
+isolation + knobs); it expands into runs: every workload x every fault set x `runs` repetitions.
+Built-in profiles answer the motivating question (can a Camunda-7-style engine save on A and resume
+on B?); `--matrix FILE` (TOML or YAML) supplies a custom one with the same fields:
+
+    time_limit = 20            # optional defaults for every cell
+    runs = 1
+    [[cell]]
+    name = "galera-rr"
+    title = "Galera behind a load balancer (round-robin)"
+    db = "galera"
+    routing = "round-robin"
+    isolation = "read-committed"
+    knobs = { wsrep_sync_wait = 7 }
+    workloads = ["save-resume", "list-append"]
+    nemesis = ["none", "partition", "lag", "kill"]     # "none" = no fault; "a+b" = both at once
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from harness.errors import UsageError
+from harness.spec import DB_NAMES, ISOLATIONS, ROUTINGS
+
+MULTI_NODE_FAULTS = ["none", "partition", "lag", "kill"]
+SINGLE_NODE_FAULTS = ["none", "kill"]
+
+
+@dataclasses.dataclass
+class Cell:
+    name: str
+    db: str
+    title: str = ""
+    routing: str = "primary"
+    isolation: str = "read-committed"
+    nodes: int | None = None
+    backend: str = "netns"
+    knobs: dict = dataclasses.field(default_factory=dict)
+    workloads: list[str] = dataclasses.field(default_factory=lambda: ["save-resume", "list-append"])
+    nemesis: list[str] | None = None      # None: a default that fits the topology
+    workload_opts: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.nemesis is None:
+            single = self.db in ("mariadb", "postgres")
+            self.nemesis = list(SINGLE_NODE_FAULTS if single else MULTI_NODE_FAULTS)
+        self.title = self.title or self.name
+
+    @property
+    def cluster_key(self) -> str:
+        """Cells with the same key can share one running cluster (fresh data per run)."""
+        return json.dumps([self.db, self.nodes, self.backend, self.knobs], sort_keys=True)
+
+    @property
+    def user_may_switch_nodes(self) -> bool:
+        """Can a save land on one database and the later resume on another?"""
+        return self.db not in ("mariadb", "postgres") and self.routing not in ("primary", "failover")
+
+
+def _cell(name, title, db, **kw) -> Cell:
+    return Cell(name=name, title=title, db=db, **kw)
+
+
+PROFILES: dict[str, list[Cell]] = {
+    # The motivating question's architectures, each under no fault, partitions, lag and kills.
+    "camunda-7": [
+        _cell("mariadb-rc", "One MariaDB node, READ COMMITTED (the documented baseline)", "mariadb"),
+        _cell("galera-primary-sw0", "Galera, engine talks to ONE node, wsrep_sync_wait=0", "galera",
+              routing="primary", knobs={"wsrep_sync_wait": 0}),
+        _cell("galera-primary-sw7", "Galera, engine talks to ONE node, wsrep_sync_wait=7", "galera",
+              routing="primary", knobs={"wsrep_sync_wait": 7}),
+        _cell("galera-failover-sw7", "Galera, ONE node with failover to the next, wsrep_sync_wait=7",
+              "galera", routing="failover", knobs={"wsrep_sync_wait": 7}),
+        _cell("galera-rr", "Galera behind a load balancer spreading requests (round-robin)", "galera",
+              routing="round-robin", knobs={"wsrep_sync_wait": 7}),
+        _cell("mm-rr", "MariaDB async master-master, machines A and B, round-robin", "mariadb-mm",
+              routing="round-robin"),
+        _cell("mm-sticky", "MariaDB async master-master, sticky routing per process instance",
+              "mariadb-mm", routing="sticky"),
+        _cell("pg-standby-async", "PostgreSQL primary + standby, resumes on the standby (async)",
+              "postgres-standby", routing="round-robin", knobs={"synchronous_commit": "on"}),
+        _cell("pg-standby-remote-apply",
+              "PostgreSQL primary + standby, resumes on the standby (remote_apply)",
+              "postgres-standby", routing="round-robin", knobs={"synchronous_commit": "remote_apply"}),
+        _cell("postgres-rc", "One PostgreSQL node, READ COMMITTED", "postgres"),
+        _cell("postgres-serializable", "One PostgreSQL node, SERIALIZABLE", "postgres",
+              isolation="serializable"),
+    ],
+    # A few minutes on one machine: the baseline, and the two replicated set-ups the question is about.
+    "quick": [
+        _cell("mariadb-rc", "One MariaDB node, READ COMMITTED (the documented baseline)", "mariadb",
+              workloads=["save-resume"], nemesis=["none"]),
+        _cell("mm-rr", "MariaDB async master-master, machines A and B, round-robin", "mariadb-mm",
+              routing="round-robin", workloads=["save-resume"], nemesis=["none"]),
+        _cell("pg-standby-async", "PostgreSQL primary + standby, resumes on the standby (async)",
+              "postgres-standby", routing="round-robin", workloads=["save-resume"], nemesis=["none"]),
+    ],
+}
+PROFILE_TIME_LIMIT = {"camunda-7": 30.0, "quick": 15.0}
+
+
+@dataclasses.dataclass
+class Matrix:
+    name: str
+    cells: list[Cell]
+    time_limit: float = 30.0
+    runs: int = 1
+
+
+def profile(name: str) -> Matrix:
+    if name not in PROFILES:
+        raise UsageError(f"unknown profile {name!r} (known: {', '.join(PROFILES)})")
+    cells = [dataclasses.replace(c, knobs=dict(c.knobs), workloads=list(c.workloads),
+                                 nemesis=list(c.nemesis)) for c in PROFILES[name]]
+    return Matrix(name, cells, time_limit=PROFILE_TIME_LIMIT.get(name, 30.0))
+
+
+def load_matrix(path: str) -> Matrix:
+    """Read a TOML or YAML matrix; every problem is one line naming the file (and cell)."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read the matrix: {e.strerror}") from None
+    try:
+        if p.suffix.lower() == ".toml":
+            data = tomllib.loads(text)
+        else:
+            data = yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as e:
+        where = getattr(e, "problem_mark", None)
+        line = f":{where.line + 1}" if where is not None else ""
+        raise UsageError(f"{path}{line}: not valid {p.suffix.lstrip('.') or 'YAML'}: "
+                         f"{str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cell"), list) or not data["cell"]:
+        raise UsageError(f"{path}: a matrix needs a non-empty list named 'cell'")
+    fields = {f.name for f in dataclasses.fields(Cell)}
+    cells = []
+    for i, raw in enumerate(data["cell"], 1):
+        where = f"{path}: cell {i}"
+        if not isinstance(raw, dict):
+            raise UsageError(f"{where}: must be a table of fields")
+        unknown = set(raw) - fields
+        if unknown:
+            raise UsageError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        if "name" not in raw or "db" not in raw:
+            raise UsageError(f"{where}: 'name' and 'db' are required")
+        cell = Cell(**raw)
+        _validate_cell(cell, f"{path}: cell {cell.name!r}")
+        cells.append(cell)
+    names = [c.name for c in cells]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise UsageError(f"{path}: duplicate cell name(s) {', '.join(sorted(dup))}")
+    extra = set(data) - {"cell", "time_limit", "runs", "name"}
+    if extra:
+        raise UsageError(f"{path}: unknown top-level field(s) {', '.join(sorted(extra))}")
+    m = Matrix(str(data.get("name") or p.stem), cells)
+    if "time_limit" in data:
+        m.time_limit = data["time_limit"]
+    if "runs" in data:
+        m.runs = data["runs"]
+    return m
+
+
+def _validate_cell(cell: Cell, where: str) -> None:
+    from workloads import WORKLOADS
+    import nemesis
+    if cell.db not in DB_NAMES:
+        raise UsageError(f"{where}: unknown db {cell.db!r} (known: {', '.join(DB_NAMES)})")
+    if cell.routing not in ROUTINGS:
+        raise UsageError(f"{where}: unknown routing {cell.routing!r}")
+    if cell.isolation not in ISOLATIONS:
+        raise UsageError(f"{where}: unknown isolation {cell.isolation!r}")
+    if not cell.workloads or any(w not in WORKLOADS for w in cell.workloads):
+        raise UsageError(f"{where}: workloads must be a non-empty list of {', '.join(WORKLOADS)}")
+    for fault_set in cell.nemesis:
+        for f in fault_names(fault_set):
+            if f not in nemesis.FAULTS:
+                raise UsageError(f"{where}: unknown nemesis {f!r}")
+
+
+def fault_names(fault_set: str) -> list[str]:
+    """'none' -> [], 'partition+lag' -> ['partition', 'lag']."""
+    return [] if fault_set in ("none", "") else [f for f in fault_set.split("+") if f]

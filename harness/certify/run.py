@@ -1,0 +1,137 @@
+"""Run a certification matrix: every cell's runs, one cluster per topology, then the certificate.
+
+Cells that share a topology (db, nodes, backend, knobs) share one running cluster: it is brought
+up once, each run starts on fresh data (the runner calls `cluster.reset_data()`), and it is torn
+down before the next topology so that only one cluster uses the machine at a time. A run that
+errors is recorded as INCONCLUSIVE evidence, never dropped; if the cluster is no longer whole
+after it, the cluster is rebuilt for the next run.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from itertools import groupby
+
+from harness.certify import certificate
+from harness.certify.matrix import Cell, Matrix, fault_names
+from harness.certify.verdict import run_outcome
+from harness.errors import UsageError
+from harness.runner import run_test
+from harness.spec import TestSpec
+
+log = logging.getLogger("harness.certify")
+
+
+def plan(matrix: Matrix, store: str, seed: int) -> list[tuple[Cell, TestSpec]]:
+    """Every run of the matrix, grouped so that cells of one topology are adjacent."""
+    order = {}
+    for cell in matrix.cells:
+        order.setdefault(cell.cluster_key, len(order))
+    cells = sorted(matrix.cells, key=lambda c: order[c.cluster_key])  # stable: keeps cell order
+    runs = []
+    for cell in cells:
+        for workload in cell.workloads:
+            for fault_set in cell.nemesis:
+                for r in range(matrix.runs):
+                    spec = TestSpec(
+                        db=cell.db, workload=workload, nodes=cell.nodes, backend=cell.backend,
+                        isolation=cell.isolation, routing=cell.routing,
+                        nemesis=fault_names(fault_set), time_limit=matrix.time_limit,
+                        nemesis_interval=max(3.0, matrix.time_limit / 3), store=store,
+                        knobs=dict(cell.knobs), workload_opts=dict(cell.workload_opts),
+                        seed=seed + len(runs), name=f"certify-{cell.name}-{workload}-{fault_set}")
+                    runs.append((cell, spec))
+    return runs
+
+
+def certify(matrix: Matrix, store: str = "store", seed: int = 1, echo=print) -> tuple[dict, str]:
+    """Run the matrix; returns (certificate dict, certificate directory)."""
+    if not isinstance(matrix.runs, int) or isinstance(matrix.runs, bool) or not 1 <= matrix.runs <= 100:
+        raise UsageError(f"runs per cell must be an integer from 1 to 100, not {matrix.runs!r}")
+    if not isinstance(matrix.time_limit, (int, float)) or not 0 < matrix.time_limit <= 86400:
+        raise UsageError(f"time limit must be a number of seconds > 0, not {matrix.time_limit!r}")
+    runs = plan(matrix, store, seed)
+    for _, spec in runs:
+        spec.validate()  # every bad cell is reported before any cluster is built
+    started = time.monotonic()
+    results: dict[str, list[dict]] = {c.name: [] for c in matrix.cells}
+    done = 0
+    for key, group in groupby(runs, key=lambda cs: cs[0].cluster_key):
+        group = list(group)
+        cluster = None
+        try:
+            for cell, spec in group:
+                done += 1
+                if cluster is None:
+                    cluster, error = _bring_up(cell)
+                    if cluster is None:
+                        results[cell.name].append(_error_result(spec, error))
+                        echo(f"[{done}/{len(runs)}] {spec.test_name}: INCONCLUSIVE ({error})")
+                        continue
+                result = _one_run(spec, cluster)
+                results[cell.name].append(result)
+                echo(f"[{done}/{len(runs)}] {spec.test_name}: {_describe(result)}")
+                if result.get("error") and not _healthy(cluster):
+                    _teardown(cluster)
+                    cluster = None
+        finally:
+            if cluster is not None:
+                _teardown(cluster)
+    cert = certificate.build(matrix, results, seconds=time.monotonic() - started)
+    out = certificate.write(cert, store)
+    return cert, out
+
+
+def _bring_up(cell: Cell):
+    from harness.cluster import up
+    kw = {"nodes": cell.nodes} if cell.nodes is not None else {}
+    try:
+        return up(db=cell.db, backend=cell.backend, knobs=dict(cell.knobs), **kw), None
+    except Exception as e:  # recorded as evidence of nothing: the cell cannot be SAFE
+        log.error("cluster %s could not start: %s", cell.db, e)
+        return None, f"cluster did not start: {_one_line(e)}"
+
+
+def _one_run(spec: TestSpec, cluster) -> dict:
+    try:
+        return run_test(spec, cluster=cluster, live=False)
+    except KeyboardInterrupt:
+        raise
+    except Exception as e:
+        log.error("run %s failed: %s", spec.test_name, e)
+        return _error_result(spec, _one_line(e))
+
+
+def _error_result(spec: TestSpec, error: str) -> dict:
+    return {"valid": "unknown", "error": error, "test": spec.test_name, "db": spec.db,
+            "workload": spec.workload, "nemesis": list(spec.nemesis), "anomaly_types": [],
+            "stats": {}}
+
+
+def _healthy(cluster) -> bool:
+    try:
+        cluster.wait_healthy(60)
+        return True
+    except Exception:
+        return False
+
+
+def _teardown(cluster) -> None:
+    try:
+        cluster.teardown()
+    except Exception as e:
+        log.error("teardown of %s failed: %s", getattr(cluster, "name", "?"), e)
+
+
+def _describe(result: dict) -> str:
+    outcome = run_outcome(result)
+    if outcome == "UNSAFE":
+        return f"UNSAFE ({', '.join(result.get('anomaly_types', []))})"
+    if outcome == "INCONCLUSIVE":
+        return f"INCONCLUSIVE ({result.get('error') or 'unknown verdict'})"
+    return "SAFE"
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__

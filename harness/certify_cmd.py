@@ -1,0 +1,50 @@
+"""`harness certify [--profile NAME | --matrix FILE]`: judge candidate architectures, issue a certificate.
+
+Exit status: 0 every architecture SAFE, 1 at least one UNSAFE, 2 could not run or only
+INCONCLUSIVE results besides SAFE ones.
+"""
+import logging
+import time
+
+
+def register(sub):
+    p = sub.add_parser("certify", help="run a matrix of architectures and issue a certificate",
+                       description=__doc__.split("\n\n")[0])
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--profile", default=None, help="built-in matrix: camunda-7 (default), quick")
+    src.add_argument("--matrix", help="a TOML or YAML matrix file")
+    p.add_argument("--runs", type=int, help="runs per cell and fault set (default 1)")
+    p.add_argument("--time-limit", type=float, help="seconds of each run's main phase")
+    p.add_argument("--store", default="store")
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    import random
+
+    from harness.certify.certificate import table
+    from harness.certify.matrix import load_matrix, profile
+    from harness.certify.run import certify
+    from harness.certify.verdict import INCONCLUSIVE, UNSAFE
+
+    matrix = load_matrix(args.matrix) if args.matrix else profile(args.profile or "camunda-7")
+    if args.runs is not None:
+        matrix.runs = args.runs
+    if args.time_limit is not None:
+        matrix.time_limit = args.time_limit
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    t0 = time.monotonic()
+    print(f"certify {matrix.name}: {len(matrix.cells)} architectures, {matrix.time_limit:g} s per run, seed {seed}")
+    cert, out = certify(matrix, store=args.store, seed=seed)
+    print()
+    print(table(cert))
+    print()
+    print(f"{cert['question']}\n{cert['answer']}")
+    print()
+    print(f"certificate: {out}/certificate.html (and .md, .json); total wall time {time.monotonic() - t0:.0f} s")
+    verdicts = {r["verdict"] for r in cert["rows"]}
+    if UNSAFE in verdicts:
+        return 1
+    return 2 if INCONCLUSIVE in verdicts else 0
