@@ -1,0 +1,72 @@
+"""Leftover removal for `harness cleanup` and for the cluster layer's teardown: every iptables
+chain, qdisc and delayer process the nemesis may have left after a crash (SIGKILL of the harness
+mid-fault). Acts on a Node, or on a bare network namespace by name."""
+import os
+import signal
+import subprocess
+
+from nemesis import net, procs
+
+
+class NetnsTarget:
+    """The slice of the Node interface the network faults use, over a bare `ip netns` namespace
+    (for cleanup of a namespace whose cluster record is gone, and for tests)."""
+
+    def __init__(self, ns: str, name: str | None = None, ip: str | None = None):
+        self.ns = ns
+        self.name = name or ns
+        self.ip = ip
+
+    def run(self, argv, timeout=10, check=True, input=None):
+        return subprocess.run(["ip", "netns", "exec", self.ns, *argv], capture_output=True,
+                              timeout=timeout, check=check, input=input)
+
+    def popen(self, argv, **kw):
+        # ip netns exec execs the command: the Popen's pid is the helper's own
+        return subprocess.Popen(["ip", "netns", "exec", self.ns, *argv], **kw)
+
+
+def cleanup_node(node) -> list[str]:
+    """Remove what the nemesis left in the node's namespace and SIGCONT a stopped server.
+    Returns one line per thing removed (empty when there was nothing)."""
+    done = []
+    rules = net.leftover_rules(node)
+    if rules:
+        net.remove_all_chains(node)
+        done.append(f"{node.name}: removed {len(rules)} iptables rule(s)/chain(s)")
+    qdiscs = net.leftover_qdiscs(node)
+    if qdiscs:
+        net.remove_qdiscs(node)
+        done.append(f"{node.name}: removed qdisc(s) {'; '.join(qdiscs)}")
+    for pid in procs.delayers_in(net.netns_id(node)):
+        procs.terminate(pid)
+        done.append(f"{node.name}: stopped delayer pid {pid}")
+    pid = getattr(node, "pid", None)
+    if pid and _stopped(pid):
+        os.kill(pid, signal.SIGCONT)
+        done.append(f"{node.name}: resumed paused server pid {pid}")
+    return done
+
+
+def cleanup_namespace(ns: str) -> list[str]:
+    return cleanup_node(NetnsTarget(ns))
+
+
+def cleanup_remembered() -> list[str]:
+    """Stop delayers recorded in the state dir whose namespace may already be gone."""
+    done = []
+    for rec in procs.remembered():
+        if procs.is_delayer(rec["pid"]):
+            procs.terminate(rec["pid"])
+            done.append(f"stopped delayer pid {rec['pid']} ({rec.get('node')})")
+        else:
+            procs.forget(rec["pid"])
+    return done
+
+
+def _stopped(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "T"
+    except (OSError, IndexError):
+        return False

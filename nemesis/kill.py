@@ -1,0 +1,79 @@
+"""Crashes: SIGKILL the server on one / a minority / a majority / all nodes, then restart them the
+way the cluster layer knows is right (Galera: --wsrep-recover and a start position, so the node
+rejoins by IST; after all nodes died, the cluster layer bootstraps from the most advanced one)."""
+import signal
+
+from nemesis.base import Fault, pick, minority, majority
+
+
+class Kill(Fault):
+    family = "kill"
+
+    def count(self, n: int) -> int:
+        raise NotImplementedError
+
+    def __init__(self):
+        self.killed = []
+
+    def start(self, cluster, rng):
+        targets = pick(rng, cluster.nodes, self.count(len(cluster.nodes)))
+        try:
+            for n in targets:
+                n.kill(signal.SIGKILL)
+                self.killed.append(n)
+        except BaseException:
+            self.heal(cluster)
+            raise
+        return {"fault": self.name, "nodes": [n.name for n in targets], "signal": "SIGKILL"}
+
+    def stop(self, cluster):
+        names = [n.name for n in self.killed]
+        self.heal(cluster)
+        return {"fault": self.name, "restarted": names}
+
+    def heal(self, cluster):
+        """Restart every node whose server is not running (ours or left by a crash), in cluster order."""
+        errors = []
+        down = [n for n in cluster.nodes if not n.alive()]
+        for n in down:
+            try:
+                n.start()
+            except Exception as e:
+                errors.append(e)
+        self.killed = []
+        if errors:
+            raise errors[0]
+
+
+class KillOne(Kill):
+    name = "kill-one"
+
+    def count(self, n):
+        return 1
+
+
+class KillMinority(Kill):
+    name = "kill-minority"
+
+    def applicable(self, cluster):
+        return None if len(cluster.nodes) >= 3 else "kill-minority needs at least 3 nodes"
+
+    def count(self, n):
+        return minority(n)
+
+
+class KillMajority(Kill):
+    name = "kill-majority"
+
+    def applicable(self, cluster):
+        return None if len(cluster.nodes) >= 2 else "kill-majority needs at least 2 nodes"
+
+    def count(self, n):
+        return majority(n)
+
+
+class KillAll(Kill):
+    name = "kill-all"
+
+    def count(self, n):
+        return n

@@ -1,0 +1,68 @@
+"""Process pauses: SIGSTOP the server of chosen nodes, SIGCONT to heal. A paused node still accepts
+TCP connections but never answers (every client call needs a timeout); on Galera its peers' writes
+stall until it is evicted."""
+from nemesis.base import Fault, pick, majority
+
+
+class Pause(Fault):
+    family = "pause"
+
+    def targets(self, cluster, rng) -> list:
+        raise NotImplementedError
+
+    def __init__(self):
+        self.paused = []
+
+    def start(self, cluster, rng):
+        targets = self.targets(cluster, rng)
+        try:
+            for n in targets:
+                n.pause()
+                self.paused.append(n)
+        except BaseException:
+            self.heal(cluster)
+            raise
+        return {"fault": self.name, "nodes": [n.name for n in targets], "signal": "SIGSTOP"}
+
+    def stop(self, cluster):
+        names = [n.name for n in self.paused]
+        self.heal(cluster)
+        return {"fault": self.name, "resumed": names}
+
+    def heal(self, cluster):
+        # SIGCONT every node: harmless when a node is not stopped, and it covers an instance that
+        # forgot (a crash between SIGSTOP and bookkeeping)
+        errors = []
+        for n in cluster.nodes:
+            try:
+                if n.alive():
+                    n.resume()
+            except Exception as e:
+                errors.append(e)
+        self.paused = []
+        if errors:
+            raise errors[0]
+
+
+class PauseOne(Pause):
+    name = "pause-one"
+
+    def targets(self, cluster, rng):
+        return pick(rng, cluster.nodes, 1)
+
+
+class PausePrimary(Pause):
+    name = "pause-primary"
+
+    def targets(self, cluster, rng):
+        return [cluster.primary]
+
+
+class PauseMajority(Pause):
+    name = "pause-majority"
+
+    def applicable(self, cluster):
+        return None if len(cluster.nodes) >= 3 else "pause-majority needs at least 3 nodes"
+
+    def targets(self, cluster, rng):
+        return pick(rng, cluster.nodes, majority(len(cluster.nodes)))

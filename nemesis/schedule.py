@@ -1,0 +1,163 @@
+"""The nemesis schedule: a thread that, during the main phase, waits `interval` seconds, starts a
+fault chosen by the run's seeded rng, waits `interval`, stops it, and so on — one fault at a time,
+so every history window is either quiet or under one named fault.
+
+Each transition is two history ops from `"process": "nemesis"`: an `invoke` (value null) before,
+and an `info` after whose value says what was done to which nodes (or `error` when it failed).
+`stop()` ends the loop and heals everything of every kind it was given, always: on a normal end,
+when the runner's finally runs after an exception, and on Ctrl-C (a second Ctrl-C while healing
+is held back until healing is done). It is idempotent.
+"""
+import logging
+import signal
+import threading
+import time
+
+import nemesis
+from nemesis import lag
+
+log = logging.getLogger("harness.nemesis")
+
+
+class Schedule:
+    def __init__(self, cluster, names, interval: float, rng, record, join_timeout: float = 180.0):
+        if interval <= 0:
+            raise ValueError(f"nemesis interval must be > 0 seconds, got {interval}")
+        self.cluster = cluster
+        self.names = list(nemesis.parse_faults(",".join(names)) if names else [])
+        self.interval = interval
+        self.rng = rng
+        self.record = record
+        self.join_timeout = join_timeout
+        self.faults = {name: nemesis.FAULTS[name]() for name in self.names}
+        for name, fault in self.faults.items():
+            why = fault.applicable(cluster)
+            if why:
+                raise ValueError(f"nemesis {name!r} cannot run on this {cluster.db} cluster: {why}")
+        self._stop = threading.Event()
+        self._lock = threading.Lock()      # one transition at a time (loop vs stop())
+        self._active = []                  # (name, fault) currently started
+        self._thread = None
+        self._stopped = False
+        self.errors = []
+
+    def info(self) -> dict:
+        """What the run log and results should say about the nemesis."""
+        d = {"faults": self.names, "interval_s": self.interval}
+        if any(isinstance(f, lag.Lag) for f in self.faults.values()):
+            d["lag_method"] = lag.method(self.cluster)
+        return d
+
+    def active(self) -> list[str]:
+        return [name for name, _ in list(self._active)]
+
+    def start(self):
+        if not self.faults or self._thread:
+            return
+        self._thread = threading.Thread(target=self._loop, name="nemesis", daemon=True)
+        self._thread.start()
+
+    def _loop(self):
+        names = sorted(self.faults)
+        try:
+            while not self._stop.wait(self.interval):
+                name = self.rng.choice(names)
+                with self._lock:
+                    if self._stop.is_set():
+                        break
+                    self._start_fault(name, self.faults[name])
+                if self._stop.wait(self.interval):
+                    break
+                with self._lock:
+                    if self._stop.is_set():
+                        break
+                    self._stop_active()
+        except Exception as e:  # never let the thread die silently: stop() still heals
+            log.exception("nemesis loop failed")
+            self.errors.append(f"nemesis loop: {e}")
+
+    def _op(self, type_, f, value=None, error=None):
+        op = {"type": type_, "process": "nemesis", "f": f, "value": value}
+        if error:
+            op["error"] = error
+        try:
+            self.record(op)
+        except Exception as e:
+            log.warning("nemesis: could not record %s %s: %s", type_, f, e)
+
+    def _start_fault(self, name, fault):
+        f = f"start-{fault.family}"
+        self._op("invoke", f)
+        t0 = time.monotonic()
+        try:
+            value = fault.start(self.cluster, self.rng)
+        except Exception as e:
+            log.warning("nemesis: %s failed to start: %s", name, e)
+            self._op("info", f, {"fault": name}, error=f"{type(e).__name__}: {e}")
+            self._heal_one(name, fault)
+            return
+        self._active.append((name, fault))
+        log.info("nemesis: %s started in %.2fs: %s", name, time.monotonic() - t0, value)
+        self._op("info", f, value)
+
+    def _stop_active(self):
+        while self._active:
+            name, fault = self._active.pop()
+            f = f"stop-{fault.family}"
+            self._op("invoke", f)
+            t0 = time.monotonic()
+            try:
+                value = fault.stop(self.cluster)
+            except Exception as e:
+                log.warning("nemesis: %s failed to stop: %s", name, e)
+                self._op("info", f, {"fault": name}, error=f"{type(e).__name__}: {e}")
+                self._heal_one(name, fault)
+                continue
+            log.info("nemesis: %s stopped in %.2fs: %s", name, time.monotonic() - t0, value)
+            self._op("info", f, value)
+
+    def _heal_one(self, name, fault):
+        try:
+            fault.heal(self.cluster)
+        except Exception as e:
+            log.error("nemesis: healing %s failed: %s", name, e)
+            self.errors.append(f"heal {name}: {e}")
+
+    def stop(self) -> list[str]:
+        """Stop the loop and heal everything. Returns the healing errors (empty when all healed)."""
+        if self._stopped:
+            return self.errors
+        self._stop.set()
+        with _sigint_deferred():
+            if self._thread:
+                self._thread.join(self.join_timeout)
+                if self._thread.is_alive():
+                    log.error("nemesis thread still busy after %.0fs; healing anyway", self.join_timeout)
+            got = self._lock.acquire(timeout=5)
+            try:
+                self._stop_active()
+                for name, fault in self.faults.items():  # heal every kind, whatever the bookkeeping says
+                    self._heal_one(name, fault)
+            finally:
+                if got:
+                    self._lock.release()
+            self._stopped = True
+        return self.errors
+
+
+class _sigint_deferred:
+    """Hold back SIGINT while healing (main thread only); re-raise it once healing is done."""
+
+    def __enter__(self):
+        self.got = []
+        self.old = None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGINT, lambda *_: self.got.append(1))
+        return self
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+            if self.got and exc[0] is None:
+                raise KeyboardInterrupt
+        return False
