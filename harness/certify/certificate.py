@@ -40,16 +40,17 @@ def build(matrix: Matrix, results: dict[str, list[dict]], seconds: float) -> dic
 
 def _split_findings(runs: list[dict]) -> tuple[list[str], list[str]]:
     """(types that the run's model or the engine forbids, types found that the model allows)."""
-    from checkers.models import forbidden_by
+    from checkers.models import canonical, ruled_out_by
     violations, context = set(), set()
     for r in runs:
         types = set(r.get("anomaly_types", []))
         try:
-            forbidden = forbidden_by(r.get("model") or "strict-serializable")
+            model = canonical(r.get("model") or "strict-serializable")
+            forbidden = {t for t in types if model in ruled_out_by(t)}  # unknown names: forbidden
         except ValueError:
             forbidden = types
         if r.get("valid") is False:
-            violations |= types & forbidden or types  # invalid: at least one type is forbidden
+            violations |= forbidden or types  # invalid: at least one type is forbidden
         context |= types - forbidden
     return sorted(violations), sorted(context - violations)
 
