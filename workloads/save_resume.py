@@ -19,7 +19,7 @@ everywhere: execution act_id 'step-q-X' and seq q, variable 'q:X', history row (
 one successor: task 't-X' or, every `job_every`-th step, job 'j-X'.
 
 Operations, each one transaction at the session isolation (READ COMMITTED as the engine requires):
-  start    value {"key": i, "sid": X, "unique": bool}; ok adds "exec". Inserts execution (rev 1,
+  start    value {"key": i, "sid": X, "unique": bool}; ok adds "exec", "seq" (0). Inserts execution (rev 1,
            seq 0), variable, history seq 0 and task t-X, if no instance has the business key.
            fail: "exists" (one is running) or a unique-key error.
   save     value {"key": i, "sid": X}; ok adds "exec", "rev" (the revision read), "seq" (the new
@@ -257,7 +257,7 @@ class SaveResume(Workload):
                         (x, eid, f"step-0-{x}", node))
             cur.execute("INSERT INTO ru_task (id, rev, execution_id, task_def) VALUES (%s, 1, %s, 'task-0')",
                         (f"t-{x}", eid))
-        v["exec"] = eid
+        v.update({"exec": eid, "seq": 0})
         return "ok", v, {}
 
     def _advance(self, cur, eid, x, node):
