@@ -29,6 +29,7 @@ MODEL_FOR_ISOLATION = {
 
 @dataclasses.dataclass
 class TestSpec:
+    __test__ = False  # not a pytest test class
     db: str
     workload: str
     nodes: int | None = None          # None: the db's default (1, 3 for galera, 2 for mm/standby)
