@@ -1,29 +1,44 @@
 #!/bin/sh
-# Entry point of every node container. It execs its arguments (so the server is the container's
-# PID 1 and `docker kill -s SIG` signals the server itself), after two fix-ups:
-#  - HARNESS_CHOWN="user:dir user:dir ...": the node's directories are bind-mounted from the host,
-#    whose mysql/postgres uids may differ from this image's; hand them to the image's users.
-#  - --wsrep-new-cluster is honoured only on the container's very first start for that data
-#    directory (marker file HARNESS_BOOTSTRAP_MARKER): a restarted node that bootstrapped again
-#    would form a second cluster (split brain) instead of rejoining.
+# Entry point of every node container, both for the container itself (CMD: sleep infinity, which
+# holds the node's network namespace) and for each server the harness launches in it with
+# `docker exec` (so a killed server leaves the namespace and its iptables rules in place, as on
+# the netns backend). It ends by exec'ing its arguments, keeping the PID the harness recorded.
+#  HARNESS_UIDS="user=uid:gid ...": node directories are bind-mounted from the host and prepared
+#    there, so the image's mysql/postgres users take the host's ids (idempotent).
+#  --wsrep-new-cluster is honoured only on the very first start for a data directory (marker file
+#    HARNESS_BOOTSTRAP_MARKER); on any later start it is dropped so the node rejoins instead of
+#    bootstrapping a second cluster (split brain). HARNESS_FORCE_BOOTSTRAP=1 overrides (deliberate
+#    re-bootstrap after a whole-cluster stop).
+#  HARNESS_LOG=FILE: stdout and stderr are appended to FILE (opened as root).
+#  HARNESS_RUN_AS=USER: run as USER (setpriv execs, so the PID stays the server's).
 set -eu
-for pair in ${HARNESS_CHOWN:-}; do
-  chown -R "${pair%%:*}:${pair%%:*}" "${pair#*:}"
+for entry in ${HARNESS_UIDS:-}; do
+  user=${entry%%=*}; ids=${entry#*=}; uid=${ids%%:*}; gid=${ids#*:}
+  getent passwd "$user" >/dev/null || continue
+  if [ "$(id -g "$user")" != "$gid" ]; then groupmod -o -g "$gid" "$user"; fi
+  if [ "$(id -u "$user")" != "$uid" ]; then usermod -o -u "$uid" -g "$gid" "$user" 2>/dev/null; fi
 done
-marker=${HARNESS_BOOTSTRAP_MARKER:-/var/lib/engine-harness/.wsrep-bootstrapped}
-first=1
-[ -e "$marker" ] && first=0
+
+if [ -n "${HARNESS_LOG:-}" ]; then
+  exec >>"$HARNESS_LOG" 2>&1
+fi
+
+marker=${HARNESS_BOOTSTRAP_MARKER:-}
 n=$#
 i=0
 while [ $i -lt $n ]; do
   arg=$1; shift; i=$((i + 1))
-  if [ "$arg" = "--wsrep-new-cluster" ]; then
-    if [ $first -eq 0 ]; then
-      echo "harness-entrypoint: not bootstrapping again (marker $marker exists): joining" >&2
+  if [ "$arg" = "--wsrep-new-cluster" ] && [ -n "$marker" ]; then
+    if [ -e "$marker" ] && [ "${HARNESS_FORCE_BOOTSTRAP:-0}" != 1 ]; then
+      echo "harness-entrypoint: not bootstrapping again ($marker exists): joining the cluster" >&2
       continue
     fi
-    mkdir -p "$(dirname "$marker")" && : > "$marker"
+    : > "$marker"
   fi
   set -- "$@" "$arg"
 done
+
+if [ -n "${HARNESS_RUN_AS:-}" ] && [ "$HARNESS_RUN_AS" != root ]; then
+  set -- setpriv --reuid="$HARNESS_RUN_AS" --regid="$HARNESS_RUN_AS" --init-groups -- "$@"
+fi
 exec "$@"
