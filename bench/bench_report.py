@@ -1,0 +1,58 @@
+"""Benchmark: the run report for a 100,000-op history in <= 10 s, the run directory <= 20 MB.
+
+Builds a synthetic run (realistic list-append and engine histories with fault periods and
+planted anomalies), times write_report, and prints the sizes. "Ops" counts history lines
+(invokes and completions), as Jepsen counts a history; 200,000 is measured too.
+
+    python bench/bench_report.py [--ops N ...] [--keep DIR]
+"""
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness.report import write_report
+from harness.report.synthetic import make_run_dir
+
+REPORT_FILES = ("index.html", "latency-raw.png", "latency-quantiles.png", "rate.png", "summary.json")
+
+
+def dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ops", type=int, nargs="+", default=[100_000, 200_000])
+    ap.add_argument("--workload", nargs="+", default=["list-append", "save-resume"])
+    ap.add_argument("--keep", help="leave the run dirs here instead of a temp dir")
+    args = ap.parse_args(argv)
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-report-"))
+    ok = True
+    print(f"{'workload':<12} {'ops':>8} {'report s':>9} {'history MB':>11} {'report MB':>10} {'run dir MB':>11}  verdict")
+    try:
+        for wl in args.workload:
+            for n in args.ops:
+                run = make_run_dir(root / f"{wl}-{n}", n_ops=n, workload=wl, duration=300.0)
+                t0 = time.perf_counter()
+                write_report(run)
+                secs = time.perf_counter() - t0
+                hist = (run / "history.jsonl").stat().st_size / 1e6
+                report = (sum((run / f).stat().st_size for f in REPORT_FILES if (run / f).exists())
+                          + dir_size(run / "explanations") if (run / "explanations").exists() else
+                          sum((run / f).stat().st_size for f in REPORT_FILES if (run / f).exists())) / 1e6
+                total = dir_size(run) / 1e6
+                good = secs <= 10 and total <= 20
+                ok &= good or n > 100_000
+                print(f"{wl:<12} {n:>8,} {secs:>9.2f} {hist:>11.2f} {report:>10.2f} {total:>11.2f}  "
+                      f"{'ok' if good else 'OVER LIMIT'}{' (limits apply to 100,000)' if n > 100_000 else ''}")
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
