@@ -677,10 +677,11 @@ def check(history: list[dict], model: str | None = DEFAULT_MODEL, **opts) -> dic
         unknown = "no acknowledged start, save or execute: nothing to judge"
     result = build_result(
         {**forbidden, **engine}, model, stats, unknown_reason=unknown,
-        model=model,
+        checked_model=model,
         context={"anomaly_types": sorted(allowed), "anomalies": allowed,
                  "note": f"anomalies {model} allows, found in the instances' step lists"},
         engine_mapping={k: ISOLATION_BEHIND[k] for k in engine})
+    result["model"] = model
     if engine:
         result["valid"] = False  # an engine invariant broken is a wrong answer at any isolation level
         result.pop("unknown_reason", None)
@@ -698,8 +699,9 @@ def _by_f(txns) -> dict:
 
 
 def _list_append_result(history, model) -> dict:
+    import importlib
     try:
-        from checkers import list_append
+        list_append = importlib.import_module("checkers.list_append")
     except ModuleNotFoundError as e:
         if e.name != "checkers.list_append":
             raise
