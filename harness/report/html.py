@@ -87,6 +87,12 @@ class Page:
         self.n_anchor = 0
         self._by_index = None
 
+    def count(self, atype: str) -> int:
+        """How many instances were found (checkers cap the list they return, not the count)."""
+        counts = (self.run.results.get("stats") or {}).get("anomaly_counts") or {}
+        listed = (self.run.results.get("anomalies") or {}).get(atype) or []
+        return max(int(counts.get(atype) or 0), len(listed)) if isinstance(listed, list) else int(counts.get(atype) or 0)
+
     # --- helpers over the history ---------------------------------------------------------
     def op(self, index: int) -> dict | None:
         ops = self.ops
@@ -152,7 +158,7 @@ class Page:
             ctx = self.context(with_invokes(focus, self.pairs))
             faults = sorted({p.fault for p in ctx["faults"]})
             link = f'<a href="#type-{_e(t)}">{_e(t)}</a>' if inst else _e(t)
-            rows.append(f"<tr><td>{link}</td><td>{len(inst) if inst else '–'}</td><td>{_e(meaning(t))}</td>"
+            rows.append(f"<tr><td>{link}</td><td>{self.count(t) or '–'}</td><td>{_e(meaning(t))}</td>"
                         f"<td>{_e(', '.join(ctx['nodes']) or '–')}</td><td>{_e(', '.join(faults) or 'none')}</td></tr>")
         return ('<h2 id="broke">What broke</h2><table><tr><th>anomaly</th><th>found</th><th>what it means</th>'
                 '<th>nodes involved</th><th>faults active meanwhile</th></tr>' + "".join(rows) + "</table>")
@@ -164,7 +170,7 @@ class Page:
             return ""
         parts = ['<h2 id="anomalies">Anomalies, with the evidence</h2>']
         for atype, instances in anomalies.items():
-            total = len(full.get(atype) or [])
+            total = self.count(atype)
             parts.append(f'<h3 id="type-{_e(atype)}">{_e(atype)}: {total} found'
                          + (f", the first {len(instances)} shown" if total > len(instances) else "") + "</h3>")
             if meaning(atype):
