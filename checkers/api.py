@@ -24,17 +24,18 @@ MAX_INSTANCES = 20
 
 
 def build_result(anomalies: dict, model: str, stats: dict, unknown_reason: str | None = None,
-                 **extra) -> dict:
+                 counts: dict | None = None, **extra) -> dict:
     """The result object every checker returns.
 
     anomalies: {type: [instance dict, ...]} (empty lists are dropped; each list is capped at
       MAX_INSTANCES, the full count kept in stats["anomaly_counts"]).
     unknown_reason: if given and no forbidden anomaly was found, valid is "unknown" and the
       reason is reported under "unknown_reason" (e.g. "no committed transactions").
+    counts: true number of instances per type when `anomalies` lists only some of them.
     extra: further top-level keys (e.g. "search" limits reached); never overrides the core keys.
     """
     found = {t: list(v) for t, v in anomalies.items() if v}
-    counts = {t: len(v) for t, v in found.items()}
+    counts = {t: max(len(v), (counts or {}).get(t, 0)) for t, v in found.items()}
     capped = {t: v[:MAX_INSTANCES] for t, v in found.items()}
     types = sorted(found)
     valid, not_, also_not = models.verdict(types, model)

@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Benchmark the list-append checker on generated histories; also the history simulator tests use.
+
+    python3 bench/bench_checker.py [--txns 100000 1000000] [--keep DIR]
+
+For each size: generate a history from a simulated atomic store (10 concurrent processes, 1-4
+micro-ops per txn, exponential key choice over ~100 live keys, <= 64 appends per key, ~1 % fail,
+~1 % info), write it as JSONL, then measure in fresh subprocesses (so peak RSS is per task):
+  - parse: orjson.loads of every line, nothing else (the floor any checker pays);
+  - check: `checkers.api.check_file(path, "list-append", "strict-serializable")`.
+Prints txns, seconds, txn/s, peak RSS (MB) and check/parse ratio, and the verdict (must be valid).
+
+`simulate(...)` is importable: a seeded generator of histories where every transaction takes effect
+at one instant between its invoke and its completion (so the history is strict-serializable), with
+optional injected faults to prove detection.
+"""
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+
+FAULTS = ("drop", "failed-read", "swap", "stale")
+
+
+def simulate(n_txns, seed=0, concurrency=10, max_mops=4, live_keys=100, max_appends=64,
+             p_fail=0.01, p_info=0.01, key_rate=0.05, final_reads=True, fault=None):
+    """A list of op dicts: a list-append history of an atomic store.
+
+    fault: None, or one of FAULTS, injected once (after about half the txns):
+      drop        - an element that some committed read showed vanishes from the store
+      failed-read - a txn reported as failed actually applies its appends
+      swap        - one read returns two adjacent elements swapped
+      stale       - one read returns the state before an append whose txn had already completed
+                    when the reader was invoked
+    With final_reads, a last txn per live key reads every key ever written, after all else.
+    """
+    rng = random.Random(seed)
+    store = {}                     # key -> list
+    counters = {}                  # key -> last value appended
+    live = list(range(live_keys))
+    next_key = live_keys
+    ops = []
+    heap = []
+    seq = 0
+    next_process = concurrency
+    started = 0
+    fault_at = n_txns // 2 if fault else -1
+    fault_done = fault is None
+    observed = []                  # (key, value) some committed read showed (for "drop")
+    completed_appends = {}         # key -> list of (complete time, index in store list) for "stale"
+    pending_failed = []            # (key, value) of failed txns whose appends really applied
+
+    def gen_txn():
+        nonlocal next_key
+        mops = []
+        for _ in range(rng.randint(1, max_mops)):
+            slot = min(int(rng.expovariate(key_rate)), live_keys - 1)
+            k = live[slot]
+            if rng.random() < 0.5:
+                mops.append(["r", k, None])
+            else:
+                c = counters.get(k, 0) + 1
+                counters[k] = c
+                mops.append(["append", k, c])
+                if c >= max_appends:
+                    live[slot] = next_key
+                    next_key += 1
+        return mops
+
+    def push(t, kind, data):
+        nonlocal seq
+        seq += 1
+        heapq.heappush(heap, (t, seq, kind, data))
+
+    for p in range(concurrency):
+        push(rng.randint(0, 1000), "invoke", p)
+    while heap:
+        t, _, kind, data = heapq.heappop(heap)
+        if kind == "invoke":
+            p = data
+            if started >= n_txns:
+                continue
+            started += 1
+            mops = gen_txn()
+            r = rng.random()
+            outcome = "fail" if r < p_fail else "info" if r < p_fail + p_info else "ok"
+            inject = None
+            if not fault_done and started >= fault_at:
+                inject = fault
+                if fault == "failed-read" and any(m[0] == "append" for m in mops):
+                    outcome = "fail"       # reported as failed, but its appends will apply
+            ops.append({"index": len(ops), "time": t, "type": "invoke", "process": p, "f": "txn",
+                        "value": [list(m) for m in mops]})
+            lat = int(rng.expovariate(1 / 2_000_000)) + 1000
+            eff = t + rng.randint(1, lat - 1)
+            txn = {"p": p, "mops": mops, "outcome": outcome, "inject": inject, "invoke": t}
+            push(eff, "effect", txn)
+            push(t + lat, "complete", txn)
+        elif kind == "effect":
+            txn = data
+            applies = txn["outcome"] == "ok" or (txn["outcome"] == "info" and rng.random() < 0.5)
+            inj = txn["inject"]
+            if inj == "failed-read" and txn["outcome"] == "fail" and not fault_done:
+                applies = True
+                fault_done = True
+            if not applies:
+                txn["result"] = None
+                continue
+            result = []
+            for f, k, v in txn["mops"]:
+                if f == "append":
+                    store.setdefault(k, []).append(v)
+                    result.append([f, k, v])
+                    if txn["outcome"] == "ok":
+                        completed_appends.setdefault(k, []).append((None, len(store[k]) - 1, txn))
+                else:
+                    cur = list(store.get(k, ()))
+                    if inj == "swap" and len(cur) >= 2 and txn["outcome"] == "ok" and not fault_done:
+                        i = rng.randrange(len(cur) - 1)
+                        cur[i], cur[i + 1] = cur[i + 1], cur[i]
+                        fault_done = True
+                    elif inj == "stale" and txn["outcome"] == "ok" and not fault_done:
+                        done = [idx for (ct, idx, w) in completed_appends.get(k, ())
+                                if w.get("done_at") is not None and w["done_at"] < txn["invoke"]]
+                        if done:
+                            cur = cur[:max(done)]
+                            fault_done = True
+                    result.append([f, k, cur])
+                    if txn["outcome"] == "ok" and cur:
+                        observed.append((k, cur[-1]))
+            if inj == "drop" and not fault_done and observed:
+                k, v = observed[-1]
+                if v in store.get(k, ()):
+                    store[k].remove(v)
+                    fault_done = True
+            txn["result"] = result
+        else:  # complete
+            txn = data
+            p = txn["p"]
+            out = txn["outcome"]
+            if out == "ok":
+                value = txn["result"]
+                txn["done_at"] = t
+            else:
+                value = [list(m) for m in txn["mops"]]
+            ops.append({"index": len(ops), "time": t, "type": out, "process": p, "f": "txn", "value": value})
+            if out == "info":
+                p = next_process
+                next_process += 1
+            push(t + rng.randint(1, 50_000), "invoke", p)
+    if final_reads:
+        t = (ops[-1]["time"] if ops else 0) + 1_000_000
+        keys = sorted(store)
+        for i in range(0, len(keys), 8):
+            chunk = keys[i:i + 8]
+            p = next_process
+            next_process += 1
+            ops.append({"index": len(ops), "time": t, "type": "invoke", "process": p, "f": "txn",
+                        "value": [["r", k, None] for k in chunk]})
+            ops.append({"index": len(ops), "time": t + 1000, "type": "ok", "process": p, "f": "txn",
+                        "value": [["r", k, list(store[k])] for k in chunk]})
+            t += 2000
+    return ops, fault_done
+
+
+def write_jsonl(path, ops):
+    import orjson
+    with open(path, "wb") as f:
+        for op in ops:
+            f.write(orjson.dumps(op) + b"\n")
+
+
+_PARSE = """
+import sys, time, resource, orjson
+t = time.perf_counter()
+n = 0
+with open(sys.argv[1], 'rb') as f:
+    for line in f:
+        orjson.loads(line); n += 1
+dt = time.perf_counter() - t
+print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+_CHECK = """
+import sys, time, resource, json
+from checkers.api import check_file
+t = time.perf_counter()
+r = check_file(sys.argv[1], 'list-append', 'strict-serializable')
+dt = time.perf_counter() - t
+print(dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, json.dumps(r['valid']),
+      json.dumps(r['anomaly_types']), r['stats']['txns'])
+"""
+
+
+def _run(code, path):
+    out = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True,
+                         timeout=600, check=True).stdout.split()
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--txns", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--keep", help="directory to keep generated histories in (reused if present)")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    tmp = args.keep or tempfile.mkdtemp(prefix="bench-checker-")
+    os.makedirs(tmp, exist_ok=True)
+    rows = []
+    for n in args.txns:
+        path = os.path.join(tmp, f"list-append-{n}-s{args.seed}.jsonl")
+        if not os.path.exists(path):
+            t = time.perf_counter()
+            ops, _ = simulate(n, seed=args.seed)
+            write_jsonl(path + ".part", ops)
+            os.replace(path + ".part", path)
+            del ops
+            print(f"generated {n} txns in {time.perf_counter() - t:.1f} s -> {path} "
+                  f"({os.path.getsize(path) / 1e6:.0f} MB)", file=sys.stderr)
+        parse_s, parse_mb = map(float, _run(_PARSE, path)[:2])
+        out = _run(_CHECK, path)
+        check_s, check_mb = float(out[0]), float(out[1])
+        valid, types, txns = json.loads(out[2]), json.loads(out[3]), int(out[4])
+        rows.append({"txns": txns, "parse_s": round(parse_s, 2), "check_s": round(check_s, 2),
+                     "txn_per_s": int(txns / check_s), "check_rss_mb": round(check_mb),
+                     "parse_rss_mb": round(parse_mb), "ratio": round(check_s / parse_s, 2),
+                     "valid": valid, "anomalies": types})
+        print(json.dumps(rows[-1]), flush=True)
+    if not args.keep:
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0 if all(r["valid"] is True for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

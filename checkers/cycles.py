@@ -1,0 +1,253 @@
+"""Find and classify dependency cycles: G0, G1c, G-single, G-nonadjacent, G2-item (+ -process, -realtime).
+
+Only strongly connected components with 2+ nodes can hold cycles, so everything here works on the
+(usually tiny) part of the graph inside nontrivial SCCs. For each anomaly class we first narrow
+the candidates with one scipy SCC pass over the edges the class may use (a start edge can only lie
+on such a cycle if both its ends share a component of that subgraph), then run a breadth-first
+search from the start edge back to its source, over states (node, rw edges so far, last edge rw?)
+so the class constraints hold on the path found. Barrier edges (real-time order) cost 0 and the
+txn->barrier step costs 1, so lengths count real steps. The search is bounded: a global budget of
+visited states; when it runs out the classes not searched are reported as truncated, never a hang.
+
+Classification is by the cycle actually found:
+    no rw edge, only ww (+process/realtime)  -> G0      one rw edge              -> G-single
+    no rw edge, some wr                       -> G1c     2+ rw, none adjacent      -> G-nonadjacent
+    2+ rw edges, two adjacent                 -> G2-item
+suffix -realtime if a real-time edge is needed, else -process if a process edge is.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from checkers.graph import PROC, RT, RTB, RW, WR, WW, strong_components
+
+DEFAULT_BUDGET = 2_000_000     # visited search states over the whole check
+STARTS_PER_COMPONENT = 3        # start edges tried per class per component (shortest kept)
+MAX_CYCLES_PER_CLASS = 100      # components searched per class before we stop collecting
+
+DATA = (WW, WR, RW)
+LAYERS = (("", ()), ("-process", (PROC,)), ("-realtime", (PROC, RT, RTB)))
+# class name, allowed data edges, start edge type for the plain layer, min rw, max rw, nonadjacent
+CLASSES = (
+    ("G0", (WW,), WW, 0, 0, False),
+    ("G1c", (WW, WR), WR, 0, 0, False),
+    ("G-single", DATA, RW, 1, 1, False),
+    ("G-nonadjacent", DATA, RW, 2, None, True),
+    ("G2-item", DATA, RW, 1, None, False),
+)
+
+
+def classify(kinds):
+    """Anomaly name of a cycle given its (compressed) edge kinds: 'ww','wr','rw','process','realtime'."""
+    n = len(kinds)
+    rws = [k == "rw" for k in kinds]
+    n_rw = sum(rws)
+    if n_rw == 0:
+        base = "G0" if all(k in ("ww", "process", "realtime") for k in kinds) else "G1c"
+    elif n_rw == 1:
+        base = "G-single"
+    elif any(rws[i] and rws[(i + 1) % n] for i in range(n)):
+        base = "G2-item"
+    else:
+        base = "G-nonadjacent"
+    if "realtime" in kinds:
+        return base + "-realtime"
+    if "process" in kinds:
+        return base + "-process"
+    return base
+
+
+class _Component:
+    """Local CSR view of the edges inside one nontrivial SCC."""
+
+    def __init__(self, nodes, src, dst, typ):
+        self.nodes = nodes                       # local -> global node id
+        order = np.lexsort((typ, src))
+        self.src = src[order]
+        self.dst = dst[order].tolist()
+        self.typ = typ[order].tolist()
+        self.indptr = np.searchsorted(self.src, np.arange(len(nodes) + 1)).tolist()
+
+
+def find_cycles(src, dst, typ, n_nodes, n_txn, budget=DEFAULT_BUDGET, skip=()):
+    """Search every nontrivial SCC for each cycle class.
+
+    src/dst/typ: global edge arrays; nodes >= n_txn are barrier nodes.
+    skip: anomaly classes already known (their variants are not searched again).
+    Returns (cycles, info): cycles is a list of {"type", "nodes": [txn ids], "kinds": [edge kinds]}
+    where nodes[i] -> nodes[i+1] (cyclically) has kind kinds[i]; info reports the search effort.
+    """
+    info = {"sccs": 0, "largest_scc": 0, "states_visited": 0, "budget": budget, "truncated": []}
+    if len(src) == 0:
+        return [], info
+    labels, comps = strong_components(src, dst, n_nodes)
+    if not comps:
+        return [], info
+    comp_set = np.zeros(labels.max() + 1, dtype=bool)
+    comp_set[comps] = True
+    inside = (labels[src] == labels[dst]) & comp_set[labels[src]]
+    s, d, t = src[inside], dst[inside], typ[inside]
+    sizes = np.bincount(labels)[comps]
+    info["sccs"] = int(len(comps))
+    info["largest_scc"] = int(sizes.max())
+
+    # local numbering of nodes inside nontrivial SCCs
+    nodes = np.unique(np.concatenate([s, d]))
+    loc_s = np.searchsorted(nodes, s)
+    loc_d = np.searchsorted(nodes, d)
+    n_loc = len(nodes)
+    comp_of = labels[nodes]
+    state = {"left": budget}
+    found = []
+    found_classes = set(skip)
+    search_graph = _Component(np.arange(n_loc), loc_s, loc_d, t.astype(np.int64))
+
+    for suffix, extra in LAYERS:
+        if suffix == "-realtime" and not np.any(t == RT):
+            continue
+        if suffix == "-process" and not np.any(t == PROC):
+            continue
+        for name, data_types, plain_start, min_rw, max_rw, nonadj in CLASSES:
+            full = name + suffix
+            layer = LAYERS.index((suffix, extra))
+
+            def seen(cls):
+                return any(cls + sfx in found_classes for sfx, _ in LAYERS[:layer + 1])
+            # a class found in a weaker layer already rules out every model its variant would;
+            # G-nonadjacent / G2-item add nothing where G-single (resp. either) was found
+            if seen(name) or (name == "G-nonadjacent" and seen("G-single")) or \
+                    (name == "G2-item" and (seen("G-single") or seen("G-nonadjacent"))):
+                continue
+            if state["left"] <= 0:
+                info["truncated"].append(full)
+                continue
+            allowed = set(data_types) | set(extra)
+            start_type = plain_start if not suffix else (RT if suffix == "-realtime" else PROC)
+            amask = np.isin(t, list(allowed))
+            if not amask.any():
+                continue
+            sub_labels, sub_comps = strong_components(loc_s[amask], loc_d[amask], n_loc)
+            if not sub_comps:
+                continue
+            sub_ok = np.zeros(sub_labels.max() + 1, dtype=bool)
+            sub_ok[sub_comps] = True
+            cand = np.nonzero((t == start_type) & (sub_labels[loc_s] == sub_labels[loc_d])
+                              & sub_ok[sub_labels[loc_s]])[0]
+            if len(cand) == 0:
+                continue
+            # group candidates by top-level SCC; try a few per SCC, keep the shortest cycle
+            cand_comp = comp_of[loc_s[cand]]
+            order = np.argsort(cand_comp, kind="stable")
+            cand, cand_comp = cand[order], cand_comp[order]
+            bounds = np.nonzero(np.diff(cand_comp))[0] + 1
+            groups = np.split(cand, bounds)
+            n_found = 0
+            for group in groups:
+                if n_found >= MAX_CYCLES_PER_CLASS:
+                    break
+                best = None
+                for e in group[:STARTS_PER_COMPONENT]:
+                    if state["left"] <= 0:
+                        break
+                    path = _search(search_graph, int(loc_s[e]), int(loc_d[e]), int(t[e]),
+                                   allowed, min_rw, max_rw, nonadj, state)
+                    if path is not None and (best is None or len(path) < len(best)):
+                        best = path
+                if state["left"] <= 0 and best is None:
+                    info["truncated"].append(full)
+                    break
+                if best is None:
+                    continue
+                cyc = _compress(best, nodes, n_txn)
+                if cyc is None:
+                    continue
+                cyc["type"] = classify(cyc["kinds"])
+                found.append(cyc)
+                found_classes.add(cyc["type"])
+                n_found += 1
+    info["states_visited"] = budget - max(state["left"], 0)
+    info["truncated"] = sorted(set(info["truncated"]))
+    return found, info
+
+
+def _search(g, u, v, t0, allowed, min_rw, max_rw, nonadj, state):
+    """Shortest path v -> u closing a cycle with start edge u -> v (type t0) under the class rules.
+
+    Returns a list of (node, edge type into next node) pairs for the whole cycle starting at u,
+    or None. States: (node, rw count capped, last edge was rw).
+    """
+    cap = max_rw if max_rw is not None else min_rw
+    c0 = 1 if t0 == RW else 0
+    if max_rw is not None and c0 > max_rw:
+        return None
+    start_rw = t0 == RW
+    s0 = (v, min(c0, cap), start_rw)
+    parent = {s0: None}
+    dq = deque([s0])
+    indptr, dst, typ = g.indptr, g.dst, g.typ
+    left = state["left"]
+    goal = None
+    while dq:
+        left -= 1
+        if left <= 0:
+            break
+        st = dq.popleft()
+        x, c, last_rw = st
+        if x == u and st is not s0 and c >= min_rw and not (nonadj and last_rw and start_rw):
+            goal = st
+            break
+        for k in range(indptr[x], indptr[x + 1]):
+            et = typ[k]
+            if et not in allowed:
+                continue
+            is_rw = et == RW
+            if is_rw and nonadj and last_rw:
+                continue
+            nc = c + 1 if is_rw else c
+            if max_rw is not None and nc > max_rw:
+                continue
+            ns = (dst[k], min(nc, cap), is_rw if et != RTB else last_rw)
+            if ns in parent:
+                continue
+            parent[ns] = (st, et)
+            if et == RTB:
+                dq.appendleft(ns)   # zero-cost hop along the barrier chain
+            else:
+                dq.append(ns)
+    state["left"] = left
+    if goal is None:
+        return None
+    steps = []
+    st = goal
+    while parent[st] is not None:
+        prev, et = parent[st]
+        steps.append((prev[0], et))
+        st = prev
+    steps.reverse()
+    return [(u, t0)] + steps
+
+
+_KIND = {WW: "ww", WR: "wr", RW: "rw", PROC: "process"}
+
+
+def _compress(path, nodes, n_txn):
+    """Turn a local path of (node, edge type) into txn nodes and kinds, merging barrier chains."""
+    out_nodes, kinds = [], []
+    i = 0
+    glob = [int(nodes[x]) for x, _ in path]
+    while i < len(path):
+        x, et = glob[i], path[i][1]
+        if x >= n_txn:
+            i += 1
+            continue
+        out_nodes.append(x)
+        if et == RT:
+            kinds.append("realtime")
+        else:
+            kinds.append(_KIND[et])
+        i += 1
+    if len(out_nodes) < 2:
+        return None
+    return {"nodes": out_nodes, "kinds": kinds}

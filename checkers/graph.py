@@ -1,0 +1,228 @@
+"""Transactions as integers, and the dependency graph on integer arrays.
+
+`TxnTable` pairs each client invoke with its completion (by process) and numbers the completed
+transactions 0..n-1, keeping per-transaction arrays (type, process, invoke/complete time, op
+positions). Workload checkers add data-dependency edges (ww, wr, rw); `process_edges` and
+`realtime_edges` add the session and real-time orders; `DepGraph` finds strongly connected
+components with scipy.
+
+Real-time order is not materialised pair by pair. Each ok completion gets a "barrier" node; the
+barriers form a chain in completion-time order; a txn points to its own barrier, and each barrier
+points to every txn invoked after it (only from the latest barrier before the invoke). So A
+reaches B through barriers exactly when A completed before B was invoked: O(n) edges for an
+order that can have O(n^2) pairs.
+
+`info` ops: an info txn may or may not have happened and its completion time is unknown, so it is
+never the source of a process or real-time edge, and only ok txns complete a barrier.
+"""
+from __future__ import annotations
+
+from array import array
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from checkers.history import HistoryError
+
+OK, FAIL, INFO = 0, 1, 2
+TYPE_CODE = {"ok": OK, "fail": FAIL, "info": INFO}
+TYPE_NAME = {OK: "ok", FAIL: "fail", INFO: "info"}
+
+# edge types
+WW, WR, RW, PROC, RT, RTB = 0, 1, 2, 3, 4, 5
+EDGE_NAME = {WW: "ww", WR: "wr", RW: "rw", PROC: "process", RT: "realtime", RTB: "realtime"}
+NO_TIME = -(2 ** 62)
+
+
+class TxnTable:
+    """Completed client transactions of one kind (`f`), numbered 0..n-1 in completion order.
+
+    feed(pos, op, line) -> None for ops that are not a txn completion, else
+    (tid, type_code, value) where value is what the txn did: the completion's value for ok,
+    the invoke's value (falling back to the completion's) for fail and info.
+    """
+
+    def __init__(self, path="<history>", fs=("txn",)):
+        self.path = path
+        self.fs = set(fs)
+        self.pending = {}            # process -> (pos, time, value, line)
+        self.procs = {}              # process value -> small int
+        self.type = array("b")
+        self.proc = array("l")
+        self.t_inv = array("q")
+        self.t_cmp = array("q")
+        self.pos_inv = array("q")
+        self.pos_cmp = array("q")
+        self.line_cmp = array("q")
+        self.n = 0
+        self.counts = [0, 0, 0]
+
+    def feed(self, pos, op, line):
+        f = op.get("f")
+        if f not in self.fs:
+            return None
+        p = op.get("process")
+        if p == "nemesis":
+            return None
+        t = op["type"]
+        tm = op.get("time")
+        if t == "invoke":
+            if p is None:
+                return None  # without a process, a completion cannot be paired: it stands alone
+            if p in self.pending:
+                raise HistoryError(self.path, line,
+                                   f"process {p} invoked a new op before its previous op (line "
+                                   f"{self.pending[p][3]}) completed")
+            self.pending[p] = (pos, tm, op.get("value"), line)
+            return None
+        inv = self.pending.pop(p, None) if p is not None else None
+        code = TYPE_CODE[t]
+        value = op.get("value")
+        if inv is not None:
+            pos_inv, t_inv, inv_value = inv[0], inv[1], inv[2]
+            if code != OK and inv_value is not None:
+                value = inv_value
+        else:
+            pos_inv, t_inv = -1, None
+        if t_inv is not None and tm is not None and tm < t_inv:
+            raise HistoryError(self.path, line, f"op completes at time {tm}, before its invoke "
+                                                f"(time {t_inv})")
+        tid = self.n
+        self.n += 1
+        self.counts[code] += 1
+        self.type.append(code)
+        pid = self.procs.get(p) if p is not None else -1
+        if pid is None:
+            pid = self.procs[p] = len(self.procs)
+        self.proc.append(pid)
+        self.t_inv.append(NO_TIME if t_inv is None else int(t_inv))
+        self.t_cmp.append(NO_TIME if tm is None else int(tm))
+        self.pos_inv.append(pos_inv)
+        self.pos_cmp.append(pos)
+        self.line_cmp.append(line if line is not None else -1)
+        return tid, code, value
+
+    def finish(self):
+        """Ops still pending at the end never completed: the runner crashed mid-op. They are
+        indeterminate, exactly like info, so they become info txns (their writes may exist)."""
+        leftovers = []
+        for p, (pos, tm, value, line) in self.pending.items():
+            tid = self.n
+            self.n += 1
+            self.counts[INFO] += 1
+            self.type.append(INFO)
+            self.proc.append(self.procs.setdefault(p, len(self.procs)))
+            self.t_inv.append(NO_TIME if tm is None else int(tm))
+            self.t_cmp.append(NO_TIME)
+            self.pos_inv.append(pos)
+            self.pos_cmp.append(pos)
+            self.line_cmp.append(line if line is not None else -1)
+            leftovers.append((tid, INFO, value))
+        self.pending = {}
+        return leftovers
+
+    def arrays(self):
+        """numpy views of the per-txn arrays."""
+        return (np.frombuffer(self.type, dtype=np.int8) if self.n else np.zeros(0, np.int8),
+                np.frombuffer(self.proc, dtype=np.int64) if self.n else np.zeros(0, np.int64),
+                np.frombuffer(self.t_inv, dtype=np.int64) if self.n else np.zeros(0, np.int64),
+                np.frombuffer(self.t_cmp, dtype=np.int64) if self.n else np.zeros(0, np.int64))
+
+    def stats(self):
+        ok, fail, info = self.counts
+        return {"txns": ok + fail + info, "ok": ok, "fail": fail, "info": info}
+
+
+def process_edges(types, procs):
+    """Session order: each ok txn -> the next non-failed txn of the same process."""
+    keep = np.nonzero((types != FAIL) & (procs >= 0))[0]
+    if len(keep) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = keep[np.argsort(procs[keep], kind="stable")]   # by process, then completion order
+    a, b = order[:-1], order[1:]
+    m = (procs[a] == procs[b]) & (types[a] == OK)
+    return a[m].astype(np.int64), b[m].astype(np.int64)
+
+
+def realtime_edges(types, t_inv, t_cmp, first_node):
+    """Real-time order through barrier nodes numbered from `first_node`.
+
+    Returns (src, dst, kind, n_barriers, barrier_txn) where kind is RT for txn->barrier and RTB
+    for barrier->barrier / barrier->txn edges, and barrier_txn[i] is the txn that completed at
+    barrier i.
+    """
+    done = np.nonzero((types == OK) & (t_cmp != NO_TIME))[0]
+    if len(done) == 0:
+        z = np.zeros(0, np.int64)
+        return z, z, z, 0, z
+    order = done[np.argsort(t_cmp[done], kind="stable")]
+    ctimes = t_cmp[order]
+    nb = len(order)
+    bar = first_node + np.arange(nb, dtype=np.int64)
+    # txn -> its barrier; barrier chain
+    s1, d1 = order.astype(np.int64), bar
+    s2, d2 = bar[:-1], bar[1:]
+    # latest barrier completed strictly before each invoke -> the invoked txn
+    targets = np.nonzero((types != FAIL) & (t_inv != NO_TIME))[0]
+    j = np.searchsorted(ctimes, t_inv[targets], side="left")   # completions with time < invoke
+    m = j > 0
+    s3 = bar[j[m] - 1]
+    d3 = targets[m].astype(np.int64)
+    src = np.concatenate([s1, s2, s3])
+    dst = np.concatenate([d1, d2, d3])
+    kind = np.concatenate([np.full(len(s1), RT), np.full(len(s2) + len(s3), RTB)]).astype(np.int64)
+    return src, dst, kind, nb, order.astype(np.int64)
+
+
+class DepGraph:
+    """Edges as parallel arrays (src, dst, type); nodes 0..n_txn-1 are txns, the rest barriers."""
+
+    def __init__(self, n_txn):
+        self.n_txn = n_txn
+        self.n_nodes = n_txn
+        self._src, self._dst, self._typ = [], [], []
+        self.barrier_txn = np.zeros(0, np.int64)
+
+    def add(self, src, dst, typ):
+        src = np.asarray(src, dtype=np.int64)
+        dst = np.asarray(dst, dtype=np.int64)
+        if len(src):
+            self._src.append(src)
+            self._dst.append(dst)
+            self._typ.append(np.broadcast_to(np.asarray(typ, dtype=np.int8), src.shape).copy()
+                             if np.ndim(typ) == 0 else np.asarray(typ, dtype=np.int8))
+
+    def add_session_and_realtime(self, types, procs, t_inv, t_cmp):
+        a, b = process_edges(types, procs)
+        self.add(a, b, PROC)
+        src, dst, kind, nb, bt = realtime_edges(types, t_inv, t_cmp, self.n_txn)
+        self.add(src, dst, kind)
+        self.n_nodes = self.n_txn + nb
+        self.barrier_txn = bt
+
+    def edges(self):
+        if not self._src:
+            z = np.zeros(0, np.int64)
+            return z, z, np.zeros(0, np.int8)
+        if len(self._src) > 1:
+            self._src = [np.concatenate(self._src)]
+            self._dst = [np.concatenate(self._dst)]
+            self._typ = [np.concatenate(self._typ)]
+        return self._src[0], self._dst[0], self._typ[0]
+
+    def nontrivial_sccs(self):
+        """Labels per node and the list of SCC labels with 2+ nodes (cycles exist only there)."""
+        src, dst, _ = self.edges()
+        n = self.n_nodes
+        if n == 0 or len(src) == 0:
+            return np.zeros(n, np.int64), []
+        return strong_components(src, dst, n)
+
+
+def strong_components(src, dst, n):
+    """(labels, [labels of components with 2+ nodes]) of the directed graph on n nodes."""
+    mat = csr_matrix((np.ones(len(src), dtype=bool), (src, dst)), shape=(n, n))
+    _, labels = connected_components(mat, directed=True, connection="strong")
+    sizes = np.bincount(labels)
+    return labels, list(np.nonzero(sizes >= 2)[0])

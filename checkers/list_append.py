@@ -1,0 +1,698 @@
+"""List-append checker: Elle's inference for histories of `append` and `r` micro-ops on lists.
+
+Micro-ops: ["append", key, value] (values unique per key), ["r", key, list|null].
+
+What is inferred, and why it is sound:
+- Version order per key: every committed read must be a prefix of one order, the longest read
+  (reads are checked against each other as they stream in; prefix is transitive, so only the
+  current longest and each read's length are kept). A read that is not a prefix:
+  incompatible-order, and that key gives no ww/rw edges.
+- ww: consecutive writers in a key's order; a committed append no read ever shows comes after the
+  last shown one (its order among other unshown appends is unknown: no edges between them).
+- wr: the writer of the last element a read shows -> the reader.
+- rw: a reader -> the writer of the first element its read lacks (every unshown committed append
+  when the read shows the whole known order).
+- fail txns never happened: their appends give no edges, and reading one is G1a. info txns may
+  or may not have happened: their appends give edges only when some committed read shows them
+  (then they happened); their reads are unknown and give nothing; no edge leaves an info txn in
+  process or real-time order.
+Non-cycle anomalies: G1a, G1b (read ends on an append the writer later extended in the same
+txn), dirty-update (a committed append lies after a failed one in the order), internal (a read
+after the txn's own appends does not end with them), future-read (a read shows an append its own
+txn makes only later), lost-update (two committed txns read the same version of a key and both
+append to it), duplicate-elements, incompatible-order.
+
+Entry points: check(history, model, **opts) for a list of ops (any subset of a history works);
+check_file(path, model, **opts) streams a file in constant memory per op.
+Options: budget (cycle-search states, default cycles.DEFAULT_BUDGET), fs (op `f` values that are
+transactions, default ("txn",)).
+"""
+from __future__ import annotations
+
+import time
+from array import array
+from collections import defaultdict
+
+import numpy as np
+
+from checkers import cycles as cyc
+from checkers.api import MAX_INSTANCES, build_result
+from checkers.explain import cycle_text, describe_txn, fmt_list, fmt_value, txn_name
+from checkers.graph import FAIL, INFO, OK, DepGraph, RW, TxnTable, WR, WW
+from checkers.history import HistoryError, iter_history, line_of, source_of
+
+KEEP = 100   # raw instances kept per anomaly type while scanning (the result shows MAX_INSTANCES)
+
+
+class Analyzer:
+    """Streams ops in, then `finish()` builds the graph and the result."""
+
+    def __init__(self, path="<history>", fs=("txn",)):
+        self.path = path
+        self.table = TxnTable(path, fs)
+        self.kids = {}
+        self.keys = []
+        self.writers = []        # kid -> {value: tid}
+        self.longest = []        # kid -> longest read list
+        self.longest_by = []     # kid -> tid that read it
+        self.inter = set()       # (kid, value): appends the same txn extended later
+        self.bad = set()         # kids whose order is unusable (incompatible / duplicates)
+        self.r_txn = array("q")
+        self.r_kid = array("q")
+        self.r_len = array("q")
+        self.r_ext = array("b")
+        self.rmw = []            # (kid, read length, tid): read then appended the same key
+        self.raw = defaultdict(list)
+        self.counts = defaultdict(int)
+
+    # -- streaming ------------------------------------------------------------------------
+    def _record(self, kind, inst):
+        self.counts[kind] += 1
+        if len(self.raw[kind]) < KEEP:
+            self.raw[kind].append(inst)
+
+    def _kid(self, k, line):
+        kid = self.kids.get(k)
+        if kid is None:
+            try:
+                kid = self.kids[k] = len(self.keys)
+            except TypeError:
+                raise HistoryError(self.path, line, f"key {k!r} is not a number or string") from None
+            self.keys.append(k)
+            self.writers.append({})
+            self.longest.append(None)
+            self.longest_by.append(-1)
+        return kid
+
+    def feed(self, pos, op, line):
+        res = self.table.feed(pos, op, line)
+        if res is not None:
+            self._txn(res[0], res[1], res[2], line)
+
+    def _bad_mop(self, mop, line):
+        raise HistoryError(self.path, line,
+                           f"unknown micro-op {mop!r} (expected [\"append\", key, value] or [\"r\", key, list])")
+
+    def _txn(self, tid, code, value, line):
+        if value is None:
+            if code == OK:
+                raise HistoryError(self.path, line, "ok transaction without a value")
+            return
+        if type(value) is not list:
+            raise HistoryError(self.path, line, f"transaction value must be a list of micro-ops, got {value!r}")
+        kids = self.kids
+        writers = self.writers
+        if code != OK:
+            # fail/info: only their appends matter (reads unknown or never happened)
+            for mop in value:
+                if type(mop) is not list or len(mop) != 3:
+                    self._bad_mop(mop, line)
+                f, k, v = mop
+                if f == "append":
+                    kid = kids.get(k)
+                    if kid is None:
+                        kid = self._kid(k, line)
+                    w = writers[kid]
+                    if v in w:
+                        self._dup(k, v, line)
+                    w[v] = tid
+                elif f != "r":
+                    self._bad_mop(mop, line)
+            return
+        longest = self.longest
+        own = None          # kid -> this txn's appends so far
+        last = None         # kid -> this txn's last read
+        r_txn, r_kid, r_len, r_ext = self.r_txn, self.r_kid, self.r_len, self.r_ext
+        for mop in value:
+            if type(mop) is not list or len(mop) != 3:
+                self._bad_mop(mop, line)
+            f, k, v = mop
+            kid = kids.get(k)
+            if kid is None:
+                kid = self._kid(k, line)
+            if f == "r":
+                if v is None:
+                    v = []
+                elif type(v) is not list:
+                    raise HistoryError(self.path, line, f"read of key {k!r} must be a list or null, got {v!r}")
+                n = len(v)
+                L = longest[kid]
+                if L is None:
+                    longest[kid] = v
+                    self.longest_by[kid] = tid
+                else:
+                    m = len(L)
+                    if n > m:
+                        if v[:m] == L:
+                            longest[kid] = v
+                            self.longest_by[kid] = tid
+                        else:
+                            self._incompatible(kid, tid, v, L)
+                    elif (v != L) if n == m else (L[:n] != v):
+                        self._incompatible(kid, tid, v, L)
+                ext = 1
+                if own is not None:
+                    mine = own.get(kid)
+                    if mine:
+                        ext = 0
+                        j = len(mine)
+                        if n < j or v[n - j:] != mine:
+                            self._record("internal", (tid, kid, v, list(mine)))
+                if last is None:
+                    last = {kid: v}
+                else:
+                    last[kid] = v
+                r_txn.append(tid)
+                r_kid.append(kid)
+                r_len.append(n)
+                r_ext.append(ext)
+            elif f == "append":
+                w = writers[kid]
+                if v in w:
+                    self._dup(k, v, line)
+                w[v] = tid
+                if own is None:
+                    own = {kid: [v]}
+                    mine = None
+                else:
+                    mine = own.get(kid)
+                    if mine is None:
+                        own[kid] = [v]
+                    else:
+                        self.inter.add((kid, mine[-1]))
+                        mine.append(v)
+                if last is not None:
+                    lr = last.get(kid)
+                    if lr is not None:
+                        if not mine:
+                            self.rmw.append((kid, len(lr), tid))
+                        if v in lr:
+                            self._record("future-read", (tid, kid, lr, v))
+            else:
+                self._bad_mop(mop, line)
+
+    def _dup(self, k, v, line):
+        raise HistoryError(self.path, line, f"value {v!r} appended to key {k!r} more than once "
+                                            "(appended values must be unique per key)")
+
+    def _incompatible(self, kid, tid, v, L):
+        self.counts["incompatible-order"] += 1
+        if kid not in self.bad:
+            self.bad.add(kid)
+            if len(self.raw["incompatible-order"]) < KEEP:
+                self.raw["incompatible-order"].append((kid, tid, list(v), self.longest_by[kid], list(L)))
+
+    # -- analysis -------------------------------------------------------------------------
+    def finish(self, fetch_ops, model, budget=cyc.DEFAULT_BUDGET):
+        t0 = time.perf_counter()
+        for tid, code, value in self.table.finish():
+            self._txn(tid, code, value, None)
+        tab = self.table
+        types, procs, t_inv, t_cmp = tab.arrays()
+        n = tab.n
+        nk = len(self.keys)
+
+        # flatten every key's version order: flat position -> writer txn (-1 if none known)
+        flat_w = []
+        key_off = np.zeros(nk + 1, np.int64)
+        uo_key, uo_tid = [], []             # committed appends no read shows
+        inter_keys = {k for k, _ in self.inter}
+        inter_pos = []
+        bad = self.bad
+        for kid in range(nk):
+            L = self.longest[kid] or []
+            W = self.writers[kid]
+            key_off[kid] = len(flat_w)
+            get = W.get
+            nknown = 0
+            if len(L) > 0:
+                ws = [get(x, -1) for x in L]
+                nknown = len(ws) - ws.count(-1)
+                Lset = set(L)
+                if len(Lset) != len(L):
+                    self._duplicates(kid, L)
+                    bad.add(kid)
+                flat_w.extend(ws)
+                if kid in inter_keys:
+                    base = key_off[kid]
+                    inter_pos.extend(base + i for i, x in enumerate(L) if (kid, x) in self.inter)
+            else:
+                Lset = ()
+            if len(W) > nknown:
+                for x, w in W.items():
+                    if x not in Lset and types[w] == OK:
+                        uo_key.append(kid)
+                        uo_tid.append(w)
+        key_off[nk] = len(flat_w)
+        key_len = np.diff(key_off)
+        fw = np.asarray(flat_w, dtype=np.int64) if flat_w else np.zeros(0, np.int64)
+        flat_key = np.repeat(np.arange(nk, dtype=np.int64), key_len)
+        key_bad = np.zeros(nk, dtype=bool)
+        if bad:
+            key_bad[list(bad)] = True
+        known = fw >= 0
+        fw_type = np.where(known, types[np.where(known, fw, 0)] if n else 0, -1)
+        failed = fw_type == FAIL
+        valid = known & ~failed & ~key_bad[flat_key]
+
+        r_txn = np.frombuffer(self.r_txn, dtype=np.int64) if len(self.r_txn) else np.zeros(0, np.int64)
+        r_kid = np.frombuffer(self.r_kid, dtype=np.int64) if len(self.r_kid) else np.zeros(0, np.int64)
+        r_len = np.frombuffer(self.r_len, dtype=np.int64) if len(self.r_len) else np.zeros(0, np.int64)
+        r_ext = np.frombuffer(self.r_ext, dtype=np.int8).astype(bool) if len(self.r_ext) else np.zeros(0, bool)
+        r_off = key_off[r_kid]
+
+        self._g1a_g1b_dirty(fw, fw_type, failed, key_off, key_len, key_bad, inter_pos,
+                            r_txn, r_kid, r_len, r_off)
+        self._lost_updates()
+
+        # --- dependency edges ---
+        g = DepGraph(n)
+        idx = np.arange(len(fw), dtype=np.int64)
+        vpos = idx[valid]
+        # ww: consecutive valid writers of a key
+        a, b = vpos[:-1], vpos[1:]
+        m = (flat_key[a] == flat_key[b]) & (fw[a] != fw[b])
+        g.add(fw[a[m]], fw[b[m]], WW)
+        prev_valid = np.maximum.accumulate(np.where(valid, idx, -1)) if len(idx) else idx
+        big = len(idx) + 1
+        next_valid = (np.minimum.accumulate(np.where(valid, idx, big)[::-1])[::-1]
+                      if len(idx) else idx)
+        # unobserved committed appends, grouped by key
+        uo_key = np.asarray(uo_key, dtype=np.int64)
+        uo_tid = np.asarray(uo_tid, dtype=np.int64)
+        keep = ~key_bad[uo_key] if len(uo_key) else np.zeros(0, bool)
+        uo_key, uo_tid = uo_key[keep], uo_tid[keep]
+        order = np.argsort(uo_key, kind="stable")
+        uo_key, uo_tid = uo_key[order], uo_tid[order]
+        uo_start = np.searchsorted(uo_key, np.arange(nk))
+        uo_count = np.searchsorted(uo_key, np.arange(nk), side="right") - uo_start
+        # last shown writer -> each unshown committed append
+        if len(uo_key):
+            ends = key_off[uo_key] + key_len[uo_key] - 1
+            lv = np.where(key_len[uo_key] > 0, prev_valid[np.maximum(ends, 0)] if len(idx) else -1, -1)
+            ok_ = lv >= key_off[uo_key]
+            src = fw[lv[ok_]]
+            dst = uo_tid[ok_]
+            mm = src != dst
+            g.add(src[mm], dst[mm], WW)
+
+        ext = r_ext & ~key_bad[r_kid]
+        # wr: writer of the last valid element a read shows -> reader
+        has = ext & (r_len > 0)
+        if len(idx):
+            p = np.where(has, r_off + r_len - 1, 0)
+            q = prev_valid[p]
+            m = has & (q >= r_off)
+            src, dst = fw[q[m]], r_txn[m]
+            mm = src != dst
+            g.add(src[mm], dst[mm], WR)
+            # rw: reader -> writer of the first valid element it lacks
+            p = np.where(ext & (r_len < key_len[r_kid]), r_off + r_len, 0)
+            q = next_valid[np.minimum(p, len(idx) - 1)]
+            nxt = ext & (r_len < key_len[r_kid]) & (q < r_off + key_len[r_kid])
+            src, dst = r_txn[nxt], fw[q[nxt]]
+            mm = src != dst
+            g.add(src[mm], dst[mm], RW)
+        else:
+            nxt = np.zeros(len(r_txn), bool)
+        # reads that show every valid element: -> every unshown committed append of the key
+        tail = ext & ~nxt
+        if len(uo_key) and tail.any():
+            rs = np.nonzero(tail & (uo_count[r_kid] > 0))[0]
+            cnt = uo_count[r_kid[rs]]
+            rep = np.repeat(rs, cnt)
+            starts = np.repeat(uo_start[r_kid[rs]], cnt)
+            within = np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+            src, dst = r_txn[rep], uo_tid[starts + within]
+            mm = src != dst
+            g.add(src[mm], dst[mm], RW)
+        g.add_session_and_realtime(types, procs, t_inv, t_cmp)
+        src, dst, typ = g.edges()
+        t_graph = time.perf_counter()
+        found, search = cyc.find_cycles(src, dst, typ, g.n_nodes, n, budget=budget)
+
+        self.fw, self.key_off = fw, key_off
+        anomalies = self._instances(found, fetch_ops, fw, key_off)
+        stats = tab.stats()
+        stats.update({"keys": nk, "edges": int(len(src)),
+                      "graph_seconds": round(t_graph - t0, 3)})
+        extra = {}
+        if search["sccs"]:
+            extra["search"] = search
+        unknown = None
+        if tab.counts[OK] == 0:
+            unknown = "no committed transactions to check"
+        elif search["truncated"]:
+            unknown = ("cycle search stopped at its budget before classes "
+                       + ", ".join(search["truncated"]) + " were searched")
+        return build_result(anomalies, model, stats, unknown_reason=unknown, counts=dict(self.counts),
+                            **extra)
+
+    def _duplicates(self, kid, L):
+        seen, dups = set(), []
+        for x in L:
+            if x in seen:
+                dups.append(x)
+            seen.add(x)
+        self._record("duplicate-elements", (kid, self.longest_by[kid], list(L), dups))
+
+    def _g1a_g1b_dirty(self, fw, fw_type, failed, key_off, key_len, key_bad, inter_pos,
+                       r_txn, r_kid, r_len, r_off):
+        if len(fw) == 0:
+            return
+        nk = len(key_len)
+        if failed.any():
+            fpos = np.nonzero(failed)[0]
+            fkey = np.repeat(np.arange(nk), key_len)[fpos]
+            first_fail = np.full(nk, np.iinfo(np.int64).max, np.int64)
+            np.minimum.at(first_fail, fkey, fpos - key_off[fkey])
+            hit = np.nonzero((r_len > first_fail[r_kid]) & ~key_bad[r_kid])[0]
+            for i in hit[:KEEP]:
+                kid = int(r_kid[i])
+                p = int(key_off[kid] + first_fail[kid])
+                self._record("G1a", (int(r_txn[i]), kid, int(r_len[i]), int(fw[p]), p - int(key_off[kid])))
+            self.counts["G1a"] += max(0, len(hit) - KEEP)
+            # dirty update: a non-failed append after a failed one in the same key's order
+            for kid in np.unique(fkey):
+                lo, hi = int(key_off[kid]), int(key_off[kid + 1])
+                f0 = lo + int(first_fail[kid])
+                later = np.nonzero((fw_type[f0 + 1:hi] == OK) | (fw_type[f0 + 1:hi] == INFO))[0]
+                if len(later):
+                    self._record("dirty-update", (int(kid), int(fw[f0]), f0 - lo,
+                                                  int(fw[f0 + 1 + later[0]]), f0 + 1 + int(later[0]) - lo))
+        if inter_pos:
+            inter = np.zeros(len(fw), bool)
+            inter[np.asarray(inter_pos, dtype=np.int64)] = True
+            has = (r_len > 0) & ~key_bad[r_kid]
+            p = np.where(has, r_off + r_len - 1, 0)
+            hit = np.nonzero(has & inter[p] & (fw[p] != r_txn) & (fw_type[p] == OK))[0]
+            for i in hit[:KEEP]:
+                kid = int(r_kid[i])
+                self._record("G1b", (int(r_txn[i]), kid, int(r_len[i]), int(fw[p[i]])))
+            self.counts["G1b"] += max(0, len(hit) - KEEP)
+
+    def _lost_updates(self):
+        groups = defaultdict(list)
+        for kid, n, tid in self.rmw:
+            if kid not in self.bad:
+                groups[(kid, n)].append(tid)
+        for (kid, n), tids in groups.items():
+            if len(tids) > 1:
+                self._record("lost-update", (kid, n, tids))
+
+    # -- explanations ---------------------------------------------------------------------
+    def _instances(self, found, fetch_ops, fw, key_off):
+        """Turn raw findings into result instances with ops and plain-words explanations."""
+        tids = set()
+        for kind, items in self.raw.items():
+            for it in items[:MAX_INSTANCES]:
+                tids.update(_tids_of(kind, it))
+        for c in found:
+            tids.update(c["nodes"])
+        tab = self.table
+        positions = set()
+        for t in tids:
+            positions.add(tab.pos_cmp[t])
+            if tab.pos_inv[t] >= 0:
+                positions.add(tab.pos_inv[t])
+        ops = fetch_ops(sorted(positions)) if positions else {}
+        self._ops = ops
+        # explanations cite the read that shows each key's order: fetch those readers too
+        more = set()
+        for t in tids:
+            for m in self.mops(t):
+                if isinstance(m, list) and len(m) == 3:
+                    try:
+                        kid = self.kids.get(m[1])
+                    except TypeError:
+                        continue
+                    if kid is not None and self.longest_by[kid] >= 0:
+                        more.add(self.longest_by[kid])
+        for kind, items in self.raw.items():
+            if kind in ("G1a", "G1b", "dirty-update", "lost-update", "incompatible-order",
+                        "duplicate-elements"):
+                for it in items[:MAX_INSTANCES]:
+                    kid = it[1] if kind in ("G1a", "G1b") else it[0]
+                    if self.longest_by[kid] >= 0:
+                        more.add(self.longest_by[kid])
+        extra = set()
+        for t in more - tids:
+            extra.add(tab.pos_cmp[t])
+        if extra:
+            ops.update(fetch_ops(sorted(extra)))
+
+        out = defaultdict(list)
+        for kind, items in self.raw.items():
+            for it in items[:MAX_INSTANCES]:
+                out[kind].append(self._explain_plain(kind, it))
+        for c in found:
+            out[c["type"]].append(self._explain_cycle(c))
+        return out
+
+    def op(self, tid):
+        return self._ops.get(self.table.pos_cmp[tid])
+
+    def inv(self, tid):
+        p = self.table.pos_inv[tid]
+        return self._ops.get(p) if p >= 0 else None
+
+    def name(self, tid):
+        return txn_name(self.op(tid), tid)
+
+    def mops(self, tid):
+        """What the txn did: the completion's micro-ops for ok, the invoke's otherwise."""
+        op = self.op(tid)
+        if self.table.type[tid] != OK and self.inv(tid) is not None:
+            op = self.inv(tid)
+        v = op.get("value") if op else None
+        return v if isinstance(v, list) else []
+
+    def order(self, kid):
+        return self.longest[kid] or []
+
+    def _explain_plain(self, kind, it):
+        key = self.keys
+        if kind == "internal":
+            tid, kid, v, mine = it
+            text = (f"{self.name(tid)} appended {fmt_list(mine)} to key {key[kid]!r} and then read it as "
+                    f"{fmt_list(v)}, which does not end with its own appends.")
+            return {"ops": [self.op(tid)], "key": key[kid], "explanation": text}
+        if kind == "future-read":
+            tid, kid, lr, v = it
+            text = (f"{self.name(tid)} read key {key[kid]!r} = {fmt_list(lr)}, which already contains "
+                    f"{v!r}, a value {self.name(tid)} itself appends only later in the same transaction.")
+            return {"ops": [self.op(tid)], "key": key[kid], "explanation": text}
+        if kind == "incompatible-order":
+            kid, t1, v1, t2, v2 = it
+            text = (f"{self.name(t1)} read key {key[kid]!r} = {fmt_list(v1)} and {self.name(t2)} read it as "
+                    f"{fmt_list(v2)}: neither is a prefix of the other, so no single order of appends "
+                    f"explains both.")
+            return {"ops": [self.op(t1), self.op(t2)], "key": key[kid], "explanation": text}
+        if kind == "duplicate-elements":
+            kid, t, L, dups = it
+            text = (f"{self.name(t)} read key {key[kid]!r} = {fmt_list(L)}, which contains "
+                    f"{', '.join(map(repr, dups))} more than once, though each value was appended once.")
+            return {"ops": [self.op(t)], "key": key[kid], "explanation": text}
+        if kind == "G1a":
+            reader, kid, n, writer, pos = it
+            L = self.order(kid)
+            text = (f"{self.name(reader)} read key {key[kid]!r} = {fmt_list(L[:n], pos)}, which includes "
+                    f"{L[pos]!r}, appended by {self.name(writer)}, a transaction that failed "
+                    f"(aborted): it read a write that never committed.")
+            return {"ops": [self.op(reader), self.op(writer)], "key": key[kid], "explanation": text}
+        if kind == "G1b":
+            reader, kid, n, writer = it
+            L = self.order(kid)
+            later = [m[2] for m in self.mops(writer) if m[0] == "append" and m[1] == key[kid]]
+            text = (f"{self.name(reader)} read key {key[kid]!r} = {fmt_list(L[:n])}, ending with "
+                    f"{L[n - 1]!r}; but {self.name(writer)} appended {fmt_list(later)} to that key, so "
+                    f"{L[n - 1]!r} was an intermediate state of {self.name(writer)}, never committed as final.")
+            return {"ops": [self.op(reader), self.op(writer)], "key": key[kid], "explanation": text}
+        if kind == "dirty-update":
+            kid, fwt, fpos, later, lpos = it
+            L = self.order(kid)
+            text = (f"Key {key[kid]!r} was read as {fmt_list(L[:lpos + 1], lpos)}: {L[fpos]!r} there was "
+                    f"appended by {self.name(fwt)}, which failed, yet {self.name(later)}'s append of "
+                    f"{L[lpos]!r} comes after it: a committed write built on an aborted one.")
+            return {"ops": [self.op(fwt), self.op(later)], "key": key[kid], "explanation": text}
+        if kind == "lost-update":
+            kid, n, tids = it
+            L = self.order(kid)
+            names = ", ".join(self.name(t) for t in tids)
+            text = (f"{names} all read key {key[kid]!r} = {fmt_list(L[:n])} (the same version) and each "
+                    f"then appended to it and committed: each one's update ignores the others'.")
+            return {"ops": [self.op(t) for t in tids], "key": key[kid], "explanation": text}
+        return {"explanation": f"{kind}: {it!r}"}
+
+    def _explain_cycle(self, c):
+        nodes, kinds = c["nodes"], c["kinds"]
+        names = [self.name(t) for t in nodes]
+        steps, texts = [], []
+        for i, (a, kind) in enumerate(zip(nodes, kinds)):
+            b = nodes[(i + 1) % len(nodes)]
+            why, key = self._why(a, b, kind)
+            texts.append(f"{self.name(a)} < {self.name(b)} ({kind}): {why}")
+            step = {"from": self.op(a), "to": self.op(b), "type": kind, "explanation": why}
+            if key is not None:
+                step["key"] = key
+            steps.append(step)
+        descriptions = [describe_txn(nm, self.op(t), self.inv(t)) for nm, t in zip(names, nodes)]
+        return {"cycle": [self.op(t) for t in nodes], "steps": steps,
+                "explanation": cycle_text(c["type"], names, descriptions, texts)}
+
+    def _appends(self, tid):
+        return [(m[1], m[2]) for m in self.mops(tid) if isinstance(m, list) and len(m) == 3
+                and m[0] == "append"]
+
+    def _ext_reads(self, tid):
+        """(key, list) of the reads a txn made before appending to that key."""
+        out, appended = [], set()
+        for m in self.mops(tid):
+            if not (isinstance(m, list) and len(m) == 3):
+                continue
+            try:
+                if m[0] == "append":
+                    appended.add(m[1])
+                elif m[0] == "r" and m[1] not in appended:
+                    out.append((m[1], m[2] or []))
+            except TypeError:
+                continue
+        return out
+
+    def _why(self, a, b, kind):
+        A, B = self.name(a), self.name(b)
+        tab = self.table
+        if kind == "process":
+            op = self.op(a)
+            return (f"process {op.get('process') if op else '?'} completed {A} before it invoked {B}.", None)
+        if kind == "realtime":
+            ib = self.inv(b)
+            return (f"{A} completed (time {tab.t_cmp[a]}) before {B} was invoked "
+                    f"(time {ib.get('time') if ib else tab.t_inv[b]}).", None)
+        if kind == "wr":
+            for k, r in self._ext_reads(b):
+                kid = self.kids.get(k)
+                if kid is None or not r:
+                    continue
+                W = self.writers[kid]
+                for x in reversed(r):
+                    w = W.get(x)
+                    if w is not None and tab.type[w] != FAIL:
+                        if w == a:
+                            return (f"{B} read key {k!r} = {fmt_list(r)}, which includes {A}'s append "
+                                    f"of {x!r}.", k)
+                        break
+        if kind == "ww":
+            bvals = self._appends(b)
+            for k, x in self._appends(a):
+                kid = self.kids.get(k)
+                if kid is None:
+                    continue
+                L = self.order(kid)
+                Lpos = {v: i for i, v in enumerate(L)}
+                ys = [y for kk, y in bvals if kk == k]
+                if not ys or x not in Lpos:
+                    continue
+                for y in ys:
+                    if y in Lpos and Lpos[y] > Lpos[x]:
+                        return (f"{A} appended {x!r} to key {k!r} and {B} appended {y!r} after it: "
+                                f"{self.name(self.longest_by[kid])} read key {k!r} = "
+                                f"{fmt_list(L[:Lpos[y] + 1], Lpos[y])}.", k)
+                    if y not in Lpos:
+                        return (f"{A} appended {x!r} to key {k!r}, which reads show (e.g. "
+                                f"{self.name(self.longest_by[kid])} read {fmt_list(L, Lpos[x])}); "
+                                f"{B} appended {y!r} to it and committed, but no read ever shows it, so "
+                                f"it comes after every shown element.", k)
+        if kind == "rw":
+            bvals = self._appends(b)
+            for k, r in self._ext_reads(a):
+                kid = self.kids.get(k)
+                if kid is None:
+                    continue
+                L = self.order(kid)
+                ys = [y for kk, y in bvals if kk == k]
+                for y in ys:
+                    if y in r:
+                        continue
+                    if y in L:
+                        j = L.index(y)
+                        return (f"{A} read key {k!r} = {fmt_list(r)}, which lacks {B}'s append of {y!r}; "
+                                f"{y!r} comes right after what {A} saw, as "
+                                f"{self.name(self.longest_by[kid])}'s read {fmt_list(L[:j + 1], j)} shows.", k)
+                    return (f"{A} read key {k!r} = {fmt_list(r)}, which lacks {B}'s append of {y!r}; "
+                            f"{B} committed, and a value no read shows comes after every shown one.", k)
+        return (f"{kind} dependency.", None)
+
+
+def fetch_lines(path, lines):
+    """{line: op} for the given file lines, parsing only those lines (a second, cheap pass)."""
+    want = set(lines)
+    if not want:
+        return {}
+    from checkers.history import is_edn
+    if is_edn(path):
+        return {ln: op for ln, op in iter_history(path) if ln in want}
+    import orjson
+    out = {}
+    last = max(want)
+    with open(path, "rb") as f:
+        for ln, raw in enumerate(f, 1):
+            if ln in want:
+                out[ln] = orjson.loads(raw)
+            if ln >= last:
+                break
+    return out
+
+
+def _tids_of(kind, it):
+    if kind in ("internal", "future-read"):
+        return [it[0]]
+    if kind == "incompatible-order":
+        return [it[1], it[3]]
+    if kind == "duplicate-elements":
+        return [it[1]]
+    if kind in ("G1a", "G1b"):
+        return [it[0], it[3]]
+    if kind == "dirty-update":
+        return [it[1], it[3]]
+    if kind == "lost-update":
+        return list(it[2])
+    return []
+
+
+def check(history, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("txn",), **_):
+    """Check an in-memory list of ops (a whole history or any subset of one)."""
+    t0 = time.perf_counter()
+    path = source_of(history)
+    an = Analyzer(path, fs)
+    lines = getattr(history, "lines", None)
+    feed = an.feed
+    if lines is not None:
+        for i, op in enumerate(history):
+            feed(i, op, lines[i])
+    else:
+        for i, op in enumerate(history):
+            feed(i, op, i + 1)
+
+    def fetch(positions):
+        return {p: history[p] for p in positions}
+
+    result = an.finish(fetch, model, budget=budget)
+    result["stats"]["seconds"] = round(time.perf_counter() - t0, 3)
+    return result
+
+
+def check_file(path, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("txn",), **_):
+    """Check a history file, streaming it (positions are file lines)."""
+    t0 = time.perf_counter()
+    an = Analyzer(str(path), fs)
+    feed = an.feed
+    for line, op in iter_history(path):
+        feed(line, op, line)
+
+    def fetch(lines):
+        return fetch_lines(path, lines)
+
+    result = an.finish(fetch, model, budget=budget)
+    result["stats"]["seconds"] = round(time.perf_counter() - t0, 3)
+    return result
