@@ -246,9 +246,32 @@ def run_log(path: Path):
         handler.close()
 
 
-def execute(spec: TestSpec, cluster, workload, run_dir: Path, live: bool | None = None) -> dict:
+def make_schedule(spec: TestSpec, cluster, record):
+    """The nemesis schedule for spec.nemesis (None without faults); UsageError when a fault cannot
+    run on this cluster."""
+    if not spec.nemesis:
+        return None
+    from nemesis.schedule import Schedule
+    try:
+        return Schedule(cluster, list(spec.nemesis), spec.nemesis_interval,
+                        random.Random(f"{spec.seed}-nemesis"), record)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+class _Forward:
+    """Lets the schedule be built (and checked) before the history's recorder exists."""
+    target = None
+
+    def __call__(self, op):
+        return self.target(op) if self.target else None
+
+
+def execute(spec: TestSpec, cluster, workload, run_dir: Path, live: bool | None = None,
+            schedule=None, forward: _Forward | None = None) -> dict:
     """Main phase + nemesis + final phase against a ready cluster; writes history.jsonl.
 
+    `schedule` (from make_schedule, recording through `forward`) is built here when not given.
     Returns run facts: phase durations, throughput, counts, errors, notes (no verdict).
     """
     source = as_source(workload.generator(random.Random(f"{spec.seed}-generator")))
@@ -257,7 +280,11 @@ def execute(spec: TestSpec, cluster, workload, run_dir: Path, live: bool | None 
     recorder = Recorder(run_dir / store.HISTORY, time.monotonic_ns())
     ctx = Context(spec, cluster, workload, router, recorder, source, pacer)
     errors: list[str] = []
-    schedule = None
+    if forward is None:
+        forward = _Forward()
+    if schedule is None:
+        schedule = make_schedule(spec, cluster, forward)
+    forward.target = recorder.record_nemesis
     workers = [Worker(ctx, w) for w in range(spec.concurrency)]
     meter = RateMeter()
     phase = {"name": "main", "end": 0.0}
@@ -274,10 +301,7 @@ def execute(spec: TestSpec, cluster, workload, run_dir: Path, live: bool | None 
     ctx.main_deadline = phase["end"] = started + spec.time_limit
     try:
         with LiveView(snapshot, enabled=live):
-            if spec.nemesis:
-                from nemesis.schedule import Schedule
-                schedule = Schedule(cluster, list(spec.nemesis), spec.nemesis_interval,
-                                    random.Random(f"{spec.seed}-nemesis"), recorder.record_nemesis)
+            if schedule is not None:
                 schedule.start()
             for w in workers:
                 w.start()
@@ -291,13 +315,8 @@ def execute(spec: TestSpec, cluster, workload, run_dir: Path, live: bool | None 
                               f"after the main phase ended")
             if schedule is not None:
                 phase["name"] = "healing"
-                schedule.stop()
+                errors.extend(f"nemesis: {e}" for e in (schedule.stop() or []))
                 schedule_notes = list(getattr(schedule, "notes", []) or [])
-                with contextlib.suppress(Exception):
-                    import nemesis
-                    leftovers = nemesis.verify_clean(cluster)
-                    if leftovers:
-                        errors.append(f"nemesis left behind: {', '.join(leftovers)}")
                 try:
                     cluster.wait_healthy(timeout=max(60.0, spec.final_time_limit))
                 except Exception as e:
@@ -417,9 +436,13 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
             test = spec.to_dict()
             test.update({"cluster": cluster.name, "topology": topology(cluster),
                          "model": spec.checker_model})
+            forward = _Forward()
+            schedule = make_schedule(spec, cluster, forward)
+            if schedule is not None:
+                test["nemesis_info"] = schedule.info()
             store.write_json(run_dir / store.TEST, test)
             ready = True
-            facts = execute(spec, cluster, workload, run_dir, live=live)
+            facts = execute(spec, cluster, workload, run_dir, live=live, schedule=schedule, forward=forward)
             log.info("run done: %s", {k: v for k, v in facts.items() if k != "op_errors"})
             result = check_run(run_dir, workload, spec.checker_model)
             results = {**result,
@@ -463,7 +486,7 @@ def analyze(run_dir: Path, model: str | None = None, junit: str | None = None) -
         test = store.read_json(run_dir / store.TEST)
     except ValueError as e:
         raise UsageError(f"{run_dir / store.TEST}: malformed JSON: {e}") from None
-    fields = {k: v for k, v in test.items() if k not in ("cluster", "topology", "model")}
+    fields = {k: v for k, v in test.items() if k not in ("cluster", "topology", "model", "nemesis_info")}
     spec = TestSpec.from_dict({**fields, "model": model or test.get("model") or fields.get("model")})
     try:
         workload = make_workload(spec.workload, spec.workload_opts)
