@@ -72,7 +72,7 @@ class ClockSkew(Fault):
         for n in cluster.nodes:
             try:
                 if n in self.skewed or (n.alive() and is_skewed(n.pid)):
-                    n.restart(env=None)
+                    n.restart(env={})  # {} clears the env the node would reuse
             except Exception as e:
                 errors.append(e)
         self.skewed = []

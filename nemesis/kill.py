@@ -3,6 +3,8 @@ way the cluster layer knows is right (Galera: --wsrep-recover and a start positi
 rejoins by IST; after all nodes died, the cluster layer bootstraps from the most advanced one)."""
 import signal
 
+RESTART_TIMEOUT = 120.0
+
 from nemesis.base import Fault, pick, minority, majority
 
 
@@ -32,17 +34,23 @@ class Kill(Fault):
         return {"fault": self.name, "restarted": names}
 
     def heal(self, cluster):
-        """Restart every node whose server is not running (ours or left by a crash), in cluster order."""
-        errors = []
+        """Restart every node whose server is not running (ours or left by a crash). Several at
+        once: start them all without waiting, then wait until the cluster is whole — Galera nodes
+        killed together only form a primary component again once enough of them are back."""
         down = [n for n in cluster.nodes if not n.alive()]
-        for n in down:
-            try:
-                n.start()
-            except Exception as e:
-                errors.append(e)
         self.killed = []
-        if errors:
-            raise errors[0]
+        if len(down) == 1:
+            down[0].start()
+        elif down:
+            errors = []
+            for n in down:
+                try:
+                    n.start(wait=False)
+                except Exception as e:
+                    errors.append(e)
+            if errors:
+                raise errors[0]
+            cluster.wait_healthy(timeout=RESTART_TIMEOUT)
 
 
 class KillOne(Kill):

@@ -22,7 +22,7 @@ def one_grudge(names, rng) -> dict:
 def majority_grudge(names, rng) -> dict:
     shuffled = list(names)
     rng.shuffle(shuffled)
-    k = majority(len(shuffled))
+    k = majority(len(shuffled)) if len(shuffled) > 2 else 1  # two nodes: one each side
     return components_grudge([sorted(shuffled[:k]), sorted(shuffled[k:])])
 
 

@@ -39,7 +39,13 @@ class Schedule:
         self._active = []                  # (name, fault) currently started
         self._thread = None
         self._stopped = False
-        self.errors = []
+        self.errors = []      # healing problems (also in notes)
+        self.notes = []       # lines for the run log and results (read by the runner)
+        if any(isinstance(f, lag.Lag) or getattr(f, "members", None) and lag.Lag in f.members
+               for f in self.faults.values()):
+            how = lag.method(cluster)
+            self.notes.append(f"lag method: {how}" + (" (this kernel has no netem: user-space NFQUEUE delayer)"
+                                                      if how == "nfqueue" else ""))
 
     def info(self) -> dict:
         """What the run log and results should say about the nemesis."""
@@ -121,7 +127,7 @@ class Schedule:
             fault.heal(self.cluster)
         except Exception as e:
             log.error("nemesis: healing %s failed: %s", name, e)
-            self.errors.append(f"heal {name}: {e}")
+            self.errors.append(f"heal {name}: {type(e).__name__}: {e}")
 
     def stop(self) -> list[str]:
         """Stop the loop and heal everything. Returns the healing errors (empty when all healed)."""
@@ -142,6 +148,14 @@ class Schedule:
                 if got:
                     self._lock.release()
             self._stopped = True
+        self.notes += [f"healing error: {e}" for e in self.errors]
+        try:
+            left = nemesis.verify_clean(self.cluster)
+            self.notes.append("verified clean after healing: no iptables rule, delayer, qdisc, paused or "
+                              "skewed server left" if not left else f"left behind after healing: {'; '.join(left)}")
+        except Exception as e:
+            self.notes.append(f"could not verify that healing left nothing behind: {e}")
+        log.info("nemesis: stopped and healed%s", f" with errors: {self.errors}" if self.errors else "")
         return self.errors
 
 

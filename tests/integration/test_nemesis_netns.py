@@ -35,7 +35,7 @@ class SleepNode(NetnsTarget):
     def pid(self):
         return self.proc.pid
 
-    def start(self, env=None):
+    def start(self, env=None, wait=True, timeout=60.0):
         self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, "sleep", "600"],
                                      env=None if env is None else {**os.environ, **env})
 
@@ -66,6 +66,9 @@ class SleepNode(NetnsTarget):
 class Bare:
     db = "none"
     backend = "netns"
+
+    def wait_healthy(self, timeout=60.0):
+        assert all(n.alive() for n in self.nodes)
 
     def __init__(self, nodes, host_ip, prefix):
         self.nodes = nodes
