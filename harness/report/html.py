@@ -139,6 +139,10 @@ class Page:
         model = run.model or run.meta("isolation")
         if model:
             lines.append(f'<p class="muted">Checked against: {_e(model)}.</p>')
+        errors = [e for e in res.get("errors") or [] if e]
+        if errors:
+            lines.append('<p class="warn"><b>The run itself had problems</b> (weigh the verdict with them): '
+                         + "; ".join(_e(_short(e, 300)) for e in errors[:8]) + "</p>")
         stats = res.get("stats") or {}
         if stats:
             lines.append('<p class="muted">' + _e(", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
@@ -199,6 +203,8 @@ class Page:
         out = [f'<div class="anomaly" id="{anchor}"><p>' + " · ".join(head) + "</p>"]
         if a.get("explanation"):
             out.append(f'<div class="explanation">{_e(a["explanation"])}</div>')
+        if isinstance(a.get("isolation"), str):
+            out.append(f'<p><b>The isolation anomaly behind it:</b> {_e(a["isolation"])}.</p>')
         graph = self.graphs.get((atype, n)) or (cycle_svg(a, self.op, anchor) if a.get("cycle") else "")
         if graph:
             out.append(f'<div class="graph">{graph}</div>')
@@ -233,6 +239,20 @@ class Page:
                         f'<td>{_e(op.get("node", ""))}</td><td class="val">{_e(_short(op.get("value")))}{_e(extra)}</td></tr>')
         html.append("</table>")
         return "\n".join(html)
+
+    def context_section(self) -> str:
+        """Anomalies the checked model allows (the engine checker lists them as context)."""
+        ctx = self.run.results.get("context")
+        if not isinstance(ctx, dict) or not ctx.get("anomaly_types"):
+            return ""
+        items = []
+        for t in ctx["anomaly_types"]:
+            inst = (ctx.get("anomalies") or {}).get(t) or []
+            first = inst[0].get("explanation") if inst and isinstance(inst[0], dict) else ""
+            items.append(f"<li><b>{_e(t)}</b> ({len(inst)} listed){': ' + _e(meaning(t)) if meaning(t) else ''}"
+                         + (f'<div class="explanation">{_e(_short(first, 1500))}</div>' if first else "") + "</li>")
+        return ('<h2 id="context">Also seen, allowed by the checked model</h2>'
+                f'<p class="muted">{_e(ctx.get("note") or "")}</p><ul>' + "".join(items) + "</ul>")
 
     def faults(self) -> str:
         if not self.periods:
@@ -278,6 +298,12 @@ class Page:
         if (run.dir / "explanations").is_dir():
             files.append("explanations/")
         links = " · ".join(f'<a href="{_e(f)}">{_e(f)}</a>' for f in files)
+        facts = self.run.results.get("run") if isinstance(self.run.results.get("run"), dict) else {}
+        notes = list(facts.get("notes") or []) + list(self.run.results.get("nemesis_notes") or [])
+        if facts.get("throughput") is not None:
+            rows.append(f"<tr><th>throughput (main phase)</th><td>{_e(facts['throughput'])} ops/s</td></tr>")
+        if notes:
+            rows.append("<tr><th>notes</th><td>" + "<br>".join(_e(_short(n, 300)) for n in notes[:20]) + "</td></tr>")
         return ('<h2 id="setup">Setup</h2><table>' + "".join(rows) + "</table>"
                 f'<p><b>Rerun exactly:</b></p><pre class="cmd" id="rerun">{_e(run.command())}</pre>'
                 f'<p class="muted">Files of this run: {links}</p>')
@@ -294,7 +320,8 @@ class Page:
         title = f"{word.upper()} · {run.db} · {run.workload}" + (f" · {', '.join(run.nemesis)}" if run.nemesis else "")
         body = [self.verdict(), '<nav><a href="#broke">what broke</a><a href="#anomalies">anomalies</a>'
                 '<a href="#performance">performance</a><a href="#setup">setup</a></nav>',
-                self.what_broke(), self.anomalies(), self.performance(), self.setup(), self.problems()]
+                self.what_broke(), self.anomalies(), self.context_section(), self.performance(), self.setup(),
+                self.problems()]
         return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
                 '<meta name="viewport" content="width=device-width, initial-scale=1">'
                 '<link rel="icon" href="data:,">'

@@ -95,12 +95,14 @@ def _anomalies(ops, workload: str, rng: random.Random) -> dict:
         inst = a["value"]["instance"]
         return {
             "lost-save": [{
-                "ops": [a, b],
+                "ops": [a["index"], b["index"]],
                 "explanation": (f"Instance {inst}: the save #{a['index']} (step {a['value']['step']}, through "
                                 f"{a['node']}) was acknowledged at {a['time'] / 1e9:.3f} s, but the final state "
-                                f"read through {b['node']} lacks that step: the history sequence has a gap.")}],
+                                f"read through {b['node']} lacks that step: the history sequence has a gap."),
+                "isolation": "lost update (P4 / G2-item on the execution row): a committed write was "
+                             "overwritten or dropped because two writers did not see each other"}],
             "stale-resume": [{
-                "ops": [a, r],
+                "ops": [a["index"], r["index"]],
                 "explanation": (f"The resume #{r['index']} through {r['node']} began after save #{a['index']} was "
                                 f"acknowledged, yet returned step {r['value'].get('step')}, older than "
                                 f"{a['value']['step']}.")}],
@@ -154,7 +156,12 @@ def make_run_dir(run_dir, n_ops: int = 4000, workload: str = "list-append", vali
         "command": (f"harness run --db {db} --workload {workload} --nodes 3 --routing round-robin "
                     f"--nemesis {','.join(nemesis)} --time-limit {int(duration)} --seed {seed}"),
         "started": "2026-11-26T09:00:00Z",
+        "errors": [],
     }
+    if workload == "save-resume" and not valid:
+        results["context"] = {"anomaly_types": ["G2-item"], "note": "anomalies read-committed allows, found in "
+                              "the instances' step lists",
+                              "anomalies": {"G2-item": [dict(_g_single(ops[1], ops[3]), explanation="write skew ...")]}}
     (run_dir / "results.json").write_text(json.dumps(results, indent=1))
     (run_dir / "test.json").write_text(json.dumps(spec, indent=1))
     return run_dir

@@ -49,6 +49,9 @@ def test_each_anomaly_has_explanation_graph_and_history_rows(invalid_report):
             assert re.search(rf'<tr class="focus" id="a\d+-op-{idx}">', html), (atype, idx)
     assert html.count('<svg class="cycle-graph"') >= 1      # the G-single cycle
     assert html.count('<svg class="timeline"') == 3          # one per anomaly
+    # engine findings say which isolation anomaly is behind them; allowed anomalies are context
+    assert "The isolation anomaly behind it:</b> lost update (P4" in html
+    assert 'id="context">Also seen, allowed by the checked model' in html and "<b>G2-item</b>" in html
     # the anomaly names its nodes and the fault active at the time
     assert re.search(r"lost-save #1</b> · nodes [^·]*n3", html)
 
