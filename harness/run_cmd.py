@@ -82,7 +82,22 @@ def exit_code(results: dict) -> int:
 
 
 def summary_line(r: dict) -> str:
-    """One line: verdict, what ran, how much, where the report is."""
+    """One line: verdict, what ran, how much, where the report is (the report's own summary line
+    when harness.report is installed, plus routing, model and throughput)."""
+    try:
+        from harness.report.verdict import summary_line as report_line
+    except ImportError:
+        return own_summary_line(r)
+    run = r.get("run") or {}
+    line = report_line(r, db=r.get("db", "?"), workload=r.get("workload", "?"), nemesis=r.get("nemesis"),
+                       report_path=r.get("report") or r.get("run_dir"))
+    extra = f"{r.get('isolation')} judged as {r.get('model')}, routing {r.get('routing')}"
+    if run.get("throughput") is not None:
+        extra += f", {run['throughput']} ops/s"
+    return f"{line} — {extra}"
+
+
+def own_summary_line(r: dict) -> str:
     verdict = {True: "VALID", False: "INVALID"}.get(r.get("valid"), "UNKNOWN")
     run = r.get("run") or {}
     c = run.get("counts") or (r.get("stats") or {})
