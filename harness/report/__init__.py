@@ -65,7 +65,7 @@ def write_report(run_dir) -> Path:
     run_dir = Path(run_dir)
     run = load_run(run_dir)
     pairs = pair_ops(run.ops)
-    periods, _events = nemesis_periods(run.ops)
+    periods, events = nemesis_periods(run.ops)
     try:
         plots = write_plots(pairs, periods, run_dir)
     except Exception as e:  # noqa: BLE001 - the verdict matters more than the graphs
@@ -77,7 +77,9 @@ def write_report(run_dir) -> Path:
         graphs, problem = checker_renderings(shown, run_dir / "explanations")
     if problem:
         run.problems.append(problem)
-    page = Page(run, pairs, periods, plots, graphs, shown, MAX_PER_TYPE).render()
+    page = Page(run, pairs, periods, plots, graphs, shown, MAX_PER_TYPE)
+    page.events = events
+    page = page.render()
     out = run_dir / "index.html"
     _atomic_write(out, page)
     _atomic_write(run_dir / "summary.json", json.dumps(run_summary(run), default=str, indent=1))

@@ -22,14 +22,24 @@ def steps_of(anomaly: dict) -> list[str]:
         if isinstance(s, str):
             out.append(s)
         elif isinstance(s, dict):
-            text = s.get("explanation") or s.get("text") or s.get("why")
-            if not text:
+            text = s.get("explanation") or s.get("text") or s.get("why") or ""
+            a, b = _txn_name(s.get("from")), _txn_name(s.get("to"))
+            if a and b and not str(text).startswith(a):  # the checker's steps: {"from", "to", "type", ...}
                 kind = edge_kind(s)
-                text = f"{s.get('from', '?')} → {s.get('to', '?')}" + (f" ({kind})" if kind else "")
-            out.append(str(text))
+                text = f"{a} < {b}" + (f" ({kind})" if kind else "") + (f": {text}" if text else "")
+            out.append(str(text or s))
         else:
             out.append(str(s))
     return out
+
+
+def _txn_name(ref) -> str:
+    """T<index>, the name the checker's explanations use for a transaction."""
+    if isinstance(ref, dict) and isinstance(ref.get("index"), int):
+        return f"T{ref['index']}"
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        return f"T{ref}"
+    return ""
 
 
 def edge_kind(step) -> str:
@@ -109,8 +119,9 @@ def cycle_svg(anomaly: dict, ops_by_index, anchor: str) -> str:
         idx = op.get("index")
         who = " · ".join(str(b) for b in (f"p{op.get('process')}" if op.get("process") is not None else None,
                                           op.get("node")) if b)
-        label = f"T{k + 1}" + (f"  #{idx}" if idx is not None else "") + (f"  {who}" if who else "")
-        tip = f"T{k + 1}: op #{idx} {op.get('f', '')} {op.get('type', '')} {op.get('value')!r}"
+        name = f"T{idx}" if idx is not None else f"T?{k + 1}"
+        label = name + (f"  {who}" if who else "")
+        tip = f"{name}: op #{idx} {op.get('f', '')} {op.get('type', '')} {op.get('value')!r}"
         box = (f'<rect x="{x - box_w / 2:.1f}" y="{y - box_h / 2:.1f}" width="{box_w}" height="{box_h}" rx="6" '
                f'fill="#fff5f5" stroke="#b22222"/>'
                f'<text x="{x:.1f}" y="{y - 3:.1f}" font-size="11" text-anchor="middle" font-weight="bold">{escape(label)}</text>'

@@ -86,6 +86,7 @@ class Page:
         self.ops = run.ops
         self.n_anchor = 0
         self._by_index = None
+        self.events: list = []   # one-off nemesis ops: (time s, what, value)
 
     def count(self, atype: str) -> int:
         """How many instances were found (checkers cap the list they return, not the count)."""
@@ -255,11 +256,13 @@ class Page:
                 f'<p class="muted">{_e(ctx.get("note") or "")}</p><ul>' + "".join(items) + "</ul>")
 
     def faults(self) -> str:
-        if not self.periods:
+        events = "".join(f"<tr><td>{_e(name)}</td><td>{t:.3f}</td><td>–</td><td>{_e(_short(v, 160))}</td></tr>"
+                         for t, name, v in self.events[:30])
+        if not self.periods and not events:
             return ""
         rows = "".join(f"<tr><td>{_e(p.fault)}</td><td>{p.start:.3f}</td><td>{p.end:.3f}"
                        f"{'' if p.healed else ' (never healed)'}</td><td>{_e(_short(p.value, 160))}</td></tr>"
-                       for p in self.periods[:60])
+                       for p in self.periods[:60]) + events
         more = f'<p class="muted">… and {len(self.periods) - 60} more.</p>' if len(self.periods) > 60 else ""
         return ('<h3 id="faults">Faults</h3><table><tr><th>fault</th><th>from (s)</th><th>to (s)</th>'
                 f'<th>what it hit</th></tr>{rows}</table>{more}')

@@ -142,6 +142,12 @@ def nemesis_periods(ops: list[dict]) -> tuple[list[Period], list[tuple[float, st
                 events.append((t, f, op.get("value")))
             continue
         what, fault = tr
+        if what == "start" and op.get("error"):  # the fault failed to start (and was healed at once)
+            failed = open_.pop(fault, None)
+            if failed is not None and failed in periods:
+                periods.remove(failed)
+            events.append((t, f"{f} failed", op.get("error")))
+            continue
         if what == "start":
             if fault not in open_:
                 p = Period(fault, t, t, op.get("value"), healed=False)

@@ -159,6 +159,11 @@ def test_nemesis_periods_from_start_stop_pairs_and_unhealed_faults():
                    ("clock-skew", 8.0, 9.0, False)]
     assert periods[0].value == {"isolated": "n3"}
     assert events == [] and fault_transition("crash-n1") is None
+    # a fault that failed to start is no period, but an event with its error
+    failed = ops_from([nem(1, "start-kill", None, "invoke"),
+                       {**nem(1.2, "start-kill", {"fault": "kill"}), "error": "OSError: no such pid"}])
+    periods, events = nemesis_periods(failed)
+    assert periods == [] and events == [(1.2, "start-kill failed", "OSError: no such pid")]
 
 
 def test_excerpt_shows_focus_ops_with_context_and_gaps():
@@ -198,10 +203,13 @@ def test_cycle_graph_drops_elles_repeated_first_txn_and_labels_edges():
     anomaly = {"cycle": [a, b, a], "steps": [{"type": "wr", "explanation": "T1 < T2 because ..."},
                                               "T2 < T1 (rw) because T1 read ..."]}
     svg = cycle_svg(anomaly, lambda i: None, "a7")
-    assert svg.count("<rect") == 2 and "T1  #5  p1 · n1" in svg and "T2  #9  p2 · n3" in svg
+    assert svg.count("<rect") == 2 and "T5  p1 · n1" in svg and "T9  p2 · n3" in svg
     assert ">wr</text>" in svg and ">rw</text>" in svg and 'href="#a7-op-9"' in svg
     assert steps_of(anomaly) == ["T1 < T2 because ...", "T2 < T1 (rw) because T1 read ..."]
     assert edge_kind({"edge": ["ww", "rw"]}) == "ww+rw"
+    # the list-append checker's step shape: from/to ops, type, explanation
+    assert steps_of({"steps": [{"from": a, "to": b, "type": "wr", "explanation": "T9 read 2"}]}) == \
+        ["T5 < T9 (wr): T9 read 2"]
     # bare indexes are looked up in the history
     svg2 = cycle_svg({"cycle": [5, 9]}, lambda i: {5: a, 9: b}[i], "a8")
     assert "#9" in svg2 and svg2.count("marker-end=") == 2
