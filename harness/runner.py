@@ -423,9 +423,12 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
                 from harness.cluster import up
                 kw = {"nodes": spec.nodes} if spec.nodes is not None else {}
                 cluster = up(db=spec.db, backend=spec.backend, knobs=dict(spec.knobs), **kw)
-            else:
-                cluster.reset_data()
             check_reachable(cluster, timeout=min(spec.op_timeout, 5.0))
+            if not owned:
+                try:
+                    cluster.reset_data()
+                except Exception as e:
+                    raise UsageError(f"cannot reset the test database on {cluster.name}: {describe(e)}") from None
             try:
                 workload.setup(cluster)
             except Exception as e:
