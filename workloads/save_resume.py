@@ -192,7 +192,7 @@ class SaveResume(Workload):
         for i in range(self.instances):
             sid += 1
             yield self._start(i, sid)
-        weights = {"save": 45, "resume": 25, "acquire": 12, "execute": 12, "start": 0}
+        weights = {"save": 40, "resume": 25, "acquire": 15, "execute": 20}
         fs = list(weights)
         while True:
             if rng.random() < self.restart_fraction:

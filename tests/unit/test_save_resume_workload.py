@@ -1,0 +1,96 @@
+"""The save-resume workload's pure parts: options, generator, SQL text, row parsing."""
+import random
+
+import pytest
+
+from harness.errors import UsageError
+from workloads import make_workload
+from workloads import save_resume as w
+
+
+def ops(n, seed=1, **opts):
+    g = w.SaveResume(opts).generator(random.Random(seed))
+    return [next(g) for _ in range(n)]
+
+
+def test_registered_under_its_cli_name():
+    assert isinstance(make_workload("save-resume", {}), w.SaveResume)
+
+
+@pytest.mark.parametrize("opts,needle", [
+    ({"instances": 0}, "instances must be an integer from 1"),
+    ({"lease": -1}, "lease must be a number from 0.001"),
+    ({"lease": 0}, "lease must be a number"),
+    ({"engines": "many"}, "engines must be an integer"),
+    ({"job_every": 1}, "job_every must be an integer from 2"),
+    ({"unique": "perhaps"}, "unique must be true or false"),
+    ({"no_such_option": 1}, "unknown option(s) no_such_option"),
+])
+def test_nonsense_options_are_one_clear_usage_error(opts, needle):
+    with pytest.raises(UsageError) as e:
+        w.SaveResume(opts)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_options_from_the_command_line_are_strings():
+    sr = w.SaveResume({"instances": "3", "lease": "0.5", "unique": "false"})
+    assert (sr.instances, sr.lease, sr.unique) == (3, 0.5, False)
+
+
+def test_generator_starts_every_instance_first_then_mixes_all_operations():
+    got = ops(600, instances=4)
+    assert [o["f"] for o in got[:4]] == ["start"] * 4
+    assert [o["value"]["key"] for o in got[:4]] == [0, 1, 2, 3]
+    assert {o["f"] for o in got[4:]} >= {"save", "resume", "acquire", "execute"}
+    sids = [o["value"]["sid"] for o in got if "sid" in o["value"]]
+    assert len(sids) == len(set(sids)), "save ids must be unique in the run"
+    for o in got:
+        if o["f"] in ("start", "save", "resume"):
+            assert o["instance"] == o["value"]["key"]      # sticky per process instance
+        assert o.get("readonly", False) == (o["f"] == "resume")
+
+
+def test_generator_is_deterministic_per_seed():
+    assert ops(200, seed=5) == ops(200, seed=5)
+    assert ops(200, seed=5) != ops(200, seed=6)
+
+
+def test_users_resume_after_saving():
+    got = ops(2000, resume_after_save=1.0, restart_fraction=0.0)
+    pairs = [(a, b) for a, b in zip(got, got[1:]) if a["f"] == "save"]
+    assert len(pairs) > 100
+    assert all(b["f"] == "resume" and b["value"]["key"] == a["value"]["key"] for a, b in pairs)
+
+
+def test_final_read_is_one_op():
+    assert w.SaveResume({}).final_generator(random.Random(0)) == [{"f": "final", "value": {}, "readonly": True}]
+
+
+@pytest.mark.parametrize("dialect", ["mysql", "postgres"])
+def test_schema_has_engine_tables_and_unique_option(dialect):
+    ddl = " ".join(w.schema(dialect, unique=True))
+    for table in w.TABLES:
+        assert f"CREATE TABLE {table} " in ddl
+    assert "CREATE UNIQUE INDEX ux_exec_bkey" in ddl
+    assert "UNIQUE" not in " ".join(w.schema(dialect, unique=False))
+    assert ("ENGINE=InnoDB" in ddl) == (dialect == "mysql")
+
+
+def test_resume_is_a_single_statement_per_dialect():
+    my, pg = w.resume_sql("mysql"), w.resume_sql("postgres")
+    assert my.count(";") == pg.count(";") == 0
+    assert "GROUP_CONCAT" in my and "string_agg" in pg
+    assert my.count("%s") == pg.count("%s") == 2
+
+
+def test_parse_resume_row():
+    st = w.parse_resume_row(("pi-3-4", 3, 2, "step-2-9", "2:9", "t-9", None, "0:4,1:7,2:9", 1))
+    assert st == {"exec": "pi-3-4", "rev": 3, "seq": 2, "act": "step-2-9", "var": "2:9", "tasks": ["t-9"],
+                  "jobs": [], "hist": [[0, 4], [1, 7], [2, 9]], "n_exec": 1}
+    torn = w.parse_resume_row(("pi-3-4", 3, 2, "step-2-9", "2:9|1:7", "t-7,t-9", "j-7", None, 2))
+    assert torn["var"] == ["2:9", "1:7"] and torn["tasks"] == ["t-7", "t-9"] and torn["jobs"] == ["j-7"]
+    assert torn["hist"] == [] and w.parse_resume_row(None) is None
+
+
+def test_key_of_exec():
+    assert w.key_of_exec("pi-12-345") == 12 and w.key_of_exec("other") is None
