@@ -70,3 +70,19 @@ def _stopped(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "T"
     except (OSError, IndexError):
         return False
+
+
+def cleanup_cluster(cluster) -> list[str]:
+    """Bring a live cluster back to no-fault state after a crashed run (e.g. before reusing it):
+    remove network leftovers on every node, then heal every fault kind (resume, restart dead or
+    skewed servers, undo replication lag). Returns what was done and what still remains."""
+    import nemesis  # here: nemesis/__init__ imports this package's siblings
+    done = []
+    for node in cluster.nodes:
+        done += cleanup_node(node)
+    for name in ("pause", "kill", "clock-skew", "replication-lag"):
+        fault = nemesis.FAULTS[name]()
+        if fault.applicable(cluster) is None:
+            fault.heal(cluster)
+    done += [f"still left: {x}" for x in nemesis.verify_clean(cluster)]
+    return done

@@ -79,8 +79,9 @@ def start_delayer(node, delay_ms: float, jitter_ms: float, seed: int | None = No
             "--delay-ms", f"{delay_ms:g}", "--jitter-ms", f"{jitter_ms:g}"]
     if seed is not None:
         argv += ["--seed", str(seed)]
+    # own session: a Ctrl-C at the terminal must not end it before the runner's stop() heals
     proc = node.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                      stdin=subprocess.DEVNULL)
+                      stdin=subprocess.DEVNULL, start_new_session=True)
     procs.remember(proc.pid, net.netns_id(node), node.name)
     deadline = time.monotonic() + READY_TIMEOUT
     line = b""
