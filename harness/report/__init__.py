@@ -47,7 +47,7 @@ def run_summary(run) -> dict:
             "anomaly_types": res.get("anomaly_types") or [], "not": res.get("not") or [],
             "started": run.meta("started", "start_time", "date"), "seed": run.meta("seed"),
             "sentence": verdict_sentence(res, db=run.db, routing=run.meta("routing"), nemesis=run.nemesis,
-                                         workload=run.workload)}
+                                         workload=run.workload, model=run.model or None)}
 
 
 def _atomic_write(path: Path, text: str):

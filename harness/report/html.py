@@ -55,6 +55,11 @@ def _short(value, limit=MAX_VALUE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _engine_first(types: list[str]) -> list[str]:
+    """Engine invariants first (what a process engine would suffer), then isolation anomalies."""
+    return [t for t in types if t in ENGINE_INVARIANTS] + [t for t in types if t not in ENGINE_INVARIANTS]
+
+
 def _plain(value) -> str:
     """A setting as a person writes it: lists joined by commas, node records as 'n1 10.77.0.11 primary'."""
     if isinstance(value, list):
@@ -127,7 +132,7 @@ class Page:
         word = verdict_word(res)
         nodes = run.meta("nodes") or (len(run.meta("topology")) if isinstance(run.meta("topology"), list) else None)
         sentence = verdict_sentence(res, db=run.db, nodes=nodes, routing=run.meta("routing"),
-                                    nemesis=run.nemesis, workload=run.workload)
+                                    nemesis=run.nemesis, workload=run.workload, model=run.model or None)
         lines = [f'<p class="first" id="verdict-sentence">{_e(sentence)}</p>']
         broken = [t for t in res.get("anomaly_types") or [] if t in ENGINE_INVARIANTS]
         if broken:
@@ -145,15 +150,21 @@ class Page:
             lines.append('<p class="warn"><b>The run itself had problems</b> (weigh the verdict with them): '
                          + "; ".join(_e(_short(e, 300)) for e in errors[:8]) + "</p>")
         stats = res.get("stats") or {}
-        if stats:
-            lines.append('<p class="muted">' + _e(", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
-                                                          for k, v in stats.items()
-                                                          if not isinstance(v, (dict, list)))) + "</p>")
+        facts = res.get("run") if isinstance(res.get("run"), dict) else {}
+        shown = [f"{label} {stats[k]:,}" if isinstance(stats[k], int) else f"{label} {stats[k]}"
+                 for k, label in (("txns", "operations"), ("ok", "ok"), ("fail", "fail"), ("info", "info"))
+                 if k in stats]
+        if facts.get("seconds") is not None:
+            shown.append(f"run {facts['seconds']} s")
+        if facts.get("throughput") is not None:
+            shown.append(f"{facts['throughput']} ops/s")
+        if shown:
+            lines.append(f'<p class="muted">{_e(", ".join(shown))}</p>')
         return f'<section class="verdict v-{word}" id="verdict">' + "\n".join(lines) + "</section>"
 
     def what_broke(self) -> str:
         anomalies = self.run.results.get("anomalies") or {}
-        types = list(self.run.results.get("anomaly_types") or anomalies.keys())
+        types = _engine_first(list(self.run.results.get("anomaly_types") or anomalies.keys()))
         if not types:
             return ""
         rows = []
@@ -174,7 +185,8 @@ class Page:
         if not anomalies:
             return ""
         parts = ['<h2 id="anomalies">Anomalies, with the evidence</h2>']
-        for atype, instances in anomalies.items():
+        for atype in _engine_first(list(anomalies)):
+            instances = anomalies[atype]
             total = self.count(atype)
             parts.append(f'<h3 id="type-{_e(atype)}">{_e(atype)}: {total} found'
                          + (f", the first {len(instances)} shown" if total > len(instances) else "") + "</h3>")

@@ -33,7 +33,7 @@ def setup_phrase(db: str, nodes=None, routing=None, nemesis=None) -> str:
     """'galera (3 nodes, sticky routing) under partition faults'."""
     bits = []
     if nodes:
-        bits.append(f"{nodes} nodes")
+        bits.append(f"{nodes} node{'' if nodes == 1 else 's'}")
     if routing:
         bits.append(f"{routing} routing")
     phrase = db + (f" ({', '.join(bits)})" if bits else "")
@@ -51,7 +51,8 @@ def unknown_reason(results: dict) -> str:
     return "the checker could not decide"
 
 
-def verdict_sentence(results: dict, db="?", nodes=None, routing=None, nemesis=None, workload=None) -> str:
+def verdict_sentence(results: dict, db="?", nodes=None, routing=None, nemesis=None, workload=None,
+                     model=None) -> str:
     """The first sentence of the report: safe or not, and why, in plain words."""
     word = verdict_word(results)
     where = setup_phrase(db, nodes, routing, nemesis)
@@ -65,15 +66,23 @@ def verdict_sentence(results: dict, db="?", nodes=None, routing=None, nemesis=No
         allowed = results.get("anomaly_types") or []
         if allowed:
             also = f" (it allows what was seen: {_join(allowed)})"
-        return (f"Valid: {what} on {where} showed no anomaly the checked model forbids{counted}{also}; "
+        forbids = f"{model} forbids" if model else "the checked model forbids"
+        return (f"Valid: {what} on {where} showed no anomaly {forbids}{counted}{also}; "
                 f"this is evidence, not proof, of safety.")
     invariants = broken_invariants(results)
     parts = []
     if invariants:
         parts.append(f"the process engine's invariant{'s' if len(invariants) > 1 else ''} "
                      f"{_join(invariants)} broke")
-    ruled_out = results.get("not") or []
-    if ruled_out:
+    ruled_out = list(results.get("not") or [])
+    if model and model in ruled_out:
+        others = [m for m in ruled_out if m != model]
+        parts.append(f"the history violates {model} (the model checked) and every stronger model"
+                     + (f", and also rules out {_join(others)}" if others else ""))
+    elif model and model in (results.get("also_not") or []) and ruled_out:
+        parts.append(f"the history violates {model} (the model checked): it rules out {_join(ruled_out)} "
+                     f"and every stronger model")
+    elif ruled_out:
         parts.append(f"the history rules out {_join(ruled_out)} and every stronger model")
     others = isolation_anomalies(results)
     if others:

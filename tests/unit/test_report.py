@@ -34,7 +34,7 @@ def test_invalid_report_puts_the_verdict_first_in_plain_words(invalid_report):
     assert main.index("verdict-sentence") < main.index("What broke") < main.index("Anomalies")
     assert first.startswith("Not safe: on galera")
     assert "lost-save and stale-resume broke" in first
-    assert "rules out read-committed" in first
+    assert "the history violates read-committed (the model checked) and every stronger model" in first
     assert 'class="verdict v-invalid"' in html
 
 
@@ -224,6 +224,11 @@ def test_verdict_sentences():
     assert s == ("Not safe: on galera (3 nodes, sticky routing) under partition faults, the process engine's "
                  "invariant lost-save broke; the history rules out read-committed and every stronger model; "
                  "found G-single in 1,234 transactions.")
+    rr = {"valid": False, "anomaly_types": ["G-single"], "not": ["cursor-stability"],
+          "also_not": ["repeatable-read", "serializable"]}
+    assert verdict_sentence(rr, db="mariadb", nodes=1, model="repeatable-read") == (
+        "Not safe: on mariadb (1 node) with no faults, the history violates repeatable-read (the model checked): "
+        "it rules out cursor-stability and every stronger model; found G-single.")
     unk = {"valid": "unknown", "unknown_reason": "no committed transactions"}
     assert verdict_sentence(unk, db="postgres").endswith("gave no verdict: no committed transactions.")
     line = summary_line(inv, db="galera", workload="save-resume", nemesis=["partition"], report_path="r/index.html")
