@@ -22,7 +22,7 @@ class NodeCommandError(ClusterError, subprocess.CalledProcessError):
     def __init__(self, node, argv, cp):
         subprocess.CalledProcessError.__init__(self, cp.returncode, argv, cp.stdout, cp.stderr)
         lines = ((cp.stderr or "") + (cp.stdout or "")).strip().splitlines()
-        self.message = f"{node}: `{' '.join(map(str, argv))[:120]}` exited {cp.returncode}: " \
+        self.message = f"{node}: `{' '.join(map(str, argv))[-200:]}` exited {cp.returncode}: " \
                        f"{lines[-1] if lines else '(no output)'}"
 
     def __str__(self):
@@ -32,7 +32,7 @@ class NodeCommandError(ClusterError, subprocess.CalledProcessError):
 class NodeTimeout(ClusterError, subprocess.TimeoutExpired):
     def __init__(self, node, argv, timeout):
         subprocess.TimeoutExpired.__init__(self, argv, timeout)
-        self.message = f"{node}: `{' '.join(map(str, argv))[:120]}` timed out after {timeout}s"
+        self.message = f"{node}: `{' '.join(map(str, argv))[-200:]}` timed out after {timeout}s"
 
     def __str__(self):
         return self.message

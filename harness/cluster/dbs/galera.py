@@ -1,0 +1,169 @@
+"""MariaDB Galera: N synchronous multi-master nodes.
+
+Fast bring-up: mariadb-install-db runs once, on n1; the joiners get a copy of that datadir and
+the same grastate.dat (a fresh cluster UUID at seqno 0), so when n1 bootstraps the cluster at
+UUID:0, the joiners already hold that exact state and join without any state transfer, in
+parallel. (Where a backend cannot copy a datadir, joiners start empty and get an rsync SST.)
+Restart after a kill: `--wsrep-recover` finds the last committed position, and
+`--wsrep-start-position` lets the node rejoin by IST instead of a full SST.
+"""
+import os
+import re
+import uuid
+
+from harness.cluster.dbs.base import Knob, NotYet, boolean, choice, wait_until
+from harness.cluster.dbs.mariadb import MYSQL_USER, MariaDB, chown, in_parallel, sql_quote
+from harness.errors import ClusterError
+
+PROVIDER = "/usr/lib/galera/libgalera_smm.so"
+FAST_DETECTION = ("evs.keepalive_period=PT0.5S; evs.suspect_timeout=PT1.5S; evs.inactive_timeout=PT3S; "
+                  "evs.inactive_check_period=PT0.5S; evs.install_timeout=PT3S; evs.join_retrans_period=PT0.5S")
+CAMUNDA = {"isolation": "read-committed", "wsrep_sync_wait": 7}  # Camunda 7's documented Galera settings
+
+
+def isolation_or_none(v):
+    from harness.cluster.dbs.base import isolation
+    return isolation(v)
+
+
+class Galera(MariaDB):
+    name = "galera"
+    min_nodes, max_nodes, default_nodes = 2, 9, 3
+    binaries = MariaDB.binaries + (PROVIDER, "rsync")
+    knobs = {
+        "isolation": Knob(None, isolation_or_none, "server default transaction isolation"),
+        "wsrep_sync_wait": Knob(None, lambda v: choice(0, 1, 3, 7)(int(v)), "causality checks 0/1/3/7"),
+        "fast_failure_detection": Knob(True, boolean, "evs timeouts ~2 s instead of ~6 s"),
+        "camunda": Knob(False, boolean, "Camunda 7 preset: READ-COMMITTED, wsrep_sync_wait=7"),
+    }
+
+    def validate_knobs(self, given):
+        knobs = super().validate_knobs(given)
+        if knobs["camunda"]:  # the preset fills what the user did not set explicitly
+            for key, value in CAMUNDA.items():
+                if knobs[key] is None:
+                    knobs[key] = value
+        if knobs["wsrep_sync_wait"] is None:
+            knobs["wsrep_sync_wait"] = 0
+        return knobs
+
+    def roles(self, n):
+        return ["member"] * n
+
+    def extra_config(self, cluster, node):
+        opts = "gcache.size=32M; pc.recovery=TRUE"
+        if cluster.knobs.get("fast_failure_detection", True):
+            opts += "; " + FAST_DETECTION
+        return [
+            "wsrep_on=ON",
+            f"wsrep_provider={PROVIDER}",
+            f"wsrep_cluster_name={cluster.name}",
+            "wsrep_cluster_address=gcomm://" + ",".join(n.ip for n in cluster.nodes),
+            f"wsrep_node_address={node.ip}",
+            f"wsrep_node_name={node.name}",
+            "wsrep_sst_method=rsync",
+            f"wsrep_sync_wait={cluster.knobs.get('wsrep_sync_wait') or 0}",
+            f'wsrep_provider_options="{opts}"',
+        ]
+
+    def grastate_path(self, node):
+        return os.path.join(node.datadir, "grastate.dat")
+
+    def create(self, cluster):
+        first, joiners = cluster.nodes[0], cluster.nodes[1:]
+        for node in cluster.nodes:
+            self.prepare_dirs(cluster, node)
+        self.install(cluster, first)
+        for node in joiners:
+            node.copy_tree(first, first.datadir, node.datadir, user=MYSQL_USER)
+        state_uuid = str(uuid.uuid4())
+        members = [str(uuid.uuid1()) for _ in cluster.nodes]
+        view = "#vwbeg\n" + f"view_id: 3 {members[0]} 1\nbootstrap: 0\n" + \
+            "".join(f"member: {m} 0\n" for m in members) + "#vwend\n"
+        for node, me in zip(cluster.nodes, members):
+            node.write_file(self.grastate_path(node), "# GALERA saved state\nversion: 2.1\n"
+                            f"uuid:    {state_uuid}\nseqno:   0\nsafe_to_bootstrap: 0\n",
+                            user=MYSQL_USER, mode=0o660)
+            node.write_file(os.path.join(node.datadir, "gvwstate.dat"), f"my_uuid: {me}\n" + view,
+                            user=MYSQL_USER, mode=0o660)
+            node.spec["bootstrapped"] = True
+        in_parallel([lambda n=n: self.start(cluster, n, wait=False) for n in cluster.nodes])
+        cluster.save()
+        self.wait_healthy(cluster, 120)
+        self.create_users(cluster, first)
+        self.wait_user_everywhere(cluster)
+
+    def unlink(self, node, path):
+        node.run(["rm", "-f", path])
+
+    def start(self, cluster, node, wait=True, timeout=60.0, extra=()):
+        extra = list(extra)
+        if node.spec.get("bootstrapped") and "--wsrep-new-cluster" not in extra:
+            pos = self.recover_position(node)
+            if pos:
+                extra.append(f"--wsrep-start-position={pos}")
+        super().start(cluster, node, wait=wait, timeout=timeout, extra=extra)
+
+    def recover_position(self, node) -> str | None:
+        """After an unclean stop grastate.dat says seqno -1: ask InnoDB for the last committed position."""
+        text = node.read_file(self.grastate_path(node)) or ""
+        m = re.search(r"seqno:\s*(-?\d+)", text)
+        if m and m.group(1) != "-1":
+            return None  # clean shutdown: grastate.dat has the position already
+        log = os.path.join(node.home, "recover.log")
+        node.run(["rm", "-f", log])
+        cp = node.run(self.server_command(None, node, ["--wsrep-recover", f"--log-error={log}"]), timeout=120,
+                      check=False)
+        text = cp.stdout + cp.stderr + (node.read_file(log) or "")
+        found = re.findall(r"Recovered position:\s*([0-9a-f-]{36}:-?\d+)", text)
+        if not found:
+            node.write_file(log, text)
+            return None
+        pos = found[-1]
+        return None if pos.endswith(":-1") or pos.startswith("00000000-") else pos
+
+    def server_command(self, cluster, node, extra=()):
+        return ["mariadbd", f"--defaults-file={self.conf_path(node)}", *extra]
+
+    # -- health -----------------------------------------------------------------------------
+    def wsrep(self, node) -> dict:
+        return self.status_vars(node, "wsrep_%")
+
+    def wait_synced(self, cluster, node, size, timeout):
+        def check():
+            try:
+                w = self.wsrep(node)
+            except ClusterError as e:
+                raise NotYet(str(e)) from None
+            got = (w.get("wsrep_cluster_size"), w.get("wsrep_local_state_comment"),
+                   w.get("wsrep_cluster_status"), w.get("wsrep_ready"))
+            if got != (str(size), "Synced", "Primary", "ON"):
+                raise NotYet(f"{node}: size={got[0]} state={got[1]} status={got[2]} ready={got[3]}")
+        wait_until(check, timeout, f"{node} to be Synced in a Primary cluster of {size}", [node])
+
+    def wait_healthy(self, cluster, timeout=60.0):
+        for node in cluster.nodes:
+            if not node.alive():
+                raise ClusterError(f"{node} is not running")
+        for node in cluster.nodes:
+            self.wait_synced(cluster, node, len(cluster.nodes), timeout)
+
+    def wait_user_everywhere(self, cluster, timeout=30.0):
+        """TOI DDL returns on the originator first: wait until every node knows the harness user."""
+        q = f"SELECT COUNT(*) FROM mysql.user WHERE user = {sql_quote(cluster.user)}"
+        for node in cluster.nodes:
+            def check(node=node):
+                if self.try_sql(node, q).strip() != "1":
+                    raise NotYet()
+            wait_until(check, timeout, f"{node} to know the harness user", [node])
+
+    def node_status(self, cluster, node):
+        w = self.wsrep(node)
+        return {"cluster_size": int(w.get("wsrep_cluster_size", 0) or 0),
+                "state": w.get("wsrep_local_state_comment"), "cluster_status": w.get("wsrep_cluster_status"),
+                "ready": w.get("wsrep_ready") == "ON"}
+
+    def versions(self, cluster):
+        v = super().versions(cluster)
+        v["galera"] = self.status_vars(cluster.nodes[0], "wsrep_provider_version").get("wsrep_provider_version")
+        return v
