@@ -45,92 +45,95 @@ class TxnTable:
 
     def __init__(self, path="<history>", fs=("txn",)):
         self.path = path
-        self.fs = set(fs)
+        self.fs = frozenset(fs)
         self.pending = {}            # process -> (pos, time, value, line)
         self.procs = {}              # process value -> small int
-        self.type = array("b")
-        self.proc = array("l")
-        self.t_inv = array("q")
-        self.t_cmp = array("q")
-        self.pos_inv = array("q")
-        self.pos_cmp = array("q")
-        self.line_cmp = array("q")
+        # one row of COLS per txn, flat (one extend per txn is the cheapest way to grow)
+        self.cols = array("q")
         self.n = 0
-        self.counts = [0, 0, 0]
+
+    COLS = ("type", "proc", "t_inv", "t_cmp", "pos_inv", "pos_cmp")
 
     def feed(self, pos, op, line):
-        f = op.get("f")
-        if f not in self.fs:
+        if op.get("f") not in self.fs:
             return None
         p = op.get("process")
+        t = op["type"]
+        if t == "invoke":
+            if p is None or p == "nemesis":
+                return None  # without a process a completion cannot be paired: it stands alone
+            pend = self.pending
+            if p in pend:
+                raise HistoryError(self.path, line,
+                                   f"process {p} invoked a new op before its previous op "
+                                   f"(position {pend[p][0]}) completed")
+            pend[p] = (pos, op.get("time"), op.get("value"))
+            return None
         if p == "nemesis":
             return None
-        t = op["type"]
         tm = op.get("time")
-        if t == "invoke":
-            if p is None:
-                return None  # without a process, a completion cannot be paired: it stands alone
-            if p in self.pending:
-                raise HistoryError(self.path, line,
-                                   f"process {p} invoked a new op before its previous op (line "
-                                   f"{self.pending[p][3]}) completed")
-            self.pending[p] = (pos, tm, op.get("value"), line)
-            return None
-        inv = self.pending.pop(p, None) if p is not None else None
+        inv = self.pending.pop(p, None)
         code = TYPE_CODE[t]
         value = op.get("value")
         if inv is not None:
-            pos_inv, t_inv, inv_value = inv[0], inv[1], inv[2]
-            if code != OK and inv_value is not None:
-                value = inv_value
+            pos_inv, t_inv = inv[0], inv[1]
+            if code != OK and inv[2] is not None:
+                value = inv[2]
+            if t_inv is None:
+                t_inv = NO_TIME
         else:
-            pos_inv, t_inv = -1, None
-        if t_inv is not None and tm is not None and tm < t_inv:
-            raise HistoryError(self.path, line, f"op completes at time {tm}, before its invoke "
-                                                f"(time {t_inv})")
+            pos_inv, t_inv = -1, NO_TIME
         tid = self.n
-        self.n += 1
-        self.counts[code] += 1
-        self.type.append(code)
-        pid = self.procs.get(p) if p is not None else -1
-        if pid is None:
+        self.n = tid + 1
+        pid = self.procs.get(p, -1) if p is not None else -1
+        if pid == -1 and p is not None:
             pid = self.procs[p] = len(self.procs)
-        self.proc.append(pid)
-        self.t_inv.append(NO_TIME if t_inv is None else int(t_inv))
-        self.t_cmp.append(NO_TIME if tm is None else int(tm))
-        self.pos_inv.append(pos_inv)
-        self.pos_cmp.append(pos)
-        self.line_cmp.append(line if line is not None else -1)
+        self.cols.extend((code, pid, int(t_inv), NO_TIME if tm is None else int(tm), pos_inv, pos))
         return tid, code, value
 
     def finish(self):
-        """Ops still pending at the end never completed: the runner crashed mid-op. They are
-        indeterminate, exactly like info, so they become info txns (their writes may exist)."""
+        """Ops still pending at the end never completed (the runner stopped mid-op). They are
+        indeterminate exactly like info, so they become info txns (their writes may exist)."""
         leftovers = []
-        for p, (pos, tm, value, line) in self.pending.items():
+        for p, (pos, tm, value) in self.pending.items():
             tid = self.n
             self.n += 1
-            self.counts[INFO] += 1
-            self.type.append(INFO)
-            self.proc.append(self.procs.setdefault(p, len(self.procs)))
-            self.t_inv.append(NO_TIME if tm is None else int(tm))
-            self.t_cmp.append(NO_TIME)
-            self.pos_inv.append(pos)
-            self.pos_cmp.append(pos)
-            self.line_cmp.append(line if line is not None else -1)
-            leftovers.append((tid, INFO, value))
+            pid = self.procs.setdefault(p, len(self.procs))
+            self.cols.extend((INFO, pid, NO_TIME if tm is None else int(tm), NO_TIME, pos, pos))
+            leftovers.append((tid, INFO, value, pos))
         self.pending = {}
+        self._table = None
         return leftovers
 
+    def table(self):
+        """(n, 6) int64 array of COLS."""
+        if getattr(self, "_table", None) is None or len(self._table) != self.n:
+            self._table = (np.frombuffer(self.cols, dtype=np.int64).reshape(self.n, len(self.COLS))
+                           if self.n else np.zeros((0, len(self.COLS)), np.int64))
+        return self._table
+
+    def col(self, name):
+        return self.table()[:, self.COLS.index(name)]
+
     def arrays(self):
-        """numpy views of the per-txn arrays."""
-        return (np.frombuffer(self.type, dtype=np.int8) if self.n else np.zeros(0, np.int8),
-                np.frombuffer(self.proc, dtype=np.int64) if self.n else np.zeros(0, np.int64),
-                np.frombuffer(self.t_inv, dtype=np.int64) if self.n else np.zeros(0, np.int64),
-                np.frombuffer(self.t_cmp, dtype=np.int64) if self.n else np.zeros(0, np.int64))
+        """(types, procs, t_inv, t_cmp) as numpy arrays."""
+        return (self.col("type").astype(np.int8), self.col("proc"), self.col("t_inv"),
+                self.col("t_cmp"))
+
+    def check_times(self):
+        """Position of the first op that completes before its invoke, or None (bad input: it
+        would make real-time order cyclic)."""
+        tinv, tcmp = self.col("t_inv"), self.col("t_cmp")
+        bad = np.nonzero((tinv != NO_TIME) & (tcmp != NO_TIME) & (tcmp < tinv))[0]
+        return int(self.col("pos_cmp")[bad[0]]) if len(bad) else None
+
+    def row(self, tid):
+        """{'type', 'proc', 't_inv', 't_cmp', 'pos_inv', 'pos_cmp'} of one txn."""
+        return dict(zip(self.COLS, (int(x) for x in self.table()[tid])))
 
     def stats(self):
-        ok, fail, info = self.counts
+        counts = np.bincount(self.col("type"), minlength=3) if self.n else [0, 0, 0]
+        ok, fail, info = (int(c) for c in counts[:3])
         return {"txns": ok + fail + info, "ok": ok, "fail": fail, "info": info}
 
 

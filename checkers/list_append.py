@@ -29,18 +29,24 @@ transactions, default ("txn",)).
 """
 from __future__ import annotations
 
+import os
 import time
 from array import array
+from itertools import count
 from collections import defaultdict
 
 import numpy as np
+import orjson
 
 from checkers import cycles as cyc
 from checkers.api import MAX_INSTANCES, build_result
 from checkers.explain import cycle_text, describe_txn, fmt_list, fmt_value, txn_name
-from checkers.graph import FAIL, INFO, OK, DepGraph, RW, TxnTable, WR, WW
-from checkers.history import HistoryError, iter_history, line_of, source_of
+from checkers.graph import FAIL, INFO, NO_TIME, OK, RW, TYPE_CODE, WR, WW, DepGraph, TxnTable
+from checkers.history import validate_op
+from checkers.history import (HistoryError, is_edn, iter_history, no_gc, read_chunks, read_history,
+                              read_line, source_of)
 
+TYPES = dict(TYPE_CODE)
 KEEP = 100   # raw instances kept per anomaly type while scanning (the result shows MAX_INSTANCES)
 
 
@@ -57,13 +63,11 @@ class Analyzer:
         self.longest_by = []     # kid -> tid that read it
         self.inter = set()       # (kid, value): appends the same txn extended later
         self.bad = set()         # kids whose order is unusable (incompatible / duplicates)
-        self.r_txn = array("q")
-        self.r_kid = array("q")
-        self.r_len = array("q")
-        self.r_ext = array("b")
+        self.reads = array("q")  # per committed read: tid, kid, length, external? (stride 4)
         self.rmw = []            # (kid, read length, tid): read then appended the same key
         self.raw = defaultdict(list)
         self.counts = defaultdict(int)
+        self.line_fn = None
 
     # -- streaming ------------------------------------------------------------------------
     def _record(self, kind, inst):
@@ -77,7 +81,7 @@ class Analyzer:
             try:
                 kid = self.kids[k] = len(self.keys)
             except TypeError:
-                raise HistoryError(self.path, line, f"key {k!r} is not a number or string") from None
+                raise HistoryError(self.path, self._line(line), f"key {k!r} is not a number or string") from None
             self.keys.append(k)
             self.writers.append({})
             self.longest.append(None)
@@ -85,21 +89,97 @@ class Analyzer:
         return kid
 
     def feed(self, pos, op, line):
-        res = self.table.feed(pos, op, line)
-        if res is not None:
-            self._txn(res[0], res[1], res[2], line)
+        """One op (slow path, for callers that feed ops one by one)."""
+        self.consume([op], pos, None, (lambda _p: line))
 
-    def _bad_mop(self, mop, line):
-        raise HistoryError(self.path, line,
+    def consume(self, ops, pos0=0, positions=None, line_fn=None):
+        """Feed a batch of ops: op i sits at position pos0 + i (or positions[i]).
+
+        Positions identify ops for fetching them back later (list index, or file line);
+        line_fn(pos) gives the file line for error messages (default: the position itself).
+        This is the hot loop of the checker: pairing invokes with completions is inlined here.
+        """
+        tab = self.table
+        fs = tab.fs
+        pend = tab.pending
+        procs = tab.procs
+        extend = tab.cols.extend
+        txn = self._txn
+        path = self.path
+        tid = tab.n
+        self.line_fn = line_fn
+        pos = pos0 - 1
+        # positions come from a C-level iterator; ops may be a lazy map(orjson.loads, file): if
+        # parsing a line fails, self.last_pos is the last line that parsed
+        it = zip(positions, ops) if positions is not None else zip(count(pos0), ops)
+        try:
+            for pos, op in it:
+                try:
+                    t = op["type"]
+                    f = op["f"]
+                except (KeyError, TypeError):
+                    validate_op(op, path, line_fn(pos) if line_fn else pos)
+                    raise
+                if f not in fs:
+                    if t not in TYPES:
+                        validate_op(op, path, line_fn(pos) if line_fn else pos)
+                    continue
+                p = op.get("process")
+                if t == "invoke":
+                    if p is None or p == "nemesis":
+                        continue
+                    if p in pend:
+                        line = line_fn(pos) if line_fn else pos
+                        prev = pend[p][0]
+                        prev = line_fn(prev) if line_fn else prev
+                        raise HistoryError(path, line, f"process {p} invoked a new op before its previous "
+                                                       f"op (line {prev}) completed")
+                    pend[p] = (pos, op.get("time"), op.get("value"))
+                    continue
+                if p == "nemesis":
+                    continue
+                code = TYPES.get(t)
+                if code is None:
+                    validate_op(op, path, line_fn(pos) if line_fn else pos)
+                tm = op.get("time")
+                value = op.get("value")
+                inv = pend.pop(p, None)
+                if inv is not None:
+                    pos_inv, t_inv = inv[0], inv[1]
+                    if code and inv[2] is not None:      # fail / info: what was asked
+                        value = inv[2]
+                    if t_inv is None:
+                        t_inv = NO_TIME
+                else:
+                    pos_inv, t_inv = -1, NO_TIME
+                pid = procs.get(p, -1)
+                if pid == -1 and p is not None:
+                    pid = procs[p] = len(procs)
+                try:
+                    extend((code, pid, t_inv, NO_TIME if tm is None else tm, pos_inv, pos))
+                except TypeError:   # float times: whole nanoseconds are plenty
+                    extend((code, pid, int(t_inv), NO_TIME if tm is None else int(tm), pos_inv, pos))
+                tab.n = tid + 1
+                txn(tid, code, value, pos)
+                tid += 1
+        finally:
+            self.last_pos = pos
+
+    def _line(self, pos):
+        return self.line_fn(pos) if self.line_fn is not None and pos is not None else pos
+
+    def _bad_mop(self, mop, pos):
+        raise HistoryError(self.path, self._line(pos),
                            f"unknown micro-op {mop!r} (expected [\"append\", key, value] or [\"r\", key, list])")
 
     def _txn(self, tid, code, value, line):
+        """The micro-ops of one completed txn (`line` is its position; errors resolve the line)."""
         if value is None:
             if code == OK:
-                raise HistoryError(self.path, line, "ok transaction without a value")
+                raise HistoryError(self.path, self._line(line), "ok transaction without a value")
             return
         if type(value) is not list:
-            raise HistoryError(self.path, line, f"transaction value must be a list of micro-ops, got {value!r}")
+            raise HistoryError(self.path, self._line(line), f"transaction value must be a list of micro-ops, got {value!r}")
         kids = self.kids
         writers = self.writers
         if code != OK:
@@ -122,7 +202,7 @@ class Analyzer:
         longest = self.longest
         own = None          # kid -> this txn's appends so far
         last = None         # kid -> this txn's last read
-        r_txn, r_kid, r_len, r_ext = self.r_txn, self.r_kid, self.r_len, self.r_ext
+        reads = self.reads
         for mop in value:
             if type(mop) is not list or len(mop) != 3:
                 self._bad_mop(mop, line)
@@ -134,7 +214,7 @@ class Analyzer:
                 if v is None:
                     v = []
                 elif type(v) is not list:
-                    raise HistoryError(self.path, line, f"read of key {k!r} must be a list or null, got {v!r}")
+                    raise HistoryError(self.path, self._line(line), f"read of key {k!r} must be a list or null, got {v!r}")
                 n = len(v)
                 L = longest[kid]
                 if L is None:
@@ -162,10 +242,7 @@ class Analyzer:
                     last = {kid: v}
                 else:
                     last[kid] = v
-                r_txn.append(tid)
-                r_kid.append(kid)
-                r_len.append(n)
-                r_ext.append(ext)
+                reads.extend((tid, kid, n, ext))
             elif f == "append":
                 w = writers[kid]
                 if v in w:
@@ -192,7 +269,7 @@ class Analyzer:
                 self._bad_mop(mop, line)
 
     def _dup(self, k, v, line):
-        raise HistoryError(self.path, line, f"value {v!r} appended to key {k!r} more than once "
+        raise HistoryError(self.path, self._line(line), f"value {v!r} appended to key {k!r} more than once "
                                             "(appended values must be unique per key)")
 
     def _incompatible(self, kid, tid, v, L):
@@ -205,11 +282,17 @@ class Analyzer:
     # -- analysis -------------------------------------------------------------------------
     def finish(self, fetch_ops, model, budget=cyc.DEFAULT_BUDGET):
         t0 = time.perf_counter()
-        for tid, code, value in self.table.finish():
-            self._txn(tid, code, value, None)
+        for tid, code, value, pos in self.table.finish():
+            self._txn(tid, code, value, pos)
         tab = self.table
+        bad_time = tab.check_times()
+        if bad_time is not None:
+            raise HistoryError(self.path, self._line(bad_time),
+                               "op completes at an earlier time than its invoke")
         types, procs, t_inv, t_cmp = tab.arrays()
         n = tab.n
+        self.ty, self.tinv, self.tcmp = types, t_inv, t_cmp
+        self.pcmp, self.pinv = tab.col("pos_cmp"), tab.col("pos_inv")
         nk = len(self.keys)
 
         # flatten every key's version order: flat position -> writer txn (-1 if none known)
@@ -255,10 +338,9 @@ class Analyzer:
         failed = fw_type == FAIL
         valid = known & ~failed & ~key_bad[flat_key]
 
-        r_txn = np.frombuffer(self.r_txn, dtype=np.int64) if len(self.r_txn) else np.zeros(0, np.int64)
-        r_kid = np.frombuffer(self.r_kid, dtype=np.int64) if len(self.r_kid) else np.zeros(0, np.int64)
-        r_len = np.frombuffer(self.r_len, dtype=np.int64) if len(self.r_len) else np.zeros(0, np.int64)
-        r_ext = np.frombuffer(self.r_ext, dtype=np.int8).astype(bool) if len(self.r_ext) else np.zeros(0, bool)
+        rd = (np.frombuffer(self.reads, dtype=np.int64).reshape(-1, 4) if len(self.reads)
+              else np.zeros((0, 4), np.int64))
+        r_txn, r_kid, r_len, r_ext = rd[:, 0], rd[:, 1], rd[:, 2], rd[:, 3].astype(bool)
         r_off = key_off[r_kid]
 
         self._g1a_g1b_dirty(fw, fw_type, failed, key_off, key_len, key_bad, inter_pos,
@@ -340,7 +422,7 @@ class Analyzer:
         if search["sccs"]:
             extra["search"] = search
         unknown = None
-        if tab.counts[OK] == 0:
+        if stats["ok"] == 0:
             unknown = "no committed transactions to check"
         elif search["truncated"]:
             unknown = ("cycle search stopped at its budget before classes "
@@ -412,9 +494,9 @@ class Analyzer:
         tab = self.table
         positions = set()
         for t in tids:
-            positions.add(tab.pos_cmp[t])
-            if tab.pos_inv[t] >= 0:
-                positions.add(tab.pos_inv[t])
+            positions.add(int(self.pcmp[t]))
+            if self.pinv[t] >= 0:
+                positions.add(int(self.pinv[t]))
         ops = fetch_ops(sorted(positions)) if positions else {}
         self._ops = ops
         # explanations cite the read that shows each key's order: fetch those readers too
@@ -437,7 +519,7 @@ class Analyzer:
                         more.add(self.longest_by[kid])
         extra = set()
         for t in more - tids:
-            extra.add(tab.pos_cmp[t])
+            extra.add(int(self.pcmp[t]))
         if extra:
             ops.update(fetch_ops(sorted(extra)))
 
@@ -450,10 +532,10 @@ class Analyzer:
         return out
 
     def op(self, tid):
-        return self._ops.get(self.table.pos_cmp[tid])
+        return self._ops.get(int(self.pcmp[tid]))
 
     def inv(self, tid):
-        p = self.table.pos_inv[tid]
+        p = int(self.pinv[tid])
         return self._ops.get(p) if p >= 0 else None
 
     def name(self, tid):
@@ -462,7 +544,7 @@ class Analyzer:
     def mops(self, tid):
         """What the txn did: the completion's micro-ops for ok, the invoke's otherwise."""
         op = self.op(tid)
-        if self.table.type[tid] != OK and self.inv(tid) is not None:
+        if self.ty[tid] != OK and self.inv(tid) is not None:
             op = self.inv(tid)
         v = op.get("value") if op else None
         return v if isinstance(v, list) else []
@@ -567,8 +649,8 @@ class Analyzer:
             return (f"process {op.get('process') if op else '?'} completed {A} before it invoked {B}.", None)
         if kind == "realtime":
             ib = self.inv(b)
-            return (f"{A} completed (time {tab.t_cmp[a]}) before {B} was invoked "
-                    f"(time {ib.get('time') if ib else tab.t_inv[b]}).", None)
+            return (f"{A} completed (time {int(self.tcmp[a])}) before {B} was invoked "
+                    f"(time {ib.get('time') if ib else int(self.tinv[b])}).", None)
         if kind == "wr":
             for k, r in self._ext_reads(b):
                 kid = self.kids.get(k)
@@ -577,7 +659,7 @@ class Analyzer:
                 W = self.writers[kid]
                 for x in reversed(r):
                     w = W.get(x)
-                    if w is not None and tab.type[w] != FAIL:
+                    if w is not None and self.ty[w] != FAIL:
                         if w == a:
                             return (f"{B} read key {k!r} = {fmt_list(r)}, which includes {A}'s append "
                                     f"of {x!r}.", k)
@@ -624,6 +706,22 @@ class Analyzer:
         return (f"{kind} dependency.", None)
 
 
+def _stream_jsonl(an, path):
+    """Parse and consume line by line (each op freed at once: measurably faster than batches).
+    The first blank line switches the rest of the file to the careful batch reader."""
+    if not os.path.isfile(path):
+        read_history(path)   # raises the right one-line error
+    with open(path, "rb") as f:
+        try:
+            an.consume(map(orjson.loads, f), 1, None, None)
+        except orjson.JSONDecodeError as e:
+            bad = an.last_pos + 1
+            if read_line(path, bad).strip():
+                raise HistoryError(path, bad, f"malformed JSON: {e}") from None
+            for ops, line0, lines in read_chunks(path, f, bad + 1):
+                an.consume(ops, line0, lines, None)
+
+
 def fetch_lines(path, lines):
     """{line: op} for the given file lines, parsing only those lines (a second, cheap pass)."""
     want = set(lines)
@@ -662,17 +760,15 @@ def _tids_of(kind, it):
 
 def check(history, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("txn",), **_):
     """Check an in-memory list of ops (a whole history or any subset of one)."""
+    with no_gc():
+        return _check(history, model, budget, fs)
+
+
+def _check(history, model, budget, fs):
     t0 = time.perf_counter()
-    path = source_of(history)
-    an = Analyzer(path, fs)
+    an = Analyzer(source_of(history), fs)
     lines = getattr(history, "lines", None)
-    feed = an.feed
-    if lines is not None:
-        for i, op in enumerate(history):
-            feed(i, op, lines[i])
-    else:
-        for i, op in enumerate(history):
-            feed(i, op, i + 1)
+    an.consume(history, 0, None, (lambda p: lines[p]) if lines is not None else (lambda p: p + 1))
 
     def fetch(positions):
         return {p: history[p] for p in positions}
@@ -684,11 +780,18 @@ def check(history, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("
 
 def check_file(path, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("txn",), **_):
     """Check a history file, streaming it (positions are file lines)."""
+    with no_gc():
+        return _check_file(path, model, budget, fs)
+
+
+def _check_file(path, model, budget, fs):
     t0 = time.perf_counter()
     an = Analyzer(str(path), fs)
-    feed = an.feed
-    for line, op in iter_history(path):
-        feed(line, op, line)
+    if is_edn(path):
+        for ops, line0, lines in read_chunks(path):
+            an.consume(ops, line0, lines, None)
+    else:
+        _stream_jsonl(an, path)
 
     def fetch(lines):
         return fetch_lines(path, lines)
