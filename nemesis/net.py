@@ -5,6 +5,7 @@ from INPUT) or `HN-<KIND>-OUT` (from OUTPUT). Healing a kind = removing its two 
 is clean when `iptables -S` mentions no `HN-` chain: nothing to remember, nothing to guess.
 """
 import shlex
+import subprocess
 
 CHAIN_PREFIX = "HN-"
 KINDS = ("PART", "LOSS", "LAG")        # one pair of chains per fault kind
@@ -112,12 +113,28 @@ def remove_qdiscs(node):
             sh(node, f"tc qdisc del dev {shlex.quote(dev)} root 2>/dev/null; true")
 
 
+def in_netns(node, argv, timeout: float = 10.0) -> str:
+    """Run argv in the node's network namespace with the host's filesystem and /proc (node.popen:
+    on the docker backend node.run would see the container's /proc, where /proc/self is not us)."""
+    proc = node.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        stdout, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise NetError(f"{node.name}: `{' '.join(argv)}` timed out after {timeout}s") from None
+    return _text(stdout)
+
+
 def bound_queues(node) -> list[str]:
     """NFQUEUE queues bound in the node's namespace (/proc/net is per network namespace)."""
-    res = sh(node, "cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null; true", check=False)
-    return [ln.strip() for ln in out(res).splitlines() if ln.strip()]
+    text = in_netns(node, ["sh", "-c", "cat /proc/net/netfilter/nfnetlink_queue 2>/dev/null; true"])
+    return [ln.strip() for ln in text.splitlines() if ln.strip()]
 
 
 def netns_id(node) -> str:
     """The node's network-namespace identity, e.g. 'net:[4026532178]', as seen from inside it."""
-    return out(sh(node, "readlink /proc/self/ns/net")).strip()
+    ident = in_netns(node, ["readlink", "/proc/self/ns/net"]).strip()
+    if not ident.startswith("net:["):
+        raise NetError(f"{node.name}: cannot tell its network namespace")
+    return ident
