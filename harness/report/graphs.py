@@ -24,7 +24,7 @@ def steps_of(anomaly: dict) -> list[str]:
         elif isinstance(s, dict):
             text = s.get("explanation") or s.get("text") or s.get("why") or ""
             a, b = _txn_name(s.get("from")), _txn_name(s.get("to"))
-            if a and b and not str(text).startswith(a):  # the checker's steps: {"from", "to", "type", ...}
+            if a and b and not re.match(r"T\S+ < T\S+", str(text)):  # the checker's {"from", "to", "type", ...}
                 kind = edge_kind(s)
                 text = f"{a} < {b}" + (f" ({kind})" if kind else "") + (f": {text}" if text else "")
             out.append(str(text or s))
