@@ -373,13 +373,14 @@ def check_stale_resumes(txns) -> list:
         if got is not None and got >= fseq:
             continue
         saw = f"step {got}" if st else "no instance at all"
-        why = ("a write acknowledged before it began" if witness["f"] in WRITE_FS
-               else "what an earlier resume of the same instance, finished before it began, already showed")
+        why = (f"had made step {fseq} and was acknowledged before the resume began"
+               if witness["f"] in WRITE_FS else
+               f"had already shown step {fseq} and ended before this resume began (reads went backwards)")
         out.append(_finding(
             "stale-resume",
             f"Instance {key}: resume on {t.get('node') or '?'} (process {t['process']}, began "
-            f"{_secs(t['t0'])}) returned {saw}, but {_who(witness)} had already shown step {fseq} "
-            f"— {why}. A user logging in would see their work undone.",
+            f"{_secs(t['t0'])}) returned {saw}, but {_who(witness)} {why}. A user logging in would "
+            f"see their work undone.",
             [t, witness], instance=key, nodes=sorted({t.get("node"), witness.get("node")} - {None}),
             returned=got, expected_at_least=fseq))
     return out

@@ -124,7 +124,7 @@ def test_resume_going_backwards():
     h.resume(3, 0, state(0, [(0, 1)]), 3.0, node="n2")             # later, older
     f = findings(h)
     assert list(f) == ["stale-resume"]
-    assert "earlier resume" in f["stale-resume"][0]["explanation"]
+    assert "reads went backwards" in f["stale-resume"][0]["explanation"]
 
 
 def test_info_save_never_raises_the_floor():
