@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import re
+import signal
 import socket
 import sys
 import threading
@@ -258,11 +259,16 @@ def cmd_serve(args) -> int:
     shown = f"[{host}]" if ":" in host else host
     print(f"harness serve: {len(run_dirs(store))} runs in {store} at http://{shown}:{port}/ (Ctrl-C stops)",
           flush=True)
+    def stop(signum, frame):  # SIGTERM (and SIGINT where a shell ignores it) end the loop cleanly
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
         pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         server.server_close()
     print("harness serve: stopped", file=sys.stderr)
     return 0

@@ -100,7 +100,8 @@ def test_nothing_outside_the_store_is_served(base_url):
         assert b"root:" not in body
 
 
-def test_cli_serves_on_loopback_and_stops_on_ctrl_c(store):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_cli_serves_on_loopback_and_stops_cleanly(store, stop_signal):
     proc = subprocess.Popen([sys.executable, "-m", "harness", "serve", "--store", str(store), "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
@@ -111,13 +112,13 @@ def test_cli_serves_on_loopback_and_stops_on_ctrl_c(store):
         status, _, body = get(f"http://127.0.0.1:{m.group(1)}/")
         assert status == 200 and len(rows(body)) == 3
     finally:
-        os.kill(proc.pid, signal.SIGINT)
+        os.kill(proc.pid, stop_signal)
         try:
             proc.wait(TIMEOUT)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(TIMEOUT)
-    assert proc.returncode == 0
+    assert proc.returncode == 0 and "harness serve: stopped" in proc.stderr.read()
 
 
 def test_cli_bad_store_is_one_line_exit_2(tmp_path):
