@@ -1,0 +1,413 @@
+"""rw-register checker: histories of ["w", key, value] and ["r", key, value|null] micro-ops.
+
+A register read shows only one version, so much less can be inferred than for lists. Only what is
+sound is used:
+- every written version comes after the initial nil (a read of nil anti-depends on every
+  committed write of that key);
+- wr: the writer of the version a read shows -> the reader;
+- options that add version order, each an assumption the caller vouches for:
+    sequential_keys=True   each key is sequentially consistent: versions a process wrote or read
+                           on a key are ordered as that process saw them;
+    linearizable_keys=True each key is linearizable: a version written or read by an op that
+                           completed before another op was invoked precedes what that op wrote
+                           or read (only the latest such op is used; fewer facts, still sound).
+  If the resulting version order per key has a cycle: cyclic-versions, and that key gives no
+  ww/rw edges.
+- fail txns never happened; info txns may have: their writes give edges only when a committed
+  read shows them; their reads are unknown.
+Non-cycle anomalies: G1a (read of a failed write), G1b (read of a version its writer overwrote in
+the same txn), internal (a read after the txn's own write shows something else), future-read
+(a read shows the value its own txn writes only later), lost-update (two committed txns read the
+same version of a key and both wrote it).
+"""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+from checkers import cycles as cyc
+from checkers.api import MAX_INSTANCES, build_result
+from checkers.explain import cycle_text, describe_txn, fmt_value, txn_name
+from checkers.graph import FAIL, OK, RW, WR, WW, DepGraph, TxnTable
+from checkers.history import HistoryError, iter_history, line_of, no_gc, source_of
+
+INIT = ("<init>",)   # the initial version (nil) as a hashable marker distinct from any value
+
+
+class RegisterAnalyzer:
+    def __init__(self, path, fs=("txn",), sequential_keys=False, linearizable_keys=False):
+        self.path = path
+        self.table = TxnTable(path, fs)
+        self.sequential = sequential_keys
+        self.linearizable = linearizable_keys
+        self.values = {}                 # tid -> micro-ops (what the txn did)
+        self.writer = {}                 # (key, value) -> tid
+        self.final = {}                  # (key, value) -> True if the writer's last write of key
+        self.ext_reads = []              # (tid, key, value or INIT)
+        self.txn_writes = defaultdict(dict)  # tid -> {key: final value}
+        self.raw = defaultdict(list)
+        self.counts = defaultdict(int)
+        self.lines = {}
+
+    def _record(self, kind, inst):
+        self.counts[kind] += 1
+        if len(self.raw[kind]) < MAX_INSTANCES:
+            self.raw[kind].append(inst)
+
+    def feed(self, pos, op, line):
+        res = self.table.feed(pos, op, line)
+        if res is None:
+            return
+        tid, code, value = res
+        self.lines[tid] = line
+        if value is None:
+            if code == OK:
+                raise HistoryError(self.path, line, "ok transaction without a value")
+            return
+        if not isinstance(value, list):
+            raise HistoryError(self.path, line, f"transaction value must be a list of micro-ops, got {value!r}")
+        own = {}
+        for mop in value:
+            if not isinstance(mop, list) or len(mop) != 3 or mop[0] not in ("w", "r"):
+                raise HistoryError(self.path, line, f"unknown micro-op {mop!r} "
+                                                    "(expected [\"w\", key, value] or [\"r\", key, value])")
+            f, k, v = mop
+            try:
+                hash(k)
+                hash(v)
+            except TypeError:
+                raise HistoryError(self.path, line, f"micro-op {mop!r}: key and value must be numbers "
+                                                    "or strings") from None
+            if f == "w":
+                if v is None:
+                    raise HistoryError(self.path, line, f"write of nil to key {k!r}")
+                if (k, v) in self.writer:
+                    raise HistoryError(self.path, line, f"value {v!r} written to key {k!r} more than once "
+                                                        "(written values must be unique per key)")
+                self.writer[(k, v)] = tid
+                if k in own and own[k][0] == "w":
+                    self.final[(k, own[k][1])] = False
+                self.final[(k, v)] = True
+                own[k] = ("w", v)
+                self.txn_writes[tid][k] = v
+        if code != OK:
+            self.values[tid] = (code, value)
+            return
+        self.values[tid] = (code, value)
+        state = {}
+        for i, (f, k, v) in enumerate(value):
+            if f == "w":
+                state[k] = ("w", v)
+                continue
+            seen = INIT if v is None else v
+            prev = state.get(k)
+            if prev is not None and prev[0] == "w":
+                if v != prev[1]:
+                    self._record("internal", (tid, k, prev[1], v))
+                continue
+            if v is not None and self.writer.get((k, v)) == tid:
+                self._record("future-read", (tid, k, v))
+                continue
+            if prev is None:
+                self.ext_reads.append((tid, k, seen))
+            state[k] = ("r", seen)
+
+    def finish(self, fetch_ops, model, budget):
+        for tid, code, value, pos in self.table.finish():
+            self.feed_leftover(tid, code, value)
+        tab = self.table
+        types, procs, t_inv, t_cmp = tab.arrays()
+        self.ty, self.tinv, self.tcmp = types, t_inv, t_cmp
+        self.pcmp, self.pinv = tab.col("pos_cmp"), tab.col("pos_inv")
+        n = tab.n
+
+        def happened(w, reader_ok):
+            return w is not None and types[w] != FAIL and (types[w] == OK or reader_ok)
+
+        # reads: G1a / G1b / wr edges; which info writes are observed
+        readers = defaultdict(list)       # (key, version) -> [tid]
+        g = DepGraph(n)
+        wr_s, wr_d = [], []
+        for tid, k, v in self.ext_reads:
+            readers[(k, v)].append(tid)
+            if v is INIT:
+                continue
+            w = self.writer.get((k, v))
+            if w is None or w == tid:
+                continue
+            if types[w] == FAIL:
+                self._record("G1a", (tid, k, v, w))
+                continue
+            if not self.final.get((k, v), True) and types[w] == OK:
+                self._record("G1b", (tid, k, v, w))
+            wr_s.append(w)
+            wr_d.append(tid)
+        g.add(wr_s, wr_d, WR)
+        observed = {kv for kv in readers if kv[1] is not INIT}
+
+        # version order facts per key: (lower, higher)
+        facts = defaultdict(set)
+        writes_by_key = defaultdict(list)
+        for (k, v), w in self.writer.items():
+            if self.final.get((k, v)) and (types[w] == OK or (types[w] != FAIL and (k, v) in observed)):
+                writes_by_key[k].append(v)
+                facts[k].add((INIT, v))
+        if self.sequential or self.linearizable:
+            self._assumed_facts(facts, types, procs, t_inv, t_cmp, observed)
+        # cyclic versions
+        bad = set()
+        for k, fs in facts.items():
+            cyc_path = _version_cycle(fs)
+            if cyc_path:
+                bad.add(k)
+                self._record("cyclic-versions", (k, cyc_path))
+        ww_s, ww_d, rw_s, rw_d = [], [], [], []
+        for k, fs in facts.items():
+            if k in bad:
+                continue
+            for lo, hi in fs:
+                whi = self.writer.get((k, hi))
+                if whi is None:
+                    continue
+                if lo is not INIT:
+                    wlo = self.writer.get((k, lo))
+                    if wlo is not None and wlo != whi and types[wlo] != FAIL:
+                        ww_s.append(wlo)
+                        ww_d.append(whi)
+                for r in readers.get((k, lo), ()):
+                    if r != whi:
+                        rw_s.append(r)
+                        rw_d.append(whi)
+        g.add(ww_s, ww_d, WW)
+        g.add(rw_s, rw_d, RW)
+        self._lost_updates(readers)
+        g.add_session_and_realtime(types, procs, t_inv, t_cmp)
+        src, dst, typ = g.edges()
+        found, search = cyc.find_cycles(src, dst, typ, g.n_nodes, n, budget=budget)
+        self.facts = facts
+        anomalies = self._instances(found, fetch_ops)
+        stats = tab.stats()
+        stats.update({"keys": len({k for k, _ in self.writer} | {k for _, k, _ in self.ext_reads}),
+                      "edges": int(len(src))})
+        extra = {"search": search} if search["sccs"] else {}
+        unknown = None
+        if stats["ok"] == 0:
+            unknown = "no committed transactions to check"
+        elif search["truncated"]:
+            unknown = ("cycle search stopped at its budget before classes "
+                       + ", ".join(search["truncated"]) + " were searched")
+        return build_result(anomalies, model, stats, unknown_reason=unknown, counts=dict(self.counts),
+                            **extra)
+
+    def feed_leftover(self, tid, code, value):
+        if isinstance(value, list):
+            for mop in value:
+                if isinstance(mop, list) and len(mop) == 3 and mop[0] == "w":
+                    if (mop[1], mop[2]) not in self.writer:
+                        self.writer[(mop[1], mop[2])] = tid
+                        self.final[(mop[1], mop[2])] = True
+        self.values[tid] = (code, value)
+
+    def _assumed_facts(self, facts, types, procs, t_inv, t_cmp, observed):
+        """Version order from the sequential / linearizable per-key assumptions."""
+        events = defaultdict(list)   # key -> [(t_inv, t_cmp, proc, version, tid)]
+        for tid, (code, value) in self.values.items():
+            if code != OK:
+                continue
+            seen = {}
+            for f, k, v in value:
+                if f == "w":
+                    seen[k] = v
+                elif k not in seen:
+                    seen[k] = INIT if v is None else v
+            for k, v in seen.items():
+                events[k].append((int(t_inv[tid]), int(t_cmp[tid]), int(procs[tid]), v, tid))
+        for k, evs in events.items():
+            if self.sequential:
+                evs.sort(key=lambda e: (e[2], e[1]))
+                for a, b in zip(evs, evs[1:]):
+                    if a[2] == b[2] and a[2] >= 0 and a[3] != b[3]:
+                        facts[k].add((a[3], b[3]))
+            if self.linearizable:
+                by_cmp = sorted(evs, key=lambda e: e[1])
+                cmps = [e[1] for e in by_cmp]
+                import bisect
+                for b in evs:
+                    if b[0] < 0:
+                        continue
+                    j = bisect.bisect_left(cmps, b[0]) - 1
+                    if j >= 0 and by_cmp[j][1] >= 0 and by_cmp[j][3] != b[3]:
+                        facts[k].add((by_cmp[j][3], b[3]))
+
+    def _lost_updates(self, readers):
+        writes = self.txn_writes
+        for (k, v), tids in readers.items():
+            both = [t for t in tids if k in writes.get(t, {}) and self.ty[t] == OK]
+            if len(both) > 1:
+                self._record("lost-update", (k, v, both))
+
+    # -- explanations ---------------------------------------------------------------------
+    def _instances(self, found, fetch_ops):
+        tids = set()
+        for kind, items in self.raw.items():
+            for it in items:
+                tids.update(t for t in _tids_of(kind, it))
+        for c in found:
+            tids.update(c["nodes"])
+        positions = set()
+        for t in tids:
+            positions.add(int(self.pcmp[t]))
+            if self.pinv[t] >= 0:
+                positions.add(int(self.pinv[t]))
+        self._ops = fetch_ops(sorted(positions)) if positions else {}
+        out = defaultdict(list)
+        for kind, items in self.raw.items():
+            for it in items:
+                out[kind].append(self._explain_plain(kind, it))
+        for c in found:
+            out[c["type"]].append(self._explain_cycle(c))
+        return out
+
+    def op(self, tid):
+        return self._ops.get(int(self.pcmp[tid]))
+
+    def inv(self, tid):
+        p = int(self.pinv[tid])
+        return self._ops.get(p) if p >= 0 else None
+
+    def name(self, tid):
+        return txn_name(self.op(tid), tid)
+
+    def _explain_plain(self, kind, it):
+        if kind == "G1a":
+            r, k, v, w = it
+            return {"ops": [self.op(r), self.op(w)], "key": k, "explanation":
+                    f"{self.name(r)} read key {k!r} = {fmt_value(v)}, written by {self.name(w)}, which failed: "
+                    f"a read of a write that never committed."}
+        if kind == "G1b":
+            r, k, v, w = it
+            return {"ops": [self.op(r), self.op(w)], "key": k, "explanation":
+                    f"{self.name(r)} read key {k!r} = {fmt_value(v)}, but {self.name(w)} overwrote that value "
+                    f"with another write to the same key before committing: an intermediate state."}
+        if kind == "internal":
+            t, k, wrote, read = it
+            return {"ops": [self.op(t)], "key": k, "explanation":
+                    f"{self.name(t)} wrote {fmt_value(wrote)} to key {k!r} and then read it as "
+                    f"{fmt_value(read)}: a transaction must see its own writes."}
+        if kind == "future-read":
+            t, k, v = it
+            return {"ops": [self.op(t)], "key": k, "explanation":
+                    f"{self.name(t)} read key {k!r} = {fmt_value(v)}, a value it writes itself only later."}
+        if kind == "lost-update":
+            k, v, tids = it
+            names = ", ".join(self.name(t) for t in tids)
+            return {"ops": [self.op(t) for t in tids], "key": k, "explanation":
+                    f"{names} all read key {k!r} = {fmt_value(None if v is INIT else v)} (the same version) "
+                    f"and each then wrote it and committed: each one's update ignores the others'."}
+        if kind == "cyclic-versions":
+            k, path = it
+            chain = " < ".join(fmt_value(None if x is INIT else x) for x in path)
+            return {"ops": [], "key": k, "explanation":
+                    f"The assumed version order of key {k!r} is cyclic: {chain}."}
+        return {"explanation": f"{kind}: {it!r}"}
+
+    def _explain_cycle(self, c):
+        nodes, kinds = c["nodes"], c["kinds"]
+        names = [self.name(t) for t in nodes]
+        steps, texts = [], []
+        for i, (a, kind) in enumerate(zip(nodes, kinds)):
+            b = nodes[(i + 1) % len(nodes)]
+            why, key = self._why(a, b, kind)
+            texts.append(f"{self.name(a)} < {self.name(b)} ({kind}): {why}")
+            step = {"from": self.op(a), "to": self.op(b), "type": kind, "explanation": why}
+            if key is not None:
+                step["key"] = key
+            steps.append(step)
+        descriptions = [describe_txn(nm, self.op(t), self.inv(t)) for nm, t in zip(names, nodes)]
+        return {"cycle": [self.op(t) for t in nodes], "steps": steps,
+                "explanation": cycle_text(c["type"], names, descriptions, texts)}
+
+    def _why(self, a, b, kind):
+        A, B = self.name(a), self.name(b)
+        if kind == "process":
+            op = self.op(a)
+            return f"process {op.get('process') if op else '?'} completed {A} before it invoked {B}.", None
+        if kind == "realtime":
+            return (f"{A} completed (time {int(self.tcmp[a])}) before {B} was invoked "
+                    f"(time {int(self.tinv[b])}).", None)
+        wa, wb = self.txn_writes.get(a, {}), self.txn_writes.get(b, {})
+        if kind == "wr":
+            for t, k, v in self.ext_reads:
+                if t == b and v is not INIT and self.writer.get((k, v)) == a:
+                    return f"{B} read key {k!r} = {fmt_value(v)}, which {A} wrote.", k
+        if kind == "ww":
+            for k, va in wa.items():
+                if k in wb and (va, wb[k]) in self.facts.get(k, ()):
+                    return (f"{A} wrote {fmt_value(va)} to key {k!r} and {B} wrote {fmt_value(wb[k])}, "
+                            f"a later version ({self._basis()}).", k)
+        if kind == "rw":
+            for t, k, v in self.ext_reads:
+                if t == a and k in wb and (v, wb[k]) in self.facts.get(k, ()):
+                    shown = "nil (the initial version)" if v is INIT else fmt_value(v)
+                    why = ("every written version follows the initial nil" if v is INIT else self._basis())
+                    return (f"{A} read key {k!r} = {shown}, and {B} wrote {fmt_value(wb[k])}, a later version "
+                            f"({why}).", k)
+        return f"{kind} dependency.", None
+
+    def _basis(self):
+        return ("by the assumed " + " and ".join(
+            x for x, on in (("sequential", self.sequential), ("linearizable", self.linearizable)) if on)
+                + " per-key order") if (self.sequential or self.linearizable) else "by the version order"
+
+
+def _version_cycle(facts):
+    """A cycle in the per-key version order facts, as a list of versions, or None."""
+    import networkx as nx
+    if len(facts) < 2:
+        return None
+    g = nx.DiGraph()
+    g.add_edges_from(facts)
+    try:
+        c = nx.find_cycle(g)
+    except nx.NetworkXNoCycle:
+        return None
+    return [e[0] for e in c] + [c[0][0]]
+
+
+def _tids_of(kind, it):
+    if kind in ("G1a", "G1b"):
+        return [it[0], it[3]]
+    if kind in ("internal", "future-read"):
+        return [it[0]]
+    if kind == "lost-update":
+        return list(it[2])
+    return []
+
+
+def check(history, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("txn",),
+          sequential_keys=False, linearizable_keys=False, **_):
+    """Check an in-memory list of rw-register ops (a whole history or any subset)."""
+    t0 = time.perf_counter()
+    with no_gc():
+        an = RegisterAnalyzer(source_of(history), fs, sequential_keys, linearizable_keys)
+        for i, op in enumerate(history):
+            line = line_of(history, i)
+            an.feed(i, op, line if line is not None else i + 1)
+        result = an.finish(lambda ps: {p: history[p] for p in ps}, model, budget)
+    result["stats"]["seconds"] = round(time.perf_counter() - t0, 3)
+    return result
+
+
+def check_file(path, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("txn",),
+               sequential_keys=False, linearizable_keys=False, **_):
+    """Check a rw-register history file (streamed; positions are file lines)."""
+    from checkers.list_append import fetch_lines
+    t0 = time.perf_counter()
+    with no_gc():
+        an = RegisterAnalyzer(str(path), fs, sequential_keys, linearizable_keys)
+        for line, op in iter_history(path):
+            an.feed(line, op, line)
+        result = an.finish(lambda ls: fetch_lines(path, ls), model, budget)
+    result["stats"]["seconds"] = round(time.perf_counter() - t0, 3)
+    return result
+

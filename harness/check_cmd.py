@@ -1,0 +1,115 @@
+"""`harness check HISTORY`: judge a recorded history with a workload's checker.
+
+Exit 0 = valid, 1 = anomalies the model forbids, 2 = unknown or unusable input (one line says why,
+with the file and line where it applies).
+"""
+from __future__ import annotations
+
+import sys
+
+from harness.errors import UsageError
+
+WORKLOADS = ("list-append", "rw-register", "bank", "set", "save-resume")
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "check", help="check a history file for isolation anomalies",
+        description="Check a history (JSONL or Jepsen EDN) and prove anomalies with dependency cycles. "
+                    "Exit 0 valid, 1 invalid under --model, 2 unknown or unusable input.")
+    p.add_argument("history", metavar="HISTORY", help="history.jsonl or history.edn")
+    p.add_argument("--workload", choices=WORKLOADS, default=None,
+                   help="which checker (default: guessed from the micro-ops: append -> list-append, "
+                        "w -> rw-register)")
+    p.add_argument("--model", default="strict-serializable",
+                   help="consistency model to judge against (default strict-serializable)")
+    p.add_argument("--out", metavar="DIR", help="write one explanation per anomaly type and a graph per cycle")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    p.add_argument("--budget", type=int, default=None,
+                   help="cycle-search effort bound in visited states (default 2,000,000)")
+    p.set_defaults(func=run)
+
+
+def guess_workload(path) -> str:
+    """list-append or rw-register, from the first micro-ops found in the file."""
+    from checkers.history import iter_history
+    seen = 0
+    for _, op in iter_history(path):
+        value = op.get("value")
+        if op.get("process") == "nemesis" or not isinstance(value, list):
+            continue
+        for m in value:
+            if isinstance(m, list) and m:
+                if m[0] == "append":
+                    return "list-append"
+                if m[0] == "w":
+                    return "rw-register"
+        seen += 1
+        if seen > 1000:
+            break
+    return "list-append"
+
+
+def run(args) -> int:
+    from checkers import models
+    from checkers.api import check_file
+    from checkers.history import HistoryError
+    try:
+        model = models.canonical(args.model)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    try:
+        workload = args.workload or guess_workload(args.history)
+        opts = {}
+        if args.budget is not None:
+            opts["budget"] = args.budget
+        result = check_file(args.history, workload, model, **opts)
+    except HistoryError as e:
+        raise UsageError(str(e)) from None
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith("checkers."):
+            raise UsageError(f"no checker for workload {args.workload!r} yet ({e.name})") from None
+        raise
+    if args.out:
+        from checkers.render import write_explanations
+        try:
+            write_explanations(result, args.out)
+        except OSError as e:
+            raise UsageError(f"cannot write explanations to {args.out}: {e}") from None
+    if args.json:
+        import orjson
+        sys.stdout.write(orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_INDENT_2,
+                                      default=str).decode() + "\n")
+    else:
+        print_summary(result, model, workload)
+    valid = result["valid"]
+    if valid is True:
+        return 0
+    if valid is False:
+        return 1
+    if not args.json:
+        print(f"harness check: unknown: {result.get('unknown_reason', 'undetermined')}", file=sys.stderr)
+    return 2
+
+
+def print_summary(result, model, workload):
+    st = result["stats"]
+    counts = st.get("anomaly_counts", {})
+    print(f"{workload}: {st['txns']} transactions ({st['ok']} ok, {st['fail']} fail, {st['info']} info) "
+          f"checked in {st.get('seconds', 0):.2f} s")
+    v = result["valid"]
+    print(f"valid under {model}: {'yes' if v is True else 'NO' if v is False else 'unknown'}")
+    if result["anomaly_types"]:
+        print("anomalies: " + ", ".join(f"{t} ({counts.get(t, len(result['anomalies'].get(t, [])))})"
+                                        for t in result["anomaly_types"]))
+        print("not: " + (", ".join(result["not"]) or "-"))
+        if result["also_not"]:
+            print("also not: " + ", ".join(result["also_not"]))
+        for t in result["anomaly_types"]:
+            items = result["anomalies"].get(t) or []
+            if items:
+                print(f"\n== {t} (first of {counts.get(t, len(items))}) ==")
+                print(items[0].get("explanation", ""))
+    search = result.get("search") or {}
+    if search.get("truncated"):
+        print(f"\ncycle search stopped at its budget; not searched: {', '.join(search['truncated'])}")
