@@ -125,17 +125,24 @@ def as_list(value) -> list[str]:
     return [str(value)]
 
 
+RERUN_FLAGS = ("db", "workload", "nodes", "backend", "isolation", "model", "routing", "nemesis",
+               "nemesis_interval", "time_limit", "final_time_limit", "concurrency", "rate", "seed",
+               "op_timeout", "store", "name")
+
+
 def rerun_command(spec: dict) -> str:
-    """`harness run ...` rebuilt from a spec, for runs that did not record their command."""
+    """`harness run ...` rebuilt from test.json (the runner's TestSpec fields), every setting explicit."""
     argv = ["harness", "run"]
-    for key in ("db", "workload", "nodes", "backend", "isolation", "routing", "nemesis", "time_limit",
-                "concurrency", "rate", "seed"):
+    for key in RERUN_FLAGS:
         value = spec.get(key, spec.get(key.replace("_", "-")))
         if value in (None, "", [], False):
             continue
         if isinstance(value, (list, tuple)):
             value = ",".join(str(v) for v in value)
         argv += ["--" + key.replace("_", "-"), str(value)]
+    for key, flag in (("knobs", "--knob"), ("workload_opts", "--opt")):
+        for k, v in (spec.get(key) or {}).items():
+            argv += [flag, f"{k}={v if isinstance(v, str) else json.dumps(v)}"]
     return shlex.join(argv)
 
 

@@ -143,33 +143,40 @@ def clean_svg(text: str) -> str:
 def checker_renderings(results_shown: dict, out_dir: Path) -> tuple[dict, str | None]:
     """Run the checker's write_explanations; ({(type, n): svg text}, problem or None).
 
-    Files are matched to anomalies by name: one containing the type's slug and the instance's
-    ordinal (0- or 1-based), else the type's files in sorted order.
+    checkers/render.py names the graph of the n-th listed instance (from 1) `<slug>-<n>.svg`.
     """
     try:
-        from checkers.render import write_explanations
+        from checkers.render import slug, write_explanations
     except ImportError:
         return {}, None
     try:
         write_explanations(results_shown, out_dir)
     except Exception as e:  # noqa: BLE001 - a rendering bug must not cost the whole report
         return {}, f"checkers.render.write_explanations failed: {type(e).__name__}: {e}"
-    svgs = sorted(Path(out_dir).rglob("*.svg"))
     found = {}
     for atype, instances in (results_shown.get("anomalies") or {}).items():
-        slug = re.sub(r"[^a-z0-9]+", "-", atype.lower()).strip("-")
-        mine = [p for p in svgs if re.search(rf"(^|[^a-z0-9]){re.escape(slug)}([^a-z0-9]|$)", p.stem.lower())
-                and not any(slug != o and o.startswith(slug) and o in p.stem.lower()
-                            for o in _slugs(results_shown))]
-        mine.sort(key=lambda p: [int(d) for d in re.findall(r"\d+", p.stem)] or [0])
         for k in range(len(instances or [])):
-            if k < len(mine):
+            svg = Path(out_dir) / f"{slug(atype)}-{k + 1}.svg"
+            if svg.is_file():
                 try:
-                    found[(atype, k)] = clean_svg(mine[k].read_text(errors="replace"))
+                    found[(atype, k)] = svg.read_text(errors="replace")
                 except OSError:
                     pass
     return found, None
 
 
-def _slugs(results):
-    return [re.sub(r"[^a-z0-9]+", "-", t.lower()).strip("-") for t in (results.get("anomalies") or {})]
+def link_graphviz_nodes(svg: str, anchor: str) -> str:
+    """Graphviz SVG made ready to inline: ids made unique per anomaly, each transaction node (titled
+    T<index>) a link to its row in the history excerpt."""
+    svg = clean_svg(svg)
+    svg = re.sub(r'\bid="', f'id="{anchor}-', svg)
+    out, pos = [], 0
+    for m in re.finditer(r'(<g id="[^"]*" class="node">\s*<title>T(\d+)</title>)', svg):
+        close = svg.find("</g>", m.end())
+        if close < 0:
+            break
+        out.append(svg[pos:m.start()])
+        out.append(f'<a href="#{anchor}-op-{m.group(2)}">{svg[m.start():close + 4]}</a>')
+        pos = close + 4
+    out.append(svg[pos:])
+    return "".join(out)

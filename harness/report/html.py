@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 
 from harness.report.data import ENGINE_INVARIANTS, Run, meaning
-from harness.report.graphs import cycle_svg, steps_of
+from harness.report.graphs import cycle_svg, link_graphviz_nodes, steps_of
 from harness.report.ops import Pairs, Period, anomaly_ops, excerpt_rows, op_time, with_invokes
 from harness.report.timeline import timeline_svg
 from harness.report.verdict import verdict_sentence, verdict_word
@@ -218,7 +218,8 @@ class Page:
             out.append(f'<div class="explanation">{_e(a["explanation"])}</div>')
         if isinstance(a.get("isolation"), str):
             out.append(f'<p><b>The isolation anomaly behind it:</b> {_e(a["isolation"])}.</p>')
-        graph = self.graphs.get((atype, n)) or (cycle_svg(a, self.op, anchor) if a.get("cycle") else "")
+        graph = self.graphs.get((atype, n))
+        graph = link_graphviz_nodes(graph, anchor) if graph else (cycle_svg(a, self.op, anchor) if a.get("cycle") else "")
         if graph:
             out.append(f'<div class="graph">{graph}</div>')
         steps = steps_of(a)
@@ -311,7 +312,7 @@ class Page:
         files = [f for f in ("history.jsonl", "results.json", "test.json", "harness.log")
                  if (run.dir / f).exists()]
         if (run.dir / "explanations").is_dir():
-            files.append("explanations/")
+            files += [f"explanations/{p.name}" for p in sorted((run.dir / "explanations").glob("*.txt"))]
         links = " · ".join(f'<a href="{_e(f)}">{_e(f)}</a>' for f in files)
         facts = self.run.results.get("run") if isinstance(self.run.results.get("run"), dict) else {}
         notes = list(facts.get("notes") or []) + list(self.run.results.get("nemesis_notes") or [])
@@ -333,10 +334,14 @@ class Page:
         run = self.run
         word = verdict_word(run.results)
         title = f"{word.upper()} · {run.db} · {run.workload}" + (f" · {', '.join(run.nemesis)}" if run.nemesis else "")
-        body = [self.verdict(), '<nav><a href="#broke">what broke</a><a href="#anomalies">anomalies</a>'
-                '<a href="#performance">performance</a><a href="#setup">setup</a></nav>',
-                self.what_broke(), self.anomalies(), self.context_section(), self.performance(), self.setup(),
-                self.problems()]
+        sections = [self.what_broke(), self.anomalies(), self.context_section(), self.performance(), self.setup(),
+                    self.problems()]
+        links = [(anchor, label) for anchor, label in (("broke", "what broke"), ("anomalies", "anomalies"),
+                                                       ("context", "also seen"), ("performance", "performance"),
+                                                       ("setup", "setup"), ("problems", "problems"))
+                 if any(f'id="{anchor}"' in sec for sec in sections)]
+        nav = "<nav>" + "".join(f'<a href="#{a}">{label}</a>' for a, label in links) + "</nav>"
+        body = [self.verdict(), nav, *sections]
         return ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
                 '<meta name="viewport" content="width=device-width, initial-scale=1">'
                 '<link rel="icon" href="data:,">'

@@ -144,10 +144,10 @@ def quantile_plot(pairs: Pairs, periods: list[Period], path: Path) -> Path:
     xs, qs = [], []
     for b in range(len(edges) - 1):
         chunk = lat[order[bounds[b]:bounds[b + 1]]]
-        if len(chunk):
-            xs.append((edges[b] + edges[b + 1]) / 2)
-            qs.append(np.percentile(chunk, [50, 95, 99, 100]))
-    if qs:
+        xs.append((edges[b] + edges[b + 1]) / 2)
+        # an empty bucket (nothing completed: e.g. a paused primary) breaks the line, not bridges it
+        qs.append(np.percentile(chunk, [50, 95, 99, 100]) if len(chunk) else np.full(4, np.nan))
+    if qs and not np.isnan(np.array(qs)).all():
         qs = np.array(qs)
         for k, (label, style) in enumerate((("p50", "-"), ("p95", "--"), ("p99", "-."), ("max", ":"))):
             ax.plot(xs, np.maximum(qs[:, k], 1e-3), style, color="#1f4e79", lw=1.2, label=label)

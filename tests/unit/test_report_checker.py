@@ -37,13 +37,40 @@ def test_report_shows_the_checkers_cycle_steps_and_ops(tmp_path):
     atype = next(t for t in result["anomaly_types"] if t.startswith("G-single"))
     cycle = result["anomalies"][atype][0]["cycle"]
     names = [f"T{op['index']}" for op in cycle]
-    # the graph names transactions as the checker's explanation does, and links each to its row
+    # the graph (graphviz's via checkers.render, or the report's own) names transactions as the
+    # checker's explanation does, and links each to its row in the history excerpt
+    graph = re.search(r'<svg class="cycle-graph".*?</svg>', html, re.S).group(0)
     for op, name in zip(cycle, names):
-        assert re.search(rf"{name}  p{op['process']} · n\d", html), name
+        assert re.search(rf">{name}(\s|<)", graph), name
+        assert f'href="#a1-op-{op["index"]}"' in graph
         assert re.search(rf'<tr class="focus" id="a1-op-{op["index"]}">', html)
-    assert '<svg class="cycle-graph"' in html
     # every step reads "Ta < Tb (kind): why", the kinds labelling the graph's edges
     steps = re.findall(r"<li>(T\d+ &lt; T\d+ \((\w+)\): .*?)</li>", html)
     assert len(steps) == len(cycle) and {k for _, k in steps} <= {"ww", "wr", "rw", "process", "realtime"}
-    assert all(f">{k}</text>" in html for _, k in steps)
+    assert all(re.search(rf">{k}( [^<]*)?</text>", graph) for _, k in steps)
     assert "Not safe: on galera (random routing) with no faults, the history violates serializable" in html
+
+
+def test_report_draws_the_cycle_itself_without_the_checkers_renderer(tmp_path, monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_render(name, *args, **kw):
+        if name == "checkers.render":
+            raise ImportError("not installed")
+        return real_import(name, *args, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_render)
+    history = read_skew_history()
+    result = check(history, "list-append", "serializable")
+    run = tmp_path / "run"
+    run.mkdir()
+    write_history(run / "history.jsonl", history)
+    (run / "results.json").write_text(json.dumps(result))
+    html = write_report(run).read_text()
+    cycle = next(iter(result["anomalies"].values()))[0]["cycle"]
+    graph = re.search(r'<svg class="cycle-graph".*?</svg>', html, re.S).group(0)
+    assert not (run / "explanations").exists()
+    for op in cycle:
+        assert re.search(rf"T{op['index']}  p{op['process']} · n\d", graph)
+        assert f'href="#a1-op-{op["index"]}"' in graph
