@@ -59,7 +59,7 @@ import time
 import weakref
 
 from harness.errors import UsageError
-from workloads.base import Abort, Workload, run_ddl, sql, transaction
+from workloads.base import (Abort, CommitUnknown, Workload, begin_sql, is_definite_abort, run_ddl, sql)
 
 PROC_DEF = "order-process"
 TABLES = {  # table -> columns in dump order, ordered by the first (the key)
@@ -136,6 +136,38 @@ def key_of_exec(eid: str):
     """'pi-3-17' -> 3 (the instance number is part of the execution id)."""
     parts = str(eid).split("-")
     return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+class RollbackFailed(ConnectionError):
+    """ROLLBACK itself failed (e.g. a Galera node that left the primary component answers 1047 to
+    it): the connection still holds the half-done transaction, and the next START TRANSACTION would
+    COMMIT it implicitly. The connection is closed (the server then rolls back) and the op recorded
+    as indeterminate, which is what the runner does with a ConnectionError."""
+
+
+@contextlib.contextmanager
+def transaction(conn, dialect: str):
+    """BEGIN ... COMMIT on an autocommit connection, yielding a cursor. Unlike a plain rollback,
+    a failed ROLLBACK never leaves the connection in use (see RollbackFailed)."""
+    cur = conn.cursor()
+    try:
+        cur.execute(begin_sql(dialect))
+        yield cur
+    except BaseException as e:
+        try:
+            conn.cursor().execute("ROLLBACK")
+        except Exception as rb:
+            with contextlib.suppress(Exception):
+                conn.close()
+            raise RollbackFailed(f"{_describe(e)}; then ROLLBACK failed ({_describe(rb)}): connection "
+                                 f"closed so the server rolls the transaction back") from e
+        raise
+    try:
+        cur.execute("COMMIT")
+    except Exception as e:
+        if is_definite_abort(e):
+            raise
+        raise CommitUnknown(e) from e
 
 
 def now_ms() -> int:
