@@ -21,9 +21,11 @@ class NodeCommandError(ClusterError, subprocess.CalledProcessError):
 
     def __init__(self, node, argv, cp):
         subprocess.CalledProcessError.__init__(self, cp.returncode, argv, cp.stdout, cp.stderr)
-        lines = ((cp.stderr or "") + (cp.stdout or "")).strip().splitlines()
+        lines = [line.strip() for line in ((cp.stderr or "") + "\n" + (cp.stdout or "")).splitlines()
+                 if line.strip()]
+        errors = [line for line in lines if "ERROR" in line or "rror:" in line or "FATAL" in line]
         self.message = f"{node}: `{' '.join(map(str, argv))[-200:]}` exited {cp.returncode}: " \
-                       f"{lines[-1] if lines else '(no output)'}"
+                       f"{(errors or lines or ['(no output)'])[-1][:300]}"
 
     def __str__(self):
         return self.message

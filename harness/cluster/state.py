@@ -34,8 +34,17 @@ def clusters_dir() -> Path:
 
 
 def data_root() -> Path:
-    """Where node data dirs live (HARNESS_DATA_DIR, else <state dir>/data)."""
-    return Path(os.environ.get("HARNESS_DATA_DIR", str(state_dir() / "data")))
+    """Where node data dirs live: HARNESS_DATA_DIR, else /dev/shm/engine-harness (tmpfs), else <state dir>/data.
+
+    tmpfs because init and commits are fsync-bound and the machine's disk is slow and shared
+    (mariadb-install-db: 4.6 s on disk, 0.6 s on tmpfs). Killing a server (SIGKILL) keeps its
+    written data either way: page cache and tmpfs both outlive the process.
+    """
+    if os.environ.get("HARNESS_DATA_DIR"):
+        return Path(os.environ["HARNESS_DATA_DIR"])
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
+        return Path("/dev/shm/engine-harness")
+    return state_dir() / "data"
 
 
 def record_path(name: str) -> Path:

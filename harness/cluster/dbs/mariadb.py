@@ -88,8 +88,8 @@ class MariaDB(DbDef):
         """Run SQL as root over the node's unix socket; tab-separated output (or \\G-style)."""
         argv = ["mariadb", "--no-defaults", f"--socket={self.socket(node)}", "-uroot", "--connect-timeout=3",
                 "-N", "-B", "-e", statement]
-        if vertical:
-            argv.insert(-2, "-E")
+        if vertical:  # \G-style "Name: value" lines (without -N, which would drop the names)
+            argv[argv.index("-N")] = "-E"
         return node.run(argv, timeout=timeout).stdout
 
     def try_sql(self, node, statement, timeout=5) -> str:

@@ -1,0 +1,114 @@
+"""MariaDB asynchronous master-master: two nodes, GTID replication both ways.
+
+Each node has its own server_id, gtid_domain_id and auto-increment offset; users are created with
+sql_log_bin=0 so that neither binlog carries them. Replication is asynchronous: concurrent updates of
+one row on both masters diverge silently, which is exactly what a test should be able to show.
+"""
+from harness.cluster.dbs.base import Knob, NotYet, isolation, nonneg_int, wait_until
+from harness.cluster.dbs.mariadb import MariaDB, in_parallel, sql_quote
+from harness.errors import ClusterError
+
+REPL_USER = "repl"
+
+
+class MariaDBMM(MariaDB):
+    name = "mariadb-mm"
+    min_nodes = max_nodes = default_nodes = 2
+    knobs = {
+        "isolation": Knob(None, isolation, "server default transaction isolation"),
+        "master_delay": Knob(0, nonneg_int, "seconds each replica lags behind its master (MASTER_DELAY)"),
+    }
+
+    def roles(self, n):
+        return ["master"] * n
+
+    def extra_config(self, cluster, node):
+        return [
+            f"server_id={node.index}",
+            "log_bin=mariadb-bin",
+            "log_slave_updates=ON",
+            f"gtid_domain_id={node.index}",
+            "auto_increment_increment=2",
+            f"auto_increment_offset={node.index}",
+            "slave_net_timeout=4",   # with a 1 s heartbeat: a dead master is noticed within seconds
+            "relay_log=relay-bin",
+        ]
+
+    def other(self, cluster, node):
+        return cluster.nodes[1] if node is cluster.nodes[0] else cluster.nodes[0]
+
+    def repl_password(self, cluster):
+        return cluster.record.setdefault("repl_password", cluster.password[::-1])
+
+    def create(self, cluster):
+        for node in cluster.nodes:
+            self.prepare_dirs(cluster, node)
+        in_parallel([lambda n=n: self.install(cluster, n) for n in cluster.nodes])
+        in_parallel([lambda n=n: self.start(cluster, n) for n in cluster.nodes])
+        rp = sql_quote(self.repl_password(cluster))
+        for node in cluster.nodes:
+            self.create_users(cluster, node, replicate=False)
+            self.sql(node, f"SET sql_log_bin=0; CREATE USER '{REPL_USER}'@'%' IDENTIFIED BY {rp}; "
+                           f"GRANT REPLICATION SLAVE ON *.* TO '{REPL_USER}'@'%';")
+        for node in cluster.nodes:
+            self.change_master(cluster, node)
+        cluster.save()
+
+    def change_master(self, cluster, node, gtid_slave_pos=None):
+        other = self.other(cluster, node)
+        pos = f"SET GLOBAL gtid_slave_pos = {sql_quote(gtid_slave_pos)}; " if gtid_slave_pos is not None else ""
+        self.sql(node, "STOP SLAVE; " + pos +
+                 f"CHANGE MASTER TO MASTER_HOST={sql_quote(other.ip)}, MASTER_PORT={self.port}, "
+                 f"MASTER_USER='{REPL_USER}', MASTER_PASSWORD={sql_quote(self.repl_password(cluster))}, "
+                 f"MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_HEARTBEAT_PERIOD=1, "
+                 f"MASTER_DELAY={int(cluster.knobs.get('master_delay') or 0)}; START SLAVE;")
+
+    def slave_status(self, node) -> dict:
+        out = self.sql(node, "SHOW SLAVE STATUS", vertical=True, timeout=5)
+        st = {}
+        for line in out.splitlines():
+            key, sep, value = line.strip().partition(": ")
+            if sep:
+                st[key] = value
+        return st
+
+    def wait_healthy(self, cluster, timeout=60.0):
+        for node in cluster.nodes:
+            if not node.alive():
+                raise ClusterError(f"{node} is not running")
+            self.wait_ready(cluster, node, timeout)
+
+        def running(node):
+            try:
+                st = self.slave_status(node)
+            except ClusterError as e:
+                raise NotYet(str(e)) from None
+            if (st.get("Slave_IO_Running"), st.get("Slave_SQL_Running")) != ("Yes", "Yes"):
+                err = st.get("Last_SQL_Error") or st.get("Last_IO_Error") or ""
+                if st.get("Slave_SQL_Running") == "No" and st.get("Last_SQL_Errno", "0") != "0":
+                    raise ClusterError(f"{node}: replication stopped: {err}")  # will not heal by waiting
+                raise NotYet(f"{node}: IO={st.get('Slave_IO_Running')} SQL={st.get('Slave_SQL_Running')} {err}")
+        for node in cluster.nodes:
+            wait_until(lambda n=node: running(n), timeout, f"{node} to replicate from its peer", [node])
+
+    def node_status(self, cluster, node):
+        st = self.slave_status(node)
+        return {"io_running": st.get("Slave_IO_Running"), "sql_running": st.get("Slave_SQL_Running"),
+                "seconds_behind": st.get("Seconds_Behind_Master"),
+                "gtid_io_pos": st.get("Gtid_IO_Pos"),
+                "last_error": st.get("Last_SQL_Error") or st.get("Last_IO_Error") or None}
+
+    def reset_data(self, cluster):
+        """Fresh database on both masters, replication restarted (also repairs broken replication)."""
+        db = cluster.database
+        for node in cluster.nodes:
+            self.sql(node, "STOP SLAVE;", timeout=30)
+        for node in cluster.nodes:
+            self.sql(node, f"SET sql_log_bin=0; DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}`;",
+                     timeout=60)
+        # skip whatever the peer's binlog still holds: both sides start equal and empty
+        positions = {n.name: self.sql(n, "SELECT @@gtid_binlog_pos").strip() for n in cluster.nodes}
+        for node in cluster.nodes:
+            self.change_master(cluster, node, gtid_slave_pos=positions[self.other(cluster, node).name])
+        self.wait_healthy(cluster, 60)
+        self.wait_database_everywhere(cluster)
