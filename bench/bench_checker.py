@@ -109,7 +109,8 @@ def simulate(n_txns, seed=0, concurrency=10, max_mops=4, live_keys=100, max_appe
             txn = data
             applies = txn["outcome"] == "ok" or (txn["outcome"] == "info" and rng.random() < 0.5)
             inj = txn["inject"]
-            if inj == "failed-read" and txn["outcome"] == "fail" and not fault_done:
+            if (inj == "failed-read" and txn["outcome"] == "fail" and not fault_done
+                    and any(m[0] == "append" for m in txn["mops"])):
                 applies = True
                 fault_done = True
             if not applies:
