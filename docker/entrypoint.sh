@@ -5,10 +5,10 @@
 # the netns backend). It ends by exec'ing its arguments, keeping the PID the harness recorded.
 #  HARNESS_UIDS="user=uid:gid ...": node directories are bind-mounted from the host and prepared
 #    there, so the image's mysql/postgres users take the host's ids (idempotent).
-#  --wsrep-new-cluster is honoured only on the very first start for a data directory (marker file
-#    HARNESS_BOOTSTRAP_MARKER); on any later start it is dropped so the node rejoins instead of
-#    bootstrapping a second cluster (split brain). HARNESS_FORCE_BOOTSTRAP=1 overrides (deliberate
-#    re-bootstrap after a whole-cluster stop).
+#  HARNESS_START_MARKER=FILE: created on a server's first start in this node. On every later start
+#    --wsrep-new-cluster is dropped, so a restarted Galera node rejoins instead of bootstrapping a
+#    second cluster (split brain). HARNESS_FORCE_BOOTSTRAP=1 keeps it (a deliberate re-bootstrap
+#    after a whole-cluster stop).
 #  HARNESS_LOG=FILE: stdout and stderr are appended to FILE (opened as root).
 #  HARNESS_RUN_AS=USER: run as USER (setpriv execs, so the PID stays the server's).
 set -eu
@@ -23,17 +23,19 @@ if [ -n "${HARNESS_LOG:-}" ]; then
   exec >>"$HARNESS_LOG" 2>&1
 fi
 
-marker=${HARNESS_BOOTSTRAP_MARKER:-}
+marker=${HARNESS_START_MARKER:-}
+started_before=0
+if [ -n "$marker" ]; then
+  [ -e "$marker" ] && started_before=1
+  : > "$marker"
+fi
 n=$#
 i=0
 while [ $i -lt $n ]; do
   arg=$1; shift; i=$((i + 1))
-  if [ "$arg" = "--wsrep-new-cluster" ] && [ -n "$marker" ]; then
-    if [ -e "$marker" ] && [ "${HARNESS_FORCE_BOOTSTRAP:-0}" != 1 ]; then
-      echo "harness-entrypoint: not bootstrapping again ($marker exists): joining the cluster" >&2
-      continue
-    fi
-    : > "$marker"
+  if [ "$arg" = "--wsrep-new-cluster" ] && [ $started_before = 1 ] && [ "${HARNESS_FORCE_BOOTSTRAP:-0}" != 1 ]; then
+    echo "harness-entrypoint: not bootstrapping again (started before, $marker): joining the cluster" >&2
+    continue
   fi
   set -- "$@" "$arg"
 done

@@ -92,13 +92,13 @@ class DockerNode(Node):
         user = kw.pop("user", None)
         # nsenter with only -n does not fork: the Popen's pid is the helper's own
         proc = subprocess.Popen(self._nsenter(["-n"]) + _as_user(user) + [str(a) for a in argv], **kw)
-        self._helpers.append(proc)
+        self._helpers = [p for p in self._helpers if p.poll() is None] + [proc]
         return proc
 
     def launch(self, argv, env=None, user=None) -> int:
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         environment = {"HARNESS_LOG": self.log_path,
-                       "HARNESS_BOOTSTRAP_MARKER": os.path.join(self.home, ".wsrep-bootstrapped"),
+                       "HARNESS_START_MARKER": os.path.join(self.home, ".started-once"),
                        **({"HARNESS_RUN_AS": user} if user else {}), **(env or {})}
         api = self.cluster.api
         try:
