@@ -70,7 +70,7 @@ class _Reader:
             while True:
                 t = self.next_token()
                 if t is None:
-                    self.error(f"unclosed {text!r} opened on line {line}")
+                    self.error(f"unclosed {text!r} (the file ends before it is closed)", line)
                 if t[0] == "close":
                     if t[1] != closer:
                         self.error(f"expected {closer!r} to close {text!r} from line {line}, got {t[1]!r}")

@@ -21,6 +21,7 @@ from array import array
 import orjson
 
 OP_TYPES = ("invoke", "ok", "fail", "info")
+_NUMBERS = (int, float)
 
 
 class HistoryError(Exception):
@@ -129,7 +130,8 @@ def iter_history(path):
                     continue  # blank line
                 raise HistoryError(path, lineno, f"malformed JSON: {e}") from None
             # fast path for well-formed ops; the full check names the problem otherwise
-            if type(op) is not dict or op.get("type") not in valid_types or "f" not in op:
+            if (type(op) is not dict or op.get("type") not in valid_types or "f" not in op
+                    or type(op.get("time", 0)) not in _NUMBERS):
                 validate_op(op, path, lineno)
             yield lineno, op
 

@@ -158,6 +158,10 @@ class Analyzer:
                 try:
                     extend((code, pid, t_inv, NO_TIME if tm is None else tm, pos_inv, pos))
                 except TypeError:   # float times: whole nanoseconds are plenty
+                    for bad_pos, x in ((pos_inv, t_inv), (pos, tm)):
+                        if x is not None and type(x) not in (int, float):
+                            raise HistoryError(path, line_fn(bad_pos) if line_fn else bad_pos,
+                                               f"field 'time' must be a number, got {x!r}") from None
                     extend((code, pid, int(t_inv), NO_TIME if tm is None else int(tm), pos_inv, pos))
                 tab.n = tid + 1
                 txn(tid, code, value, pos)
