@@ -30,6 +30,15 @@ def _exec(cluster, node, statements: list[str]):
         conn.close()
 
 
+def configured_master_delay(cluster) -> int:
+    """The cluster's own MASTER_DELAY (seconds, a cluster knob): healing returns to it, not to 0."""
+    return int((getattr(cluster, "knobs", None) or {}).get("master_delay") or 0)
+
+
+def configured_apply_delay_ms(cluster) -> int:
+    return int((getattr(cluster, "knobs", None) or {}).get("recovery_min_apply_delay") or 0)
+
+
 def pg_in_recovery(cluster, node) -> bool:
     return bool(_exec(cluster, node, ["SELECT pg_is_in_recovery()"])[0][0][0])
 
@@ -95,8 +104,10 @@ class ReplicationLag(Fault):
                                   "SELECT pg_reload_conf()",
                                   "SELECT pg_wal_replay_resume()"])
         else:
-            _exec(cluster, node, ["STOP SLAVE SQL_THREAD", "CHANGE MASTER TO MASTER_DELAY=0",
-                                  "START SLAVE SQL_THREAD"])
+            # MariaDB changes MASTER_DELAY only with both replica threads stopped
+            _exec(cluster, node, ["STOP SLAVE",
+                                  f"CHANGE MASTER TO MASTER_DELAY={configured_master_delay(cluster)}",
+                                  "START SLAVE"])
 
 
 class ReplicationDelay(ReplicationLag):
@@ -110,9 +121,8 @@ class ReplicationDelay(ReplicationLag):
             _exec(cluster, node, [f"ALTER SYSTEM SET recovery_min_apply_delay = '{int(self.delay_s)}s'",
                                   "SELECT pg_reload_conf()"])
         else:
-            _exec(cluster, node, ["STOP SLAVE SQL_THREAD",
-                                  f"CHANGE MASTER TO MASTER_DELAY={int(self.delay_s)}",
-                                  "START SLAVE SQL_THREAD"])
+            _exec(cluster, node, ["STOP SLAVE", f"CHANGE MASTER TO MASTER_DELAY={int(self.delay_s)}",
+                                  "START SLAVE"])
 
 
 class ReplicationStop(ReplicationLag):
@@ -141,10 +151,10 @@ def leftovers(cluster) -> list[str]:
                 if not pg_in_recovery(cluster, n):
                     continue
                 (delay,), (paused,) = [r[0] for r in _exec(cluster, n, [
-                    "SELECT current_setting('recovery_min_apply_delay')",
+                    "SELECT setting FROM pg_settings WHERE name = 'recovery_min_apply_delay'",  # ms
                     "SELECT pg_is_wal_replay_paused()"])]
-                if delay not in ("0", "0ms", "0s"):
-                    found.append(f"{n.name}: recovery_min_apply_delay = {delay}")
+                if int(delay) != configured_apply_delay_ms(cluster):
+                    found.append(f"{n.name}: recovery_min_apply_delay = {delay} ms")
                 if paused:
                     found.append(f"{n.name}: WAL replay paused")
             else:
@@ -155,7 +165,7 @@ def leftovers(cluster) -> list[str]:
                     cols = [d[0] for d in cur.description or []]
                     for row in cur.fetchall():
                         st = dict(zip(cols, row))
-                        if st.get("SQL_Delay"):
+                        if int(st.get("SQL_Delay") or 0) != configured_master_delay(cluster):
                             found.append(f"{n.name}: MASTER_DELAY = {st['SQL_Delay']}")
                         if st.get("Slave_SQL_Running") == "No" and not st.get("Last_SQL_Errno"):
                             found.append(f"{n.name}: replica SQL thread stopped")
