@@ -100,12 +100,15 @@ class Node:
         """The server and its child processes (postgres backends, SST scripts)."""
         return [self.pid] if self.pid and self.alive() else []
 
-    def signal(self, sig) -> None:
+    def signal(self, sig) -> list[int]:
         """Signal the whole server process tree: SIGSTOP of a postmaster alone would leave its
-        backends serving, SIGKILL of it alone would leave orphans holding shared memory."""
-        for pid in self.server_pids():
+        backends serving, SIGKILL of it alone would leave orphans holding shared memory.
+        Returns the PIDs signalled."""
+        pids = self.server_pids()
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
+        return pids
 
     # -- lifecycle (backend-neutral) ------------------------------------------------------
     def start(self, env=None, wait=True, timeout=60.0) -> None:
@@ -128,9 +131,14 @@ class Node:
             self.kill()
 
     def kill(self, sig=sig_mod.SIGKILL) -> None:
-        self.signal(sig)
-        if sig == sig_mod.SIGKILL and not self._wait_dead(10):
-            raise ClusterError(f"{self}: pid {self.pid} survived SIGKILL")
+        pids = self.signal(sig)
+        if sig == sig_mod.SIGKILL:
+            # every process of the tree, not just the server: orphans would block the restart
+            deadline = time.monotonic() + 10
+            while any(netns.pid_alive(p) for p in pids) or self.alive():
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"{self}: processes {pids} survived SIGKILL")
+                time.sleep(0.01)
 
     def restart(self, env=None, wait=True, timeout=60.0) -> None:
         self.stop()
@@ -159,6 +167,8 @@ def _as_user(user):
 
 class NetnsNode(Node):
     """A node = a network namespace on this machine; the filesystem is shared with the host."""
+
+    shares_host_fs = True
 
     def __init__(self, cluster, spec):
         super().__init__(cluster, spec)

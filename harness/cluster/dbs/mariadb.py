@@ -1,9 +1,11 @@
 """MariaDB, single node: the documented baseline, and the base of galera and mariadb-mm."""
 import os
 import pwd
+import subprocess
 import threading
 
 from harness.cluster import conn as dbconn
+from harness.cluster.dbs import template
 from harness.cluster.dbs.base import DbDef, Knob, NotYet, isolation, wait_until
 from harness.errors import ClusterError
 
@@ -107,10 +109,21 @@ class MariaDB(DbDef):
         node.write_file(self.conf_path(node), self.config(cluster, node))
 
     def install(self, cluster, node):
+        key = "mariadb-" + template.version_tag(("mariadbd", "--version"))
+        if template.seed(node, key, self.build_template):
+            return
         os.makedirs(node.datadir, exist_ok=True)
         chown(node.datadir, MYSQL_USER)
         node.run(["mariadb-install-db", f"--defaults-file={self.conf_path(node)}", f"--user={MYSQL_USER}",
                   "--auth-root-authentication-method=normal", "--skip-test-db"], timeout=120)
+
+    @staticmethod
+    def build_template(path):
+        os.makedirs(path)
+        chown(path, MYSQL_USER)
+        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={path}", f"--user={MYSQL_USER}",
+                        "--auth-root-authentication-method=normal", "--skip-test-db",
+                        "--innodb-log-file-size=16M"], check=True, capture_output=True, timeout=180)
 
     def start(self, cluster, node, wait=True, timeout=60.0, extra=()):
         node.launch(self.server_command(cluster, node, extra), env=node.env or None)

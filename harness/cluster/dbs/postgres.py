@@ -6,8 +6,10 @@ so the PID we keep is the postmaster's).
 """
 import glob
 import os
+import subprocess
 
 from harness.cluster import conn as dbconn
+from harness.cluster.dbs import template
 from harness.cluster.dbs.base import DbDef, Knob, NotYet, isolation, wait_until
 from harness.cluster.dbs.mariadb import chown
 from harness.errors import ClusterError
@@ -88,10 +90,22 @@ class Postgres(DbDef):
             chown(d, PG_USER)
         os.chmod(node.datadir, 0o700)
 
+    def initdb_argv(self, datadir):
+        return [self.bin("initdb"), "-D", datadir, "-U", PG_USER, "--auth-local=trust",
+                "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"]
+
+    def build_template(self, path):
+        os.makedirs(path)
+        chown(path, PG_USER)
+        os.chmod(path, 0o700)
+        subprocess.run(["setpriv", f"--reuid={PG_USER}", f"--regid={PG_USER}", "--init-groups",
+                        *self.initdb_argv(path)], check=True, capture_output=True, timeout=180)
+
     def initdb(self, cluster, node):
         self.prepare_dirs(node)
-        node.run([self.bin("initdb"), "-D", node.datadir, "-U", PG_USER, "--auth-local=trust",
-                  "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync"], timeout=120, user=PG_USER)
+        key = "postgres-" + template.version_tag((self.bin("postgres"), "--version"))
+        if not template.seed(node, key, self.build_template):
+            node.run(self.initdb_argv(node.datadir), timeout=120, user=PG_USER)
         node.write_file(os.path.join(node.datadir, "harness.conf"), "\n".join(self.settings(cluster)) + "\n",
                         user=PG_USER, mode=0o600)
         with open(os.path.join(node.datadir, "postgresql.conf"), "a") as f:

@@ -1,0 +1,122 @@
+"""PostgreSQL primary + 1..N hot standbys, cloned with pg_basebackup, streaming replication.
+
+Asynchronous by default: a read on a standby right after a commit on the primary usually sees the
+old value. `synchronous_commit=on|remote_write|remote_apply` makes the primary wait for a standby
+(synchronous_standby_names='*'); `recovery_min_apply_delay` makes standbys lag on purpose.
+"""
+import re
+
+from harness.cluster.dbs.base import Knob, NotYet, choice, isolation, nonneg_int, wait_until
+from harness.cluster.dbs.mariadb import in_parallel
+from harness.cluster.dbs.postgres import PG_USER, Postgres, sql_literal
+from harness.errors import ClusterError, UsageError
+
+REPL_USER = "repl"
+
+
+def delay_ms(v):
+    """recovery_min_apply_delay: milliseconds, or a PostgreSQL duration like 500ms / 2s / 1min."""
+    m = re.fullmatch(r"\s*(\d+)\s*(ms|s|min)?\s*", str(v))
+    if not m:
+        raise ValueError("milliseconds, or a duration like 500ms, 2s, 1min")
+    return int(m.group(1)) * {"ms": 1, None: 1, "s": 1000, "min": 60000}[m.group(2)]
+
+
+class PostgresStandby(Postgres):
+    name = "postgres-standby"
+    min_nodes, max_nodes, default_nodes = 2, 9, 2
+    knobs = {
+        "isolation": Knob(None, isolation, "default_transaction_isolation"),
+        "standbys": Knob(None, nonneg_int, "number of hot standbys (nodes - 1)"),
+        "synchronous_commit": Knob(None, choice("off", "local", "on", "remote_write", "remote_apply"),
+                                   "unset = asynchronous replication"),
+        "recovery_min_apply_delay": Knob(0, delay_ms, "standby apply delay in ms"),
+        "synchronous_standbys": Knob(None, nonneg_int, "how many standbys a synchronous commit waits "
+                                                       "for (default: all)"),
+    }
+
+    def node_count(self, nodes, knobs):
+        standbys = knobs.get("standbys")
+        if standbys is not None:
+            if standbys < 1:
+                raise UsageError("--db postgres-standby needs at least 1 standby")
+            if nodes is not None and int(nodes) != standbys + 1:
+                raise UsageError(f"--nodes {nodes} contradicts knob standbys={standbys} (nodes = standbys + 1)")
+            nodes = standbys + 1
+        return super().node_count(nodes, knobs)
+
+    def roles(self, n):
+        return ["primary"] + ["standby"] * (n - 1)
+
+    def settings(self, cluster):
+        lines = super().settings(cluster)
+        sc = cluster.knobs.get("synchronous_commit")
+        if sc:  # synchronous_standby_names is set only once the standbys stream (see create)
+            lines.append(f"synchronous_commit = {sc}")
+        lines += [f"recovery_min_apply_delay = {int(cluster.knobs.get('recovery_min_apply_delay') or 0)}",
+                  "wal_receiver_status_interval = 1s",
+                  "wal_retrieve_retry_interval = 500ms",  # a standby reconnects fast after a primary restart
+                  "hot_standby_feedback = on"]
+        return lines
+
+    def repl_password(self, cluster):
+        return cluster.record.setdefault("repl_password", cluster.password[::-1])
+
+    def create(self, cluster):
+        primary, standbys = cluster.nodes[0], cluster.nodes[1:]
+        self.initdb(cluster, primary)
+        self.start(cluster, primary)
+        self.create_users(cluster, primary)
+        self.sql(primary, f"CREATE ROLE {REPL_USER} LOGIN REPLICATION PASSWORD "
+                          f"{sql_literal(self.repl_password(cluster))}")
+        cluster.save()
+        in_parallel([lambda n=n: self.clone(cluster, primary, n) for n in standbys])
+        if cluster.knobs.get("synchronous_commit") in ("on", "remote_write", "remote_apply"):
+            # only now: with it set, every commit (even CREATE ROLE) waits for a standby
+            self.wait_healthy(cluster, 60)
+            want = cluster.knobs.get("synchronous_standbys") or len(standbys)
+            self.sql(primary, f"ALTER SYSTEM SET synchronous_standby_names = 'ANY {min(want, len(standbys))} (*)'")
+            self.sql(primary, "SELECT pg_reload_conf()")
+
+    def clone(self, cluster, primary, node):
+        self.prepare_dirs(node)
+        node.run([self.bin("pg_basebackup"), "-h", primary.ip, "-p", str(self.port), "-U", REPL_USER,
+                  "-D", node.datadir, "-R", "-X", "stream", "-c", "fast", "--no-sync"],
+                 timeout=120, user=PG_USER, env={"PGPASSWORD": self.repl_password(cluster), "PGCONNECT_TIMEOUT": "5"})
+        self.start(cluster, node)
+
+    def wait_healthy(self, cluster, timeout=60.0):
+        super().wait_healthy(cluster, timeout)
+        primary, want = cluster.nodes[0], len(cluster.nodes) - 1
+
+        def streaming():
+            n = self.try_sql(primary, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'").strip()
+            if n != str(want):
+                raise NotYet(f"{n} of {want} standbys streaming")
+        wait_until(streaming, timeout, "every standby to stream from the primary", cluster.nodes)
+
+    def node_status(self, cluster, node):
+        st = super().node_status(cluster, node)
+        if st["in_recovery"]:
+            out = self.sql(node, "SELECT coalesce(status, 'none') FROM pg_stat_wal_receiver "
+                                 "UNION ALL SELECT 'none' LIMIT 1", timeout=5).strip()
+            lag = self.sql(node, "SELECT coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)",
+                           timeout=5).strip()
+            st.update(receiver=out, replay_lag_s=round(float(lag or 0), 3))
+        else:
+            st["streaming_standbys"] = int(self.sql(
+                node, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", timeout=5).strip())
+        return st
+
+    def reset_data(self, cluster):
+        super().reset_data(cluster)
+        primary = cluster.nodes[0]
+        lsn = self.sql(primary, "SELECT pg_current_wal_lsn()").strip()
+        delay = (cluster.knobs.get("recovery_min_apply_delay") or 0) / 1000.0
+
+        def replayed(node):
+            ok = self.try_sql(node, f"SELECT pg_last_wal_replay_lsn() >= '{lsn}'::pg_lsn").strip()
+            if ok != "t":
+                raise NotYet(f"{node} has not replayed {lsn}")
+        for node in cluster.nodes[1:]:
+            wait_until(lambda n=node: replayed(n), 30 + delay, f"{node} to replay the fresh database", [node])
