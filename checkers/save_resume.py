@@ -327,8 +327,8 @@ def check_final_missing(txns) -> list:
             if wv["sid"] in present.get(key, set()):
                 continue
             st = primary_state(states.get(key, []))
-            now = (f"at step {st['seq']} with history steps {[s for s, _ in sorted(st['hist'])]}"
-                   if st else "has no execution for it at all")
+            now = (f"is at step {st['seq']} and its history of {len(st['hist'])} steps does not include "
+                   f"save #{wv['sid']}" if st else "has no execution for it at all")
             out.append(_finding(
                 "lost-save",
                 f"Instance {key}: {_who(w)} made step {wv.get('seq', 0)}, but {node}'s final state "

@@ -13,7 +13,8 @@ Times (lock_exp_time, duedate) are client wall-clock milliseconds passed as para
 database node's skewed clock cannot make leases look longer or shorter than the client meant.
 
 Instances are numbered 0..instances-1; instance i has business key 'bk-i'. Every write (start,
-save, execute) carries a save id `sid`, unique in the run and chosen by the generator, so even an
+save, execute) carries a save id `sid`, unique in the run and chosen by the generator (worker w's
+are (w+1)*10^8 + n), so even an
 indeterminate write is identifiable wherever it shows up. The state a write leaves names it
 everywhere: execution act_id 'step-q-X' and seq q, variable 'q:X', history row (id X, seq q), and
 one successor: task 't-X' or, every `job_every`-th step, job 'j-X'.
@@ -43,8 +44,9 @@ Operations, each one transaction at the session isolation (READ COMMITTED as the
            "settled", "waited". Reads every table on EVERY node (each in a repeatable-read
            snapshot), again and again until the nodes agree or `settle` seconds pass, so lost saves
            and divergence become visible after the faults are healed.
-The users' scenario: a save on an instance is often followed by a resume of the same instance
-(the user logs in again); routing hint `instance` keeps an instance on one node under sticky
+The users' scenario: every worker is a session with its own op stream; a save on an instance is
+often followed, once it returned, by the same session's resume of it (the user logs in again),
+and `session` records the worker. Routing hint `instance` keeps an instance on one node under sticky
 routing, `readonly` lets resumes go to a standby, so the routing policy decides where it lands.
 
 The list-append encoding (checkers.save_resume.list_append_history): key i = instance i's step
@@ -59,9 +61,11 @@ import time
 import weakref
 
 from harness.errors import UsageError
+from harness.generator import EachWorker
 from workloads.base import (Abort, CommitUnknown, Workload, begin_sql, is_definite_abort, run_ddl, sql)
 
 PROC_DEF = "order-process"
+SID_BLOCK = 10 ** 8  # save ids per worker
 TABLES = {  # table -> columns in dump order, ordered by the first (the key)
     "ru_execution": ["id", "rev", "business_key", "act_id", "seq"],
     "ru_variable": ["id", "rev", "execution_id", "name", "text_value"],
@@ -220,10 +224,18 @@ class SaveResume(Workload):
 
     # --- generators ----------------------------------------------------------------------------
     def generator(self, rng):
-        sid = 0
-        for i in range(self.instances):
-            sid += 1
-            yield self._start(i, sid)
+        """One stream per worker: each worker is a user session (and, for jobs, an executor thread)
+        whose ops run one after the other, so a user's resume begins after their save returned."""
+        return EachWorker(self.session_ops, rng.randrange(2 ** 31))
+
+    def session_ops(self, worker: int, rng):
+        """Worker `worker`'s ops. Save ids are unique across workers: worker w uses
+        (w + 1) * SID_BLOCK + n. Worker 0 starts every instance first."""
+        sid = (worker + 1) * SID_BLOCK
+        if worker == 0:
+            for i in range(self.instances):
+                sid += 1
+                yield self._start(i, sid)
         weights = {"save": 40, "resume": 25, "acquire": 15, "execute": 20}
         fs = list(weights)
         while True:
@@ -235,12 +247,12 @@ class SaveResume(Workload):
             if f == "save":
                 sid += 1
                 i = rng.randrange(self.instances)
-                yield {"f": "save", "value": {"key": i, "sid": sid}, "instance": i}
-                if rng.random() < self.resume_after_save:
-                    yield {"f": "resume", "value": {"key": i}, "instance": i, "readonly": True}
+                yield {"f": "save", "value": {"key": i, "sid": sid}, "instance": i, "session": worker}
+                if rng.random() < self.resume_after_save:  # the user logs in again
+                    yield {"f": "resume", "value": {"key": i}, "instance": i, "readonly": True, "session": worker}
             elif f == "resume":
                 i = rng.randrange(self.instances)
-                yield {"f": "resume", "value": {"key": i}, "instance": i, "readonly": True}
+                yield {"f": "resume", "value": {"key": i}, "instance": i, "readonly": True, "session": worker}
             elif f == "acquire":
                 owner = f"engine-{rng.randrange(self.engines)}"
                 yield {"f": "acquire", "value": {"owner": owner}, "key": owner}

@@ -8,9 +8,9 @@ from workloads import make_workload
 from workloads import save_resume as w
 
 
-def ops(n, seed=1, **opts):
-    g = w.SaveResume(opts).generator(random.Random(seed))
-    return [next(g) for _ in range(n)]
+def ops(n, seed=1, worker=0, **opts):
+    src = w.SaveResume(opts).generator(random.Random(seed))
+    return [src.next_op(worker) for _ in range(n)]
 
 
 def test_registered_under_its_cli_name():
@@ -53,6 +53,15 @@ def test_generator_starts_every_instance_first_then_mixes_all_operations():
 def test_generator_is_deterministic_per_seed():
     assert ops(200, seed=5) == ops(200, seed=5)
     assert ops(200, seed=5) != ops(200, seed=6)
+
+
+def test_workers_are_sessions_with_disjoint_save_ids():
+    src = w.SaveResume({"instances": 3}).generator(random.Random(2))
+    streams = {wid: [src.next_op(wid) for _ in range(300)] for wid in range(4)}
+    assert [o["f"] for o in streams[1][:3]] != ["start"] * 3  # only worker 0 starts the instances
+    sids = [o["value"]["sid"] for s in streams.values() for o in s if "sid" in o["value"]]
+    assert len(sids) == len(set(sids))
+    assert all(o.get("session") == wid for wid, s in streams.items() for o in s if o["f"] in ("save", "resume"))
 
 
 def test_users_resume_after_saving():
