@@ -491,6 +491,12 @@ def analyze(run_dir: Path, model: str | None = None, junit: str | None = None) -
         raise UsageError(f"{run_dir / store.TEST}: malformed JSON: {e}") from None
     fields = {k: v for k, v in test.items() if k not in ("cluster", "topology", "model", "nemesis_info")}
     spec = TestSpec.from_dict({**fields, "model": model or test.get("model") or fields.get("model")})
+    if spec.model is not None:
+        from checkers.models import canonical
+        try:
+            canonical(spec.model)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
     try:
         workload = make_workload(spec.workload, spec.workload_opts)
     except ValueError as e:
@@ -499,7 +505,8 @@ def analyze(run_dir: Path, model: str | None = None, junit: str | None = None) -
     if (run_dir / store.RESULTS).is_file():
         with contextlib.suppress(ValueError):
             old = store.read_json(run_dir / store.RESULTS)
-    result = check_run(run_dir, workload, spec.checker_model)
+    with run_log(run_dir / store.LOG):
+        result = check_run(run_dir, workload, spec.checker_model)
     meta_keys = ("test", "db", "workload", "backend", "topology", "isolation", "routing", "nemesis",
                  "seed", "versions", "run", "nemesis_notes")
     results = {**result, **{k: old[k] for k in meta_keys if k in old},

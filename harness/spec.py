@@ -81,6 +81,12 @@ class TestSpec:
             raise UsageError(f"nodes must be an integer from 1 to 9, not {self.nodes!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise UsageError(f"seed must be an integer, not {self.seed!r}")
+        if self.model is not None:
+            from checkers.models import canonical
+            try:
+                canonical(self.model)
+            except ValueError as e:
+                raise UsageError(str(e)) from None
         if self.nemesis:
             try:
                 import nemesis

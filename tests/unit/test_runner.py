@@ -32,6 +32,7 @@ from workloads.base import Abort, CommitUnknown, classify, is_definite_abort
     ({"nodes": 0}, "nodes must be an integer from 1 to 9"),
     ({"op_timeout": 0}, "op timeout must be"),
     ({"workload_opts": {"keys": 3}}, "unknown option(s) keys"),
+    ({"model": "bogus"}, "unknown consistency model 'bogus'"),
 ])
 def test_bad_specs_are_one_line_usage_errors(fields, message):
     spec = TestSpec(**{"db": "mariadb", "workload": "list-append", **fields})
