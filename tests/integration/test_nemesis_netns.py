@@ -37,6 +37,7 @@ class SleepNode(NetnsTarget):
 
     def start(self, env=None, wait=True, timeout=60.0):
         self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, "sleep", "600"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      env=None if env is None else {**os.environ, **env})
 
     def alive(self):
@@ -306,3 +307,51 @@ def test_schedule_heals_after_an_interrupt(bare):
         sched.stop()
     assert nemesis.verify_clean(bare) == []
     assert ops[-1]["f"] == "stop-partition" and ops[-1]["type"] == "info"
+
+
+CTRL_C_SCRIPT = """
+import random, sys, time
+from tests.integration.test_nemesis_netns import Bare, SleepNode
+from nemesis.schedule import Schedule
+nodes = [SleepNode(ns, name, ip) for ns, name, ip in
+         zip(sys.argv[1].split(","), ("n1", "n2", "n3"), sys.argv[2].split(","))]
+s = Schedule(Bare(nodes, None, "x"), ["partition", "lag", "pause"], 0.2, random.Random(3), lambda op: None)
+try:
+    s.start()
+    print("running", flush=True)
+    while True:
+        time.sleep(0.1)
+finally:
+    try:
+        try:
+            errors = s.stop()
+        except KeyboardInterrupt:
+            print("second interrupt held back until healed", flush=True)
+            raise
+        print("healed" if errors == [] else errors, flush=True)
+    finally:
+        for n in nodes:
+            n.stop()
+"""
+
+
+def test_ctrl_c_of_a_running_harness_heals_everything(bare):
+    """A real SIGINT (twice, as an impatient user would) to a process running a schedule."""
+    proc = subprocess.Popen([sys.executable, "-c", CTRL_C_SCRIPT, ",".join(n.ns for n in bare.nodes),
+                             ",".join(n.ip for n in bare.nodes)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=os.path.dirname(os.path.dirname(os.path.dirname(
+                                os.path.abspath(__file__)))))
+    try:
+        assert proc.stdout.readline().strip() == b"running"
+        time.sleep(1.1)  # somewhere inside a fault or between two
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert b"healed" in out, (out, err.decode()[-2000:])
+    assert proc.returncode != 0 and b"KeyboardInterrupt" in err  # Ctrl-C still ends it, after healing
+    assert nemesis.verify_clean(bare) == []
