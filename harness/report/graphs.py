@@ -165,18 +165,35 @@ def checker_renderings(results_shown: dict, out_dir: Path) -> tuple[dict, str | 
     return found, None
 
 
+def _group_end(svg: str, start: int) -> int:
+    """Index just past the </g> that closes the <g> opened at `start` (groups nest in graphviz SVG)."""
+    depth, pos = 0, start
+    for m in re.finditer(r"<g\b|</g>", svg[start:]):
+        depth += 1 if m.group(0) == "<g" else -1
+        if depth == 0:
+            return start + m.end()
+    return -1
+
+
 def link_graphviz_nodes(svg: str, anchor: str) -> str:
     """Graphviz SVG made ready to inline: ids made unique per anomaly, each transaction node (titled
     T<index>) a link to its row in the history excerpt."""
     svg = clean_svg(svg)
     svg = re.sub(r'\bid="', f'id="{anchor}-', svg)
     out, pos = [], 0
-    for m in re.finditer(r'(<g id="[^"]*" class="node">\s*<title>T(\d+)</title>)', svg):
-        close = svg.find("</g>", m.end())
-        if close < 0:
+    for m in re.finditer(r'<g id="[^"]*" class="node">\s*<title>T(\d+)</title>', svg):
+        if m.start() < pos:
+            continue
+        end = _group_end(svg, m.start())
+        if end < 0:
             break
-        out.append(svg[pos:m.start()])
-        out.append(f'<a href="#{anchor}-op-{m.group(2)}">{svg[m.start():close + 4]}</a>')
-        pos = close + 4
+        node = svg[m.start():end]
+        href = f'href="#{anchor}-op-{m.group(1)}"'
+        if "<a " in node:   # graphviz's own tooltip anchor: give it the link
+            node = node.replace("<a ", f"<a {href} ", 1)
+        else:
+            node = f"<a {href}>{node}</a>"
+        out += [svg[pos:m.start()], node]
+        pos = end
     out.append(svg[pos:])
     return "".join(out)

@@ -115,13 +115,16 @@ def _anomalies(ops, workload: str, rng: random.Random) -> dict:
 
 
 def _g_single(a, b) -> dict:
-    return {"cycle": [a, b, a],
-            "steps": [{"type": "wr", "from": a["index"], "to": b["index"],
-                       "explanation": f"T1 < T2 (wr): T2 (#{b['index']}) read a value T1 (#{a['index']}) wrote."},
-                      f"T2 < T1 (rw): T1 (#{a['index']}) read a version that T2 (#{b['index']}) then overwrote."],
-            "explanation": (f"Let T1 = op #{a['index']} on {a.get('node')} and T2 = op #{b['index']} on "
-                            f"{b.get('node')}.\nThen T1 < T2 because T2 observed T1's write (wr), and T2 < T1 "
-                            "because T1 read a state T2 had already overwritten (rw): a contradiction.")}
+    """A read-skew cycle in the shape checkers/list_append.py gives: cycle ops, steps from/to/type."""
+    ta, tb = f"T{a['index']}", f"T{b['index']}"
+    return {"cycle": [a, b],
+            "steps": [{"from": a, "to": b, "type": "wr", "key": 5,
+                       "explanation": f"{tb} read key 5 = [.., 2], which includes {ta}'s append of 2."},
+                      {"from": b, "to": a, "type": "rw", "key": 7,
+                       "explanation": f"{ta} read key 7 = [1], which lacks {tb}'s append of 3."}],
+            "explanation": (f"G-single: a dependency cycle of 2 transactions.\nLet:\n  {ta} (node {a.get('node')})"
+                            f"\n  {tb} (node {b.get('node')})\nThen:\n  - {ta} < {tb} (wr)\n  - {tb} < {ta} (rw)\n"
+                            f"So {ta} < {tb} < {ta}: a contradiction.")}
 
 
 def make_run_dir(run_dir, n_ops: int = 4000, workload: str = "list-append", valid: bool = False,

@@ -246,3 +246,17 @@ def test_report_of_100k_line_history_is_fast_and_small(tmp_path):
     assert added < 2_000_000
     # the page never embeds the whole history: far fewer rows than ops
     assert out.read_text().count("<tr") < 200 and orjson.loads((run / "summary.json").read_bytes())
+
+
+def test_graphviz_nodes_become_links_without_breaking_the_svg():
+    from harness.report.graphs import link_graphviz_nodes
+    svg = ('<?xml version="1.0"?><!DOCTYPE svg><!-- by graphviz --><svg width="10pt"><g id="graph0" class="graph">'
+           '<g id="node1" class="node"><title>T12</title><g id="a_node1"><a xlink:title="tip"><path/></a></g></g>'
+           '<g id="node2" class="node"><title>T40</title><path/></g>'
+           '<g id="edge1" class="edge"><title>T12&#45;&gt;T40</title><path/></g></g></svg>')
+    out = link_graphviz_nodes(svg, "a3")
+    assert out.startswith('<svg class="cycle-graph" width="10pt">') and "DOCTYPE" not in out
+    assert '<a href="#a3-op-12" xlink:title="tip">' in out          # graphviz's tooltip anchor gets the link
+    assert '<a href="#a3-op-40"><g id="a3-node2" class="node">' in out and out.count("<g") == out.count("</g>")
+    # the edge stays inside the graph group, after both nodes
+    assert out.index('id="a3-edge1"') > out.index("#a3-op-40") and out.endswith("</g></g></svg>")
