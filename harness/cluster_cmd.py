@@ -74,8 +74,15 @@ def cmd_status(args) -> int:
 
 
 def cmd_cleanup(args) -> int:
-    removed = cl.cleanup_all()
+    removed = cl.cleanup_all(caches=True)
     print(f"removed {len(removed)} cluster(s)" + (f": {', '.join(removed)}" if removed else ""))
+    if args.docker:
+        try:
+            from harness.backends.docker import cleanup_docker
+        except ImportError:
+            return 0
+        for line in cleanup_docker():
+            print(f"removed {line}")
     return 0
 
 
@@ -105,6 +112,8 @@ def register(subparsers) -> None:
     s.set_defaults(func=cmd_status)
     c = subparsers.add_parser("cleanup", help="remove everything the harness ever created (clusters, "
                                               "namespaces, processes, data dirs)")
+    c.add_argument("--no-docker", dest="docker", action="store_false",
+                   help="leave labelled docker containers/networks of other state dirs alone")
     c.set_defaults(func=cmd_cleanup)
 
 

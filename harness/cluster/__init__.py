@@ -3,13 +3,14 @@
     cluster = up(db="galera", nodes=3, backend="netns", name=None, knobs={...})   # waits until ready
     cluster = load(name); down(name); cleanup_all(); list_clusters()
 """
+import contextlib
 import os
 import secrets
 import time
 
 from harness.cluster import netns, state
 from harness.cluster.core import Cluster
-from harness.cluster.dbs import DB_NAMES
+from harness.cluster.dbs import DB_NAMES, template
 from harness.cluster.dbs import get as get_db
 from harness.errors import ClusterError, UsageError
 
@@ -31,7 +32,7 @@ def up(db: str, nodes: int | None = None, backend: str = "netns", name: str | No
     """Create a cluster and wait until it is ready. On any failure (or Ctrl-C) nothing is left behind."""
     dbdef = get_db(db)
     if backend == "docker":
-        return _docker_backend().up(db=db, nodes=nodes, name=name, knobs=knobs)
+        return _docker_backend().up(db=db, nodes=nodes, name=name, knobs=knobs, timeout=timeout)
     if backend != "netns":
         raise UsageError(f"unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
     knobs = dbdef.validate_knobs(knobs)
@@ -93,15 +94,15 @@ def down(name: str) -> None:
 
 def _destroy(record: dict) -> None:
     if record.get("backend") == "docker":
-        _docker_backend().load(record["name"]).teardown()
-        state.remove(record["name"])  # in case the docker backend keeps its record elsewhere
-        return
-    netns.destroy(record)
+        _docker_backend().destroy(record)
+    else:
+        netns.destroy(record)
     state.remove(record["name"])
 
 
-def cleanup_all() -> list[str]:
-    """Remove every cluster this state dir ever recorded (works after the harness was SIGKILLed).
+def cleanup_all(caches: bool = False) -> list[str]:
+    """Remove every cluster this state dir ever recorded (works after the harness was SIGKILLed);
+    with caches=True also the cached initialised data dirs.
 
     Returns the names removed. Raises ClusterError naming the ones that could not be removed.
     """
@@ -114,4 +115,8 @@ def cleanup_all() -> list[str]:
             failed.append(f"{record.get('name')}: {e}")
     if failed:
         raise ClusterError("cleanup incomplete: " + "; ".join(failed))
+    if caches:
+        template.remove_all()
+        with contextlib.suppress(OSError):
+            state.data_root().rmdir()  # only when empty: other state dirs' clusters may live there
     return removed

@@ -8,6 +8,7 @@ allocation happens under one machine-wide lock and also checks what the kernel a
 """
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -43,7 +44,10 @@ def data_root() -> Path:
     if os.environ.get("HARNESS_DATA_DIR"):
         return Path(os.environ["HARNESS_DATA_DIR"])
     if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):
-        return Path("/dev/shm/engine-harness")
+        if str(state_dir()) == DEFAULT_STATE_DIR:
+            return Path("/dev/shm/engine-harness")
+        # a private state dir (tests) gets private data: same cluster names must not collide
+        return Path("/dev/shm") / ("engine-harness-" + hashlib.sha1(str(state_dir()).encode()).hexdigest()[:10])
     return state_dir() / "data"
 
 
