@@ -46,6 +46,8 @@ class Schedule:
             how = lag.method(cluster)
             self.notes.append(f"lag method: {how}" + (" (this kernel has no netem: user-space NFQUEUE delayer)"
                                                       if how == "nfqueue" else ""))
+        for note in self.notes:
+            log.info("nemesis: %s", note)
 
     def info(self) -> dict:
         """What the run log and results should say about the nemesis."""
