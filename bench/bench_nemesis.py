@@ -1,7 +1,7 @@
 """Benchmark the nemesis on a real cluster: for each fault, the time to apply it (start), the time
 to heal it (stop), and the time until the cluster is whole again (wait_healthy after the heal).
 
-    python bench/bench_nemesis.py [--db galera] [--nodes 3] [--faults a,b,...] [--hold 3] [--json]
+    python bench/bench_nemesis.py [--db galera] [--nodes 3] [--backend netns|docker] [--faults a,b,...] [--hold 3] [--json]
 
 Needs root and the database packages (./setup.sh). Brings up its own cluster (name nmbench-*) and
 always tears it down. Each fault is held `--hold` seconds between start and stop.
@@ -28,6 +28,7 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--db", default="galera")
     p.add_argument("--nodes", type=int, default=None)
+    p.add_argument("--backend", default="netns", choices=("netns", "docker"))
     p.add_argument("--faults", default=None, help="comma-separated fault names (default: a set per db)")
     p.add_argument("--hold", type=float, default=3.0, help="seconds each fault stays on")
     p.add_argument("--seed", type=int, default=1)
@@ -62,12 +63,12 @@ def main(argv=None) -> int:
     names = nemesis.parse_faults(args.faults or DEFAULT.get(args.db, "partition-one,lag,loss,kill-one,pause-one"))
     rng = random.Random(args.seed)
     t = time.monotonic()
-    cluster = up(db=args.db, nodes=args.nodes, name=f"nmbench-{secrets.token_hex(2)}")
+    cluster = up(db=args.db, nodes=args.nodes, backend=args.backend, name=f"nmbench-{secrets.token_hex(2)}")
     setup_s = time.monotonic() - t
     results = []
     try:
         from nemesis import lag
-        info = {"db": args.db, "nodes": len(cluster.nodes), "lag_method": lag.method(cluster),
+        info = {"db": args.db, "backend": args.backend, "nodes": len(cluster.nodes), "lag_method": lag.method(cluster),
                 "cluster_up_s": round(setup_s, 2), "hold_s": args.hold}
         for name in names:
             try:
@@ -87,7 +88,7 @@ def main(argv=None) -> int:
 
 def print_row(r, first, info):
     if first:
-        print(f"# {info['db']}, {info['nodes']} nodes, lag method {info['lag_method']}, "
+        print(f"# {info['db']} ({info['backend']}), {info['nodes']} nodes, lag method {info['lag_method']}, "
               f"cluster up in {info['cluster_up_s']} s, each fault held {info['hold_s']} s")
         print(f"{'fault':<20} {'apply s':>8} {'heal s':>8} {'whole s':>8}  clean")
     if "skipped" in r:
