@@ -4,6 +4,7 @@ Asynchronous by default: a read on a standby right after a commit on the primary
 old value. `synchronous_commit=on|remote_write|remote_apply` makes the primary wait for a standby
 (synchronous_standby_names='*'); `recovery_min_apply_delay` makes standbys lag on purpose.
 """
+import os
 import re
 
 from harness.cluster.dbs.base import Knob, NotYet, choice, isolation, nonneg_int, wait_until
@@ -65,18 +66,41 @@ class PostgresStandby(Postgres):
     def create(self, cluster):
         primary, standbys = cluster.nodes[0], cluster.nodes[1:]
         self.initdb(cluster, primary)
-        self.start(cluster, primary)
-        self.create_users(cluster, primary)
-        self.sql(primary, f"CREATE ROLE {REPL_USER} LOGIN REPLICATION PASSWORD "
-                          f"{sql_literal(self.repl_password(cluster))}")
+        if getattr(primary, "shares_host_fs", False):
+            # a cleanly shut-down data dir is a valid base backup: every node starts at once from a
+            # copy and the standbys stream from the primary as soon as the repl role exists
+            for node in standbys:
+                self.prepare_dirs(node)
+                node.copy_tree(primary, primary.datadir, node.datadir, user=PG_USER)
+                self.make_standby(cluster, primary, node)
+            in_parallel([lambda n=n: self.start(cluster, n) for n in cluster.nodes])
+            self.create_users(cluster, primary)
+        else:  # the backend cannot copy host-side: clone each standby with pg_basebackup
+            self.start(cluster, primary)
+            self.create_users(cluster, primary)
+            in_parallel([lambda n=n: self.clone(cluster, primary, n) for n in standbys])
         cluster.save()
-        in_parallel([lambda n=n: self.clone(cluster, primary, n) for n in standbys])
         if cluster.knobs.get("synchronous_commit") in ("on", "remote_write", "remote_apply"):
             # only now: with it set, every commit (even CREATE ROLE) waits for a standby
             self.wait_healthy(cluster, 60)
             want = cluster.knobs.get("synchronous_standbys") or len(standbys)
             self.sql(primary, f"ALTER SYSTEM SET synchronous_standby_names = 'ANY {min(want, len(standbys))} (*)'")
             self.sql(primary, "SELECT pg_reload_conf()")
+
+    def create_users(self, cluster, node):
+        self.sql(node, f"CREATE ROLE {REPL_USER} LOGIN REPLICATION PASSWORD "
+                       f"{sql_literal(self.repl_password(cluster))}; "
+                       f"CREATE ROLE {cluster.user} LOGIN SUPERUSER PASSWORD {sql_literal(cluster.password)}")
+        self.sql(node, f"CREATE DATABASE {cluster.database} OWNER {cluster.user}")
+
+    def make_standby(self, cluster, primary, node):
+        """What `pg_basebackup -R` writes: standby.signal and primary_conninfo."""
+        conninfo = (f"host={primary.ip} port={self.port} user={REPL_USER} "
+                    f"password={self.repl_password(cluster)} application_name={node.name} connect_timeout=5")
+        node.write_file(os.path.join(node.datadir, "standby.signal"), "", user=PG_USER, mode=0o600)
+        auto = os.path.join(node.datadir, "postgresql.auto.conf")
+        node.write_file(auto, (node.read_file(auto) or "") + f"primary_conninfo = '{conninfo}'\n",
+                        user=PG_USER, mode=0o600)
 
     def clone(self, cluster, primary, node):
         self.prepare_dirs(node)
