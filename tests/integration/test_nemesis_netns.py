@@ -79,6 +79,27 @@ class Bare:
         self.name = prefix
 
 
+def _reap_stale():
+    """Remove what an earlier test process that was killed outright (no teardown) left behind:
+    names carry the creating PID, and only names whose PID is gone are touched."""
+    def dead(token):
+        pid = token.split("x")[0]
+        return pid.isdigit() and not os.path.exists(f"/proc/{pid}")
+    for ns in sh("ip", "netns", "list", check=False).stdout.split("\n"):
+        name = ns.split(" ")[0]
+        if name.startswith("nmtest-") and "x" in name and dead(name.split("-")[1]):
+            for pid in sh("ip", "netns", "pids", name, check=False).stdout.split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            sh("ip", "netns", "del", name, check=False)
+    for line in sh("ip", "-o", "link", "show", check=False).stdout.splitlines():
+        dev = line.split(":")[1].strip().split("@")[0] if ":" in line else ""
+        if dev.startswith("nmt") and "x" in dev and dead(dev[3:]):
+            sh("ip", "link", "del", dev, check=False)
+
+
 def _free_subnet() -> int:
     used = sh("ip", "-o", "-4", "addr", "show").stdout
     for _ in range(50):
@@ -90,7 +111,8 @@ def _free_subnet() -> int:
 
 @pytest.fixture
 def bare():
-    token = f"{os.getpid() % 100000:05d}{random.randrange(100):02d}"
+    _reap_stale()
+    token = f"{os.getpid()}x{random.randrange(100):02d}"
     prefix = f"nmtest-{token}"
     k = _free_subnet()
     hub, hostif = f"{prefix}-hub", f"nmt{token}"
