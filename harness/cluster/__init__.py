@@ -37,10 +37,10 @@ def up(db: str, nodes: int | None = None, backend: str = "netns", name: str | No
         raise UsageError(f"unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
     knobs = dbdef.validate_knobs(knobs)
     count = dbdef.node_count(nodes, knobs)
+    name = state.check_name(name or f"{db}-{secrets.token_hex(3)}")
     if os.geteuid() != 0:
         raise UsageError("the netns backend needs root (network namespaces)")
     dbdef.check_installed()
-    name = state.check_name(name or f"{db}-{secrets.token_hex(3)}")
     roles = dbdef.roles(count)
     home = str(state.data_root() / name)
     record = {

@@ -102,7 +102,19 @@ class Galera(MariaDB):
             pos = self.recover_position(node)
             if pos:
                 extra.append(f"--wsrep-start-position={pos}")
+            elif self.must_bootstrap(cluster, node):
+                extra.append("--wsrep-new-cluster")
         super().start(cluster, node, wait=wait, timeout=timeout, extra=extra)
+
+    def must_bootstrap(self, cluster, node) -> bool:
+        """After every node was stopped cleanly there is no saved view (gvwstate.dat) to recover the
+        primary component from: the node Galera marked safe_to_bootstrap (the last to leave) must
+        found the cluster again. After kills the saved view restores it (pc.recovery) instead."""
+        if any(n.alive() for n in cluster.nodes if n is not node):
+            return False
+        if node.read_file(os.path.join(node.datadir, "gvwstate.dat")) is not None:
+            return False
+        return bool(re.search(r"safe_to_bootstrap:\s*1", node.read_file(self.grastate_path(node)) or ""))
 
     def recover_position(self, node) -> str | None:
         """After an unclean stop grastate.dat says seqno -1: ask InnoDB for the last committed position."""
