@@ -625,14 +625,17 @@ def list_append_history(history: list[dict]) -> list[dict]:
             base["node"] = t["node"]
         inv = {**base, "type": "invoke", "time": t["t0"],
                "value": [[m[0], m[1], None if m[0] == "r" else m[2]] for m in mops]}
-        out.append((t["t0"], _order(t["invoke"]), inv))
+        out.append((t["t0"], _order(t["invoke"]), inv))  # (time, original index, op)
         if t.get("done") is not None:
             done_op = {**base, "type": t["type"], "time": t["done"].get("time", t["t0"]), "value": mops}
             if t["done"].get("error"):
                 done_op["error"] = t["done"]["error"]
             out.append((done_op["time"], _order(t["done"]), done_op))
     out.sort(key=lambda x: (x[1], x[0]))
-    return [dict(op, index=i) for i, (_, _, op) in enumerate(out)]
+    # each derived op keeps the index of the op it came from, so a cycle's "T123" names line 124 of
+    # history.jsonl (a final read's per-node dumps share the final op's index; their node tells them apart)
+    return [dict(op, index=pos) if pos != math.inf else op for pos, _, op in
+            ((p, t, o) for t, p, o in out)]
 
 
 def _order(op) -> float:
