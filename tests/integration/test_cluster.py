@@ -246,14 +246,18 @@ def test_two_clusters_at_once_do_not_collide(cluster_factory):
 
 
 def test_bad_input_leaves_nothing():
-    before = set(state.netns_names())
-    for args in (["--db", "nope"], ["--db", "galera", "--nodes", "1"], ["--db", "postgres-standby", "--nodes", "1"],
-                 ["--db", "galera", "--knob", "wsrep_sync_wait=5"], ["--db", "mariadb", "--name", "Bad_Name"]):
-        cp = subprocess.run([sys.executable, "-m", "harness", "cluster", "up", *args],
+    cases = (["--db", "nope"], ["--db", "galera", "--nodes", "1"], ["--db", "postgres-standby", "--nodes", "1"],
+             ["--db", "galera", "--knob", "wsrep_sync_wait=5"])
+    names = [uname(f"bad{i}") for i in range(len(cases))]
+    for args, name in zip(cases, names):
+        cp = subprocess.run([sys.executable, "-m", "harness", "cluster", "up", *args, "--name", name],
                             capture_output=True, text=True, timeout=60)
         assert cp.returncode == 2, cp.stderr
         assert len(cp.stderr.strip().splitlines()) == 1 and "Traceback" not in cp.stderr
-    assert set(state.netns_names()) == before
+    for name in names:
+        assert not any(f"-{name}-" in ns for ns in state.netns_names())
+        assert state.read(name) is None
+        assert not (state.data_root() / name).exists()
 
 
 def harness_cli(args, env, timeout=120):
