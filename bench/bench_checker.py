@@ -32,7 +32,8 @@ FAULTS = ("drop", "failed-read", "swap", "stale")
 
 
 def simulate(n_txns, seed=0, concurrency=10, max_mops=4, live_keys=100, max_appends=64,
-             p_fail=0.01, p_info=0.01, key_rate=0.05, final_reads=True, fault=None):
+             p_fail=0.01, p_info=0.01, key_rate=0.05, final_reads=True, fault=None, p_stale=0.0,
+             sink=None):
     """A list of op dicts: a list-append history of an atomic store.
 
     fault: None, or one of FAULTS, injected once (after about half the txns):
@@ -41,7 +42,11 @@ def simulate(n_txns, seed=0, concurrency=10, max_mops=4, live_keys=100, max_appe
       swap        - one read returns two adjacent elements swapped
       stale       - one read returns the state before an append whose txn had already completed
                     when the reader was invoked
+    p_stale: probability that any committed read returns a random older prefix (a broken store:
+      many anomalies, large strongly connected components; for stress tests).
     With final_reads, a last txn per live key reads every key ever written, after all else.
+    sink: if given, each op is passed to sink(op) as it is produced instead of being kept (the
+      returned list is then empty): constant memory for large histories.
     """
     rng = random.Random(seed)
     store = {}                     # key -> list
@@ -55,9 +60,18 @@ def simulate(n_txns, seed=0, concurrency=10, max_mops=4, live_keys=100, max_appe
     started = 0
     fault_at = n_txns // 2 if fault else -1
     fault_done = fault is None
-    observed = []                  # (key, value) some committed read showed (for "drop")
+    observed = None                # (key, value) the latest committed read showed (for "drop")
     completed_appends = {}         # key -> list of (complete time, index in store list) for "stale"
-    pending_failed = []            # (key, value) of failed txns whose appends really applied
+    n_ops = 0
+    last_time = 0
+
+    def emit(op):
+        nonlocal n_ops
+        n_ops += 1
+        if sink is None:
+            ops.append(op)
+        else:
+            sink(op)
 
     def gen_txn():
         nonlocal next_key
@@ -98,8 +112,8 @@ def simulate(n_txns, seed=0, concurrency=10, max_mops=4, live_keys=100, max_appe
                 inject = fault
                 if fault == "failed-read" and any(m[0] == "append" for m in mops):
                     outcome = "fail"       # reported as failed, but its appends will apply
-            ops.append({"index": len(ops), "time": t, "type": "invoke", "process": p, "f": "txn",
-                        "value": [list(m) for m in mops]})
+            emit({"index": n_ops, "time": t, "type": "invoke", "process": p, "f": "txn",
+                  "value": [list(m) for m in mops]})
             lat = int(rng.expovariate(1 / 2_000_000)) + 1000
             eff = t + rng.randint(1, lat - 1)
             txn = {"p": p, "mops": mops, "outcome": outcome, "inject": inject, "invoke": t}
@@ -122,7 +136,8 @@ def simulate(n_txns, seed=0, concurrency=10, max_mops=4, live_keys=100, max_appe
                     store.setdefault(k, []).append(v)
                     result.append([f, k, v])
                     if txn["outcome"] == "ok":
-                        completed_appends.setdefault(k, []).append((None, len(store[k]) - 1, txn))
+                        if fault == "stale":
+                            completed_appends.setdefault(k, []).append((None, len(store[k]) - 1, txn))
                 else:
                     cur = list(store.get(k, ()))
                     if inj == "swap" and len(cur) >= 2 and txn["outcome"] == "ok" and not fault_done:
@@ -135,11 +150,13 @@ def simulate(n_txns, seed=0, concurrency=10, max_mops=4, live_keys=100, max_appe
                         if done:
                             cur = cur[:max(done)]
                             fault_done = True
+                    if p_stale and cur and rng.random() < p_stale:
+                        cur = cur[:rng.randrange(len(cur))]
                     result.append([f, k, cur])
                     if txn["outcome"] == "ok" and cur:
-                        observed.append((k, cur[-1]))
+                        observed = (k, cur[-1])
             if inj == "drop" and not fault_done and observed:
-                k, v = observed[-1]
+                k, v = observed
                 if v in store.get(k, ()):
                     store[k].remove(v)
                     fault_done = True
@@ -153,22 +170,23 @@ def simulate(n_txns, seed=0, concurrency=10, max_mops=4, live_keys=100, max_appe
                 txn["done_at"] = t
             else:
                 value = [list(m) for m in txn["mops"]]
-            ops.append({"index": len(ops), "time": t, "type": out, "process": p, "f": "txn", "value": value})
+            emit({"index": n_ops, "time": t, "type": out, "process": p, "f": "txn", "value": value})
+            last_time = t
             if out == "info":
                 p = next_process
                 next_process += 1
             push(t + rng.randint(1, 50_000), "invoke", p)
     if final_reads:
-        t = (ops[-1]["time"] if ops else 0) + 1_000_000
+        t = last_time + 1_000_000
         keys = sorted(store)
         for i in range(0, len(keys), 8):
             chunk = keys[i:i + 8]
             p = next_process
             next_process += 1
-            ops.append({"index": len(ops), "time": t, "type": "invoke", "process": p, "f": "txn",
-                        "value": [["r", k, None] for k in chunk]})
-            ops.append({"index": len(ops), "time": t + 1000, "type": "ok", "process": p, "f": "txn",
-                        "value": [["r", k, list(store[k])] for k in chunk]})
+            emit({"index": n_ops, "time": t, "type": "invoke", "process": p, "f": "txn",
+                  "value": [["r", k, None] for k in chunk]})
+            emit({"index": n_ops, "time": t + 1000, "type": "ok", "process": p, "f": "txn",
+                  "value": [["r", k, list(store[k])] for k in chunk]})
             t += 2000
     return ops, fault_done
 
@@ -203,11 +221,11 @@ print(time.perf_counter() - t1, time.process_time() - c1, t1 - t,
 """
 
 _GENERATE = """
-import sys
+import sys, orjson
 sys.path.insert(0, sys.argv[3])
-from bench_checker import simulate, write_jsonl
-ops, _ = simulate(int(sys.argv[1]), seed=int(sys.argv[4]))
-write_jsonl(sys.argv[2], ops)
+from bench_checker import simulate
+with open(sys.argv[2], 'wb') as f:
+    simulate(int(sys.argv[1]), seed=int(sys.argv[4]), sink=lambda op: f.write(orjson.dumps(op) + b'\\n'))
 """
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import os
 import time
 from array import array
-from itertools import count
+from itertools import count, repeat
 from collections import defaultdict
 
 import numpy as np
@@ -61,7 +61,7 @@ class Analyzer:
         self.writers = []        # kid -> {value: tid}
         self.longest = []        # kid -> longest read list
         self.longest_by = []     # kid -> tid that read it
-        self.inter = set()       # (kid, value): appends the same txn extended later
+        self.inter = {}          # kid -> values whose appender appended to the key again later
         self.bad = set()         # kids whose order is unusable (incompatible / duplicates)
         self.reads = array("q")  # per committed read: tid, kid, length, external? (stride 4)
         self.rmw = []            # (kid, read length, tid): read then appended the same key
@@ -163,11 +163,11 @@ class Analyzer:
                             raise HistoryError(path, line_fn(bad_pos) if line_fn else bad_pos,
                                                f"field 'time' must be a number, got {x!r}") from None
                     extend((code, pid, int(t_inv), NO_TIME if tm is None else int(tm), pos_inv, pos))
-                tab.n = tid + 1
-                txn(tid, code, value, pos)
                 tid += 1
+                txn(tid - 1, code, value, pos)
         finally:
             self.last_pos = pos
+            tab.n = tid
 
     def _line(self, pos):
         return self.line_fn(pos) if self.line_fn is not None and pos is not None else pos
@@ -207,11 +207,13 @@ class Analyzer:
         own = None          # kid -> this txn's appends so far
         last = None         # kid -> this txn's last read
         reads = self.reads
+        longest_by = self.longest_by
         for mop in value:
-            if type(mop) is not list or len(mop) != 3:
+            try:
+                f, k, v = mop        # anything else than a 3-item micro-op fails here or below
+                kid = kids.get(k)
+            except (ValueError, TypeError):
                 self._bad_mop(mop, line)
-            f, k, v = mop
-            kid = kids.get(k)
             if kid is None:
                 kid = self._kid(k, line)
             if f == "r":
@@ -223,13 +225,13 @@ class Analyzer:
                 L = longest[kid]
                 if L is None:
                     longest[kid] = v
-                    self.longest_by[kid] = tid
+                    longest_by[kid] = tid
                 else:
                     m = len(L)
                     if n > m:
                         if v[:m] == L:
                             longest[kid] = v
-                            self.longest_by[kid] = tid
+                            longest_by[kid] = tid
                         else:
                             self._incompatible(kid, tid, v, L)
                     elif (v != L) if n == m else (L[:n] != v):
@@ -260,7 +262,7 @@ class Analyzer:
                     if mine is None:
                         own[kid] = [v]
                     else:
-                        self.inter.add((kid, mine[-1]))
+                        self.inter.setdefault(kid, []).append(mine[-1])
                         mine.append(v)
                 if last is not None:
                     lr = last.get(kid)
@@ -301,36 +303,38 @@ class Analyzer:
 
         # flatten every key's version order: flat position -> writer txn (-1 if none known)
         flat_w = []
-        key_off = np.zeros(nk + 1, np.int64)
-        uo_key, uo_tid = [], []             # committed appends no read shows
-        inter_keys = {k for k, _ in self.inter}
+        offs = [0] * (nk + 1)
+        uo_key, uo_tid = [], []             # appends no read shows (filtered to ok below)
+        inter = self.inter
         inter_pos = []
         bad = self.bad
+        extend = flat_w.extend
         for kid in range(nk):
-            L = self.longest[kid] or []
+            L = self.longest[kid] or ()
             W = self.writers[kid]
-            key_off[kid] = len(flat_w)
-            get = W.get
+            off = len(flat_w)
+            offs[kid] = off
             nknown = 0
-            if len(L) > 0:
-                ws = [get(x, -1) for x in L]
+            if L:
+                ws = list(map(W.get, L, repeat(-1, len(L))))
                 nknown = len(ws) - ws.count(-1)
+                extend(ws)
                 Lset = set(L)
                 if len(Lset) != len(L):
                     self._duplicates(kid, L)
                     bad.add(kid)
-                flat_w.extend(ws)
-                if kid in inter_keys:
-                    base = key_off[kid]
-                    inter_pos.extend(base + i for i, x in enumerate(L) if (kid, x) in self.inter)
+                for x in inter.get(kid, ()):
+                    if x in Lset:
+                        inter_pos.append(off + L.index(x))
             else:
                 Lset = ()
             if len(W) > nknown:
                 for x, w in W.items():
-                    if x not in Lset and types[w] == OK:
+                    if x not in Lset:
                         uo_key.append(kid)
                         uo_tid.append(w)
-        key_off[nk] = len(flat_w)
+        offs[nk] = len(flat_w)
+        key_off = np.asarray(offs, dtype=np.int64)
         key_len = np.diff(key_off)
         fw = np.asarray(flat_w, dtype=np.int64) if flat_w else np.zeros(0, np.int64)
         flat_key = np.repeat(np.arange(nk, dtype=np.int64), key_len)
@@ -366,7 +370,7 @@ class Analyzer:
         # unobserved committed appends, grouped by key
         uo_key = np.asarray(uo_key, dtype=np.int64)
         uo_tid = np.asarray(uo_tid, dtype=np.int64)
-        keep = ~key_bad[uo_key] if len(uo_key) else np.zeros(0, bool)
+        keep = (~key_bad[uo_key] & (types[uo_tid] == OK)) if len(uo_key) else np.zeros(0, bool)
         uo_key, uo_tid = uo_key[keep], uo_tid[keep]
         order = np.argsort(uo_key, kind="stable")
         uo_key, uo_tid = uo_key[order], uo_tid[order]

@@ -33,6 +33,9 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 def test_atomic_store_histories_are_strict_serializable(p):
     ops, _ = bench.simulate(**p)
     r = la.check(ops, "strict-serializable")
+    if r["stats"]["ok"] == 0:       # nothing committed (e.g. one info txn): nothing to judge
+        assert r["valid"] == "unknown" and not r["anomaly_types"]
+        return
     assert r["valid"] is True, (r["anomaly_types"], [i["explanation"] for v in r["anomalies"].values() for i in v][:2])
 
 
