@@ -255,8 +255,8 @@ def test_lag_delays_links_of_the_chosen_node_and_heals(bare):
     untouched = rtt_ms(n2, n3.ip)
     fault.stop(bare)
     healed = rtt_ms(n2, n1.ip)
-    assert 180 <= lagged <= 400, (base, lagged)  # one delay each way
-    assert untouched < 50 and healed < 50, (untouched, healed)
+    assert 180 <= lagged <= 600, (base, lagged)  # one delay each way
+    assert untouched < 80 and healed < 80, (untouched, healed)
     assert net.bound_queues(n1) == [] and procs.delayers_in(net.netns_id(n1)) == []
 
 

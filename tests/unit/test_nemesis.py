@@ -268,7 +268,9 @@ def test_same_seed_same_fault_sequence(registry):
         rec = Recorder()
         s = Schedule(Cluster(), ["x", "y"], 0.02, random.Random(42), rec)
         s.start()
-        time.sleep(0.4)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and sum(op["type"] == "info" for op in rec.ops) < 10:
+            time.sleep(0.02)
         s.stop()
         seqs.append([op["f"] for op in rec.ops if op["type"] == "info" and op["f"].startswith("start")][:5])
     assert seqs[0] == seqs[1] and len(seqs[0]) == 5
