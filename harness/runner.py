@@ -444,6 +444,7 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
             if schedule is not None:
                 test["nemesis_info"] = schedule.info()
             store.write_json(run_dir / store.TEST, test)
+            store.update_latest(spec.store, run_dir)  # an interrupted run is still the newest run
             ready = True
             facts = execute(spec, cluster, workload, run_dir, live=live, schedule=schedule, forward=forward)
             log.info("run done: %s", {k: v for k, v in facts.items() if k != "op_errors"})
@@ -461,7 +462,6 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
                        "nemesis_notes": facts["nemesis_notes"]}
             log.info("verdict: valid=%s anomalies=%s", results["valid"], results.get("anomaly_types"))
             finish(run_dir, results, junit)
-            store.update_latest(spec.store, run_dir)
             return results
     except BaseException:
         if not ready:

@@ -114,6 +114,28 @@ def test_set_on_mariadb_keeps_every_acknowledged_insert(maria, tmp_path):
     assert r["lost_elements"] == []
 
 
+def test_nemesis_runs_alongside_and_heals(maria, tmp_path):
+    spec = TestSpec(db="mariadb", workload="set", nemesis=["pause"], nemesis_interval=2, time_limit=7,
+                    final_time_limit=5, op_timeout=1.5, store=str(tmp_path), seed=6)
+    r = run_test(spec, cluster=maria, live=False)
+    assert r["valid"] is True and r["nemesis"] == ["pause"]
+    ops = history(r["run_dir"])
+    faults = [op for op in ops if op["process"] == "nemesis"]
+    assert [op["f"] for op in faults][:4] == ["start-pause", "start-pause", "stop-pause", "stop-pause"]
+    assert r["run"]["counts"].get("info", 0) > 0  # ops against the paused server timed out
+    # a process whose op ended in info never issues another op; its worker goes on as a new process
+    ended = {}
+    for op in ops:
+        if op["process"] == "nemesis":
+            continue
+        assert op["process"] not in ended or op["type"] != "invoke", f"process {op['process']} reused"
+        if op["type"] == "info":
+            ended[op["process"]] = op["index"]
+    assert max(op["process"] for op in ops if op["process"] != "nemesis") >= 10
+    assert any("verified clean" in n for n in r["nemesis_notes"])
+    assert r["stats"]["final_reads"] == 10  # the final phase ran after healing
+
+
 def test_database_down_at_start_is_exit_2_and_leaves_nothing(maria, tmp_path):
     maria.primary.stop()
     try:
