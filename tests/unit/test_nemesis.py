@@ -162,6 +162,12 @@ class Cluster:
     nodes = []
 
 
+def wait_ops(rec, pred, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not pred(rec.ops):
+        time.sleep(0.02)
+
+
 def fake(name, fail_start=False, fail_stop=False, events=None):
     events = events if events is not None else []
 
@@ -201,7 +207,7 @@ def test_schedule_alternates_start_and_stop_and_heals_every_kind_on_stop(registr
     rec = Recorder()
     s = Schedule(Cluster(), ["fa"], 0.05, random.Random(0), rec)
     s.start()
-    time.sleep(0.5)
+    wait_ops(rec, lambda ops: sum(op["f"] == "stop-fa" for op in ops) >= 4)
     assert s.stop() == []
     fs = [(op["type"], op["f"]) for op in rec.ops]
     assert fs[:4] == [("invoke", "start-fa"), ("info", "start-fa"), ("invoke", "stop-fa"), ("info", "stop-fa")]
@@ -217,7 +223,7 @@ def test_a_failing_start_is_recorded_and_healed_and_the_loop_goes_on(registry):
     rec = Recorder()
     s = Schedule(Cluster(), ["bad"], 0.05, random.Random(0), rec)
     s.start()
-    time.sleep(0.3)
+    wait_ops(rec, lambda ops: sum(bool(op.get("error")) for op in ops) >= 2)
     s.stop()
     errs = [op for op in rec.ops if op.get("error")]
     assert errs and errs[0]["f"] == "start-bad" and "boom" in errs[0]["error"]
