@@ -40,14 +40,18 @@ def main(argv=None) -> int:
                 write_report(run)
                 secs = time.perf_counter() - t0
                 hist = (run / "history.jsonl").stat().st_size / 1e6
-                report = (sum((run / f).stat().st_size for f in REPORT_FILES if (run / f).exists())
-                          + dir_size(run / "explanations") if (run / "explanations").exists() else
-                          sum((run / f).stat().st_size for f in REPORT_FILES if (run / f).exists())) / 1e6
+                report = sum((run / f).stat().st_size for f in REPORT_FILES if (run / f).exists())
+                if (run / "explanations").exists():
+                    report += dir_size(run / "explanations")
+                report /= 1e6
                 total = dir_size(run) / 1e6
-                good = secs <= 10 and total <= 20
-                ok &= good or n > 100_000
-                print(f"{wl:<12} {n:>8,} {secs:>9.2f} {hist:>11.2f} {report:>10.2f} {total:>11.2f}  "
-                      f"{'ok' if good else 'OVER LIMIT'}{' (limits apply to 100,000)' if n > 100_000 else ''}")
+                if n <= 100_000:   # the target: <= 10 s and <= 20 MB for a 100,000-op history
+                    good = secs <= 10 and total <= 20
+                    ok &= good
+                    verdict = "ok" if good else "OVER THE TARGET"
+                else:
+                    verdict = "(beyond the target size; for scale)"
+                print(f"{wl:<12} {n:>8,} {secs:>9.2f} {hist:>11.2f} {report:>10.2f} {total:>11.2f}  {verdict}")
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -75,9 +75,8 @@ def timeline_svg(pairs: Pairs, periods: list[Period], focus: list[int], ops: lis
     if not pairs.has_time or not len(pairs):
         return ""
     focus_set = set(focus)
-    is_focus = np.array([(int(i) in focus_set) or (int(c) in focus_set)
-                         for i, c in zip(pairs.inv_index, pairs.comp_index)], dtype=bool) \
-        if len(focus_set) < 50 else np.isin(pairs.inv_index, list(focus_set)) | np.isin(pairs.comp_index, list(focus_set))
+    wanted = np.fromiter(focus_set, dtype=np.int64, count=len(focus_set))
+    is_focus = np.isin(pairs.inv_index, wanted) | np.isin(pairs.comp_index, wanted)
     focus_rows = np.flatnonzero(is_focus)
     if not len(focus_rows):
         return ""
