@@ -62,7 +62,8 @@ import weakref
 
 from harness.errors import UsageError
 from harness.generator import EachWorker
-from workloads.base import (Abort, CommitUnknown, Workload, begin_sql, is_definite_abort, run_ddl, sql)
+from workloads.base import (Abort, CommitUnknown, Workload, begin_sql, is_connection_error, is_definite_abort,
+                            run_ddl, sql)
 
 PROC_DEF = "order-process"
 SID_BLOCK = 10 ** 8  # save ids per worker
@@ -158,6 +159,10 @@ def transaction(conn, dialect: str):
         cur.execute(begin_sql(dialect))
         yield cur
     except BaseException as e:
+        if is_connection_error(e):  # the server rolls back what a lost connection left open
+            with contextlib.suppress(Exception):
+                conn.close()
+            raise
         try:
             conn.cursor().execute("ROLLBACK")
         except Exception as rb:
