@@ -164,7 +164,7 @@ def read_edn_ops(path):
     if len(forms) == 1 and isinstance(forms[0][0], list):
         # a single vector of maps: re-read to recover each map's line
         r = _Reader(text, path)
-        tok = r.next_token()
+        r.next_token()   # the opening '['
         while True:
             t = r.next_token()
             if t is None or t[0] == "close":

@@ -70,11 +70,3 @@ def cycle_text(kind, names, descriptions, step_texts):
     lines.append(f"So {chain}: a contradiction, {names[0]} would have to precede itself.")
     return "\n".join(lines)
 
-
-REASONS = {
-    "ww": "write-write (it overwrote/extended the other's write)",
-    "wr": "write-read (it observed the other's write)",
-    "rw": "read-write (it read a state the other later changed)",
-    "process": "process order",
-    "realtime": "real-time order",
-}

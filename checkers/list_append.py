@@ -40,7 +40,7 @@ import orjson
 
 from checkers import cycles as cyc
 from checkers.api import MAX_INSTANCES, build_result
-from checkers.explain import cycle_text, describe_txn, fmt_list, fmt_value, txn_name
+from checkers.explain import cycle_text, describe_txn, fmt_list, txn_name
 from checkers.graph import FAIL, INFO, NO_TIME, OK, RW, TYPE_CODE, WR, WW, DepGraph, TxnTable
 from checkers.history import validate_op
 from checkers.history import (HistoryError, is_edn, iter_history, no_gc, read_chunks, read_history,
@@ -499,7 +499,6 @@ class Analyzer:
                 tids.update(_tids_of(kind, it))
         for c in found:
             tids.update(c["nodes"])
-        tab = self.table
         positions = set()
         for t in tids:
             positions.add(int(self.pcmp[t]))
@@ -651,7 +650,6 @@ class Analyzer:
 
     def _why(self, a, b, kind):
         A, B = self.name(a), self.name(b)
-        tab = self.table
         if kind == "process":
             op = self.op(a)
             return (f"process {op.get('process') if op else '?'} completed {A} before it invoked {B}.", None)
