@@ -32,7 +32,7 @@ from harness.generator import Pacer, as_source
 from harness.progress import LiveView, RateMeter
 from harness.routing import Router
 from harness.spec import TestSpec
-from workloads.base import classify, describe, is_connection_error
+from workloads.base import classify, describe, is_connection_error, is_node_unavailable
 
 log = logging.getLogger("harness.run")
 
@@ -191,8 +191,8 @@ class Worker(threading.Thread):
                 extra = {"error": err}
                 if is_connection_error(e) or type_ == "info":
                     self.drop(node.name)
-                    if is_connection_error(e):
-                        ctx.router.failed(node)
+                if is_node_unavailable(e):
+                    ctx.router.failed(node)
         done = {"type": type_, "process": self.process, **op, "value": value, "node": node.name, **extra}
         ctx.recorder.record(done)
         if type_ == "info":

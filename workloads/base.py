@@ -96,6 +96,19 @@ def is_connection_error(exc: BaseException) -> bool:
     return False
 
 
+# Node-level refusals a load balancer's health check would take a node out of service for:
+# Galera non-primary (1047 WSREP not ready), server shutting down (1053); PostgreSQL starting up or
+# shutting down (57P03, 57P01).
+MYSQL_NODE_UNAVAILABLE = {1047, 1053}
+PG_NODE_UNAVAILABLE = {"57P01", "57P03"}
+
+
+def is_node_unavailable(exc: BaseException) -> bool:
+    """True when the node itself cannot serve (the failover router then moves on)."""
+    return (is_connection_error(exc) or _mysql_code(exc) in MYSQL_NODE_UNAVAILABLE
+            or getattr(exc, "sqlstate", None) in PG_NODE_UNAVAILABLE)
+
+
 def is_definite_abort(exc: BaseException) -> bool:
     """True when the error proves the transaction was rolled back (safe to record `fail`)."""
     code = _mysql_code(exc)

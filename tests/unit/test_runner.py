@@ -14,7 +14,7 @@ from harness.errors import UsageError
 from harness.run_cmd import exit_code, own_summary_line, parse_pairs, summary_line
 from harness.spec import TestSpec
 from workloads import WORKLOADS, make_workload
-from workloads.base import Abort, CommitUnknown, classify, is_definite_abort
+from workloads.base import Abort, CommitUnknown, classify, is_definite_abort, is_node_unavailable
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -69,6 +69,10 @@ def test_errors_are_classified_as_definite_or_indeterminate():
     assert classify(psycopg.OperationalError("timed out after 10s waiting for the server"))[0] == "info"
     assert classify(psycopg.errors.UniqueViolation("duplicate key"))[0] == "fail"
     assert "1213: Deadlock found" in classify(deadlock)[1]
+    # what makes the failover router move on
+    assert is_node_unavailable(pymysql.err.OperationalError(1047, "WSREP has not yet prepared node"))
+    assert is_node_unavailable(pymysql.err.OperationalError(2003, "Can't connect"))
+    assert not is_node_unavailable(deadlock) and not is_node_unavailable(serial)
 
 
 def test_run_dirs_are_unique_and_latest_follows_the_newest(tmp_path):
