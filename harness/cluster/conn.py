@@ -102,10 +102,7 @@ class TimeoutConnection(psycopg.Connection):
     def rollback(self):
         with _Watchdog(self, self.op_timeout):
             return super().rollback()
-
-    def execute(self, query, params=None, **kw):
-        with _Watchdog(self, self.op_timeout):
-            return super().execute(query, params, **kw)
+    # Connection.execute runs through TimeoutCursor.execute
 
 
 def connect_postgres(host, port, user, password, database, timeout=5.0, isolation=None, autocommit=False):

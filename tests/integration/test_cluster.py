@@ -8,7 +8,6 @@ import sys
 import time
 
 import psycopg
-import pymysql
 import pytest
 
 import harness.cluster as hc

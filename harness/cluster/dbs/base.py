@@ -4,8 +4,8 @@ A definition produces config file contents, init steps and the server argv, and 
 everything through `Node` methods (run, write_file, launch, ...). The backend (netns, docker)
 decides how a node's commands and server process actually run.
 """
+import os
 import shutil
-import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -130,7 +130,7 @@ class DbDef:
 
     def check_installed(self) -> None:
         for b in self.binaries:
-            if not shutil.which(b) and not (b.startswith("/") and shutil.os.path.exists(b)):
+            if not (os.path.exists(b) if b.startswith("/") else shutil.which(b)):
                 raise UsageError(f"{b} is missing: run ./setup.sh (installs the database packages)")
 
     # -- lifecycle (implemented per database) ------------------------------------------
@@ -157,8 +157,3 @@ class DbDef:
     def connect(self, cluster, node, timeout=5.0, isolation=None, autocommit=False, database=None):
         raise NotImplementedError
 
-
-def timed(fn):
-    t = time.monotonic()
-    fn()
-    return time.monotonic() - t

@@ -1,18 +1,21 @@
 """MariaDB Galera: N synchronous multi-master nodes.
 
-Fast bring-up: mariadb-install-db runs once, on n1; the joiners get a copy of that datadir and
-the same grastate.dat (a fresh cluster UUID at seqno 0), so when n1 bootstraps the cluster at
-UUID:0, the joiners already hold that exact state and join without any state transfer, in
-parallel. (Where a backend cannot copy a datadir, joiners start empty and get an rsync SST.)
+Fast bring-up (3 nodes ready in ~3-4 s instead of 9-11 s with one rsync SST after another): every
+node starts at once from an identical freshly installed datadir, with the same grastate.dat (a new
+state UUID at seqno 0) and a gvwstate.dat describing one primary view of all N members. That is
+the state a cluster leaves on disk when all its nodes crash, and Galera's pc.recovery restores the
+primary component as soon as all members of the saved view see each other: no bootstrap node, no
+state transfer. The harness user is then created on n1 and replicated.
 Restart after a kill: `--wsrep-recover` finds the last committed position, and
-`--wsrep-start-position` lets the node rejoin by IST instead of a full SST.
+`--wsrep-start-position` lets the node rejoin by IST instead of a full SST. After a clean stop of
+every node the one marked safe_to_bootstrap founds the cluster again (`--wsrep-new-cluster`).
 """
 import os
 import re
 import uuid
 
-from harness.cluster.dbs.base import Knob, NotYet, boolean, choice, wait_until
-from harness.cluster.dbs.mariadb import MYSQL_USER, MariaDB, chown, in_parallel, sql_quote
+from harness.cluster.dbs.base import Knob, NotYet, boolean, choice, isolation, wait_until
+from harness.cluster.dbs.mariadb import MYSQL_USER, MariaDB, in_parallel, sql_quote
 from harness.errors import ClusterError
 
 PROVIDER = "/usr/lib/galera/libgalera_smm.so"
@@ -21,17 +24,12 @@ FAST_DETECTION = ("evs.keepalive_period=PT0.5S; evs.suspect_timeout=PT1.5S; evs.
 CAMUNDA = {"isolation": "read-committed", "wsrep_sync_wait": 7}  # Camunda 7's documented Galera settings
 
 
-def isolation_or_none(v):
-    from harness.cluster.dbs.base import isolation
-    return isolation(v)
-
-
 class Galera(MariaDB):
     name = "galera"
     min_nodes, max_nodes, default_nodes = 2, 9, 3
     binaries = MariaDB.binaries + (PROVIDER, "rsync")
     knobs = {
-        "isolation": Knob(None, isolation_or_none, "server default transaction isolation"),
+        "isolation": Knob(None, isolation, "server default transaction isolation"),
         "wsrep_sync_wait": Knob(None, lambda v: choice(0, 1, 3, 7)(int(v)), "causality checks 0/1/3/7"),
         "fast_failure_detection": Knob(True, boolean, "evs timeouts ~2 s instead of ~6 s"),
         "camunda": Knob(False, boolean, "Camunda 7 preset: READ-COMMITTED, wsrep_sync_wait=7"),
@@ -76,6 +74,7 @@ class Galera(MariaDB):
         self.install(cluster, first)
         for node in joiners:
             node.copy_tree(first, first.datadir, node.datadir, user=MYSQL_USER)
+        # the on-disk state of a cluster whose N members all crashed at seqno 0 (see the module doc)
         state_uuid = str(uuid.uuid4())
         members = [str(uuid.uuid1()) for _ in cluster.nodes]
         view = "#vwbeg\n" + f"view_id: 3 {members[0]} 1\nbootstrap: 0\n" + \
@@ -92,9 +91,6 @@ class Galera(MariaDB):
         self.wait_healthy(cluster, 120)
         self.create_users(cluster, first)
         self.wait_user_everywhere(cluster)
-
-    def unlink(self, node, path):
-        node.run(["rm", "-f", path])
 
     def start(self, cluster, node, wait=True, timeout=60.0, extra=()):
         extra = list(extra)

@@ -175,6 +175,7 @@ class MariaDB(DbDef):
         return {"server": self.sql(cluster.nodes[0], "SELECT VERSION()").strip()}
 
     def reset_data(self, cluster):
+        self.wait_healthy(cluster, 60)  # e.g. right after a nemesis healed: let it become whole first
         db = cluster.database
         self.sql(cluster.nodes[0], f"DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}`;", timeout=60)
         self.wait_database_everywhere(cluster)

@@ -102,6 +102,8 @@ class MariaDBMM(MariaDB):
         """Fresh database on both masters, replication restarted (also repairs broken replication)."""
         db = cluster.database
         for node in cluster.nodes:
+            self.wait_ready(cluster, node, 60)
+        for node in cluster.nodes:
             self.sql(node, "STOP SLAVE;", timeout=30)
         for node in cluster.nodes:
             self.sql(node, f"SET sql_log_bin=0; DROP DATABASE IF EXISTS `{db}`; CREATE DATABASE `{db}`;",

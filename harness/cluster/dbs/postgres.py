@@ -154,6 +154,7 @@ class Postgres(DbDef):
         return {"server": self.sql(cluster.nodes[0], "SHOW server_version").strip()}
 
     def reset_data(self, cluster):
+        self.wait_healthy(cluster, 60)
         db, node = cluster.database, cluster.nodes[0]
         self.sql(node, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", timeout=60)
         self.sql(node, f"CREATE DATABASE {db} OWNER {cluster.user}", timeout=60)

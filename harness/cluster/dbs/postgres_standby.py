@@ -10,7 +10,7 @@ import re
 from harness.cluster.dbs.base import Knob, NotYet, choice, isolation, nonneg_int, wait_until
 from harness.cluster.dbs.mariadb import in_parallel
 from harness.cluster.dbs.postgres import PG_USER, Postgres, sql_literal
-from harness.errors import ClusterError, UsageError
+from harness.errors import UsageError
 
 REPL_USER = "repl"
 
