@@ -197,8 +197,11 @@ class Analyzer:
                     if kid is None:
                         kid = self._kid(k, line)
                     w = writers[kid]
-                    if v in w:
-                        self._dup(k, v, line)
+                    try:
+                        if v in w:
+                            self._dup(k, v, line)
+                    except TypeError:
+                        self._unhashable(mop, line)
                     w[v] = tid
                 elif f != "r":
                     self._bad_mop(mop, line)
@@ -251,8 +254,11 @@ class Analyzer:
                 reads.extend((tid, kid, n, ext))
             elif f == "append":
                 w = writers[kid]
-                if v in w:
-                    self._dup(k, v, line)
+                try:
+                    if v in w:
+                        self._dup(k, v, line)
+                except TypeError:
+                    self._unhashable(mop, line)
                 w[v] = tid
                 if own is None:
                     own = {kid: [v]}
@@ -273,6 +279,10 @@ class Analyzer:
                             self._record("future-read", (tid, kid, lr, v))
             else:
                 self._bad_mop(mop, line)
+
+    def _unhashable(self, mop, pos):
+        raise HistoryError(self.path, self._line(pos),
+                           f"micro-op {mop!r}: appended values must be numbers or strings")
 
     def _dup(self, k, v, line):
         raise HistoryError(self.path, self._line(line), f"value {v!r} appended to key {k!r} more than once "
@@ -316,10 +326,16 @@ class Analyzer:
             offs[kid] = off
             nknown = 0
             if L:
-                ws = list(map(W.get, L, repeat(-1, len(L))))
+                try:
+                    ws = list(map(W.get, L, repeat(-1, len(L))))
+                    Lset = set(L)
+                except TypeError:
+                    pos = int(self.table.table()[self.longest_by[kid]][5])
+                    raise HistoryError(self.path, self._line(pos),
+                                       f"read of key {self.keys[kid]!r} holds an element that is not "
+                                       "a number or string") from None
                 nknown = len(ws) - ws.count(-1)
                 extend(ws)
-                Lset = set(L)
                 if len(Lset) != len(L):
                     self._duplicates(kid, L)
                     bad.add(kid)

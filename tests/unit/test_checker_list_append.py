@@ -345,3 +345,14 @@ def test_cycle_search_budget_is_reported_not_hung():
     r = la.check(ops, SS, budget=1)
     assert r["valid"] == "unknown"
     assert r["search"]["truncated"]
+
+
+@pytest.mark.parametrize("mops", [
+    [["append", "x", [1]]],
+    [["r", "x", [[1]]]],
+    [["append", ["k"], 1]],
+])
+def test_unhashable_values_are_bad_input(mops):
+    ops = hist(*seq(("ok", mops), ("ok", mops)))
+    with pytest.raises(HistoryError, match=":2: "):
+        check(ops)
