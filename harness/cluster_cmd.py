@@ -1,6 +1,8 @@
 """`harness cluster up/down/status` and `harness cleanup`."""
 import json
-import sys
+import signal
+import subprocess
+from pathlib import Path
 
 from harness import cluster as cl
 from harness.errors import UsageError
@@ -16,7 +18,12 @@ def parse_knobs(pairs) -> dict:
     return knobs
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt  # up() tears down what it made on any exception, this one included
+
+
 def cmd_up(args) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     c = cl.up(db=args.db, nodes=args.nodes, backend=args.backend, name=args.name,
               knobs=parse_knobs(args.knob), timeout=args.timeout)
     if args.json:
@@ -86,6 +93,14 @@ def cmd_cleanup(args) -> int:
     return 0
 
 
+def cmd_setup(args) -> int:
+    script = Path(__file__).resolve().parent.parent / "setup.sh"
+    if not script.is_file():
+        raise UsageError(f"{script} not found: install mariadb-server galera-4 postgresql iptables rsync "
+                         "socat libfaketime with apt-get")
+    return subprocess.run(["bash", str(script)], timeout=3600).returncode
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("cluster", help="bring real database clusters up and down")
     sub = p.add_subparsers(dest="cluster_command", metavar="ACTION")
@@ -115,7 +130,7 @@ def register(subparsers) -> None:
     c.add_argument("--no-docker", dest="docker", action="store_false",
                    help="leave labelled docker containers/networks of other state dirs alone")
     c.set_defaults(func=cmd_cleanup)
+    st = subparsers.add_parser("setup", help="install the Debian packages the backends need (idempotent, "
+                                             "runs ./setup.sh)")
+    st.set_defaults(func=cmd_setup)
 
-
-if __name__ == "__main__":
-    sys.exit(0)
