@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 
 from checkers import models
-from checkers.api import MAX_INSTANCES, build_result, op_stats
+from checkers.api import build_result, op_stats
 
 for _name in ("wrong-total", "negative-balance"):
     models.register_anomaly(_name, ["snapshot-isolation", "repeatable-read"])

@@ -4,7 +4,6 @@ Exit status: 0 valid, 1 invalid, 2 could not run / could not decide (the message
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path

@@ -5,7 +5,6 @@ G2-item; a hot standby behind a round-robin balancer serves stale reads; async m
 shows anomalies; the bank on PostgreSQL SERIALIZABLE keeps every total right.
 """
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
