@@ -13,8 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import json
+
 from harness.report import write_report
-from harness.report.synthetic import make_run_dir
+from harness.report.synthetic import _g_single, make_run_dir
 
 REPORT_FILES = ("index.html", "latency-raw.png", "latency-quantiles.png", "rate.png", "summary.json")
 
@@ -23,19 +25,38 @@ def dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def plant_anomalies(run: Path, per_type: int = 20):
+    """20 each of G-single, G-single-realtime and lost-update, spread over the history."""
+    results = json.loads((run / "results.json").read_text())
+    with open(run / "history.jsonl") as f:
+        oks = [op for op in map(json.loads, f) if op["type"] == "ok"]
+    step = max(1, len(oks) // (per_type + 1))
+    anomalies = results["anomalies"]
+    anomalies["G-single"] = [_g_single(oks[i * step], oks[i * step + 7]) for i in range(per_type)]
+    anomalies["G-single-realtime"] = [_g_single(oks[i * step + 3], oks[i * step + 5]) for i in range(per_type)]
+    anomalies["lost-update"] = [dict(anomalies["lost-update"][0], ops=[oks[i * step], oks[i * step + 1]])
+                                for i in range(per_type)]
+    results["anomaly_types"] = sorted(anomalies)
+    (run / "results.json").write_text(json.dumps(results))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ops", type=int, nargs="+", default=[100_000, 200_000])
-    ap.add_argument("--workload", nargs="+", default=["list-append", "save-resume"])
+    ap.add_argument("--workload", nargs="+", default=["list-append", "save-resume", "many-anomalies"],
+                    help="many-anomalies: list-append with 60 anomalies, each with its graph and timeline")
     ap.add_argument("--keep", help="leave the run dirs here instead of a temp dir")
     args = ap.parse_args(argv)
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-report-"))
     ok = True
-    print(f"{'workload':<12} {'ops':>8} {'report s':>9} {'history MB':>11} {'report MB':>10} {'run dir MB':>11}  verdict")
+    print(f"{'workload':<15} {'ops':>8} {'report s':>9} {'history MB':>11} {'report MB':>10} {'run dir MB':>11}  verdict")
     try:
         for wl in args.workload:
             for n in args.ops:
-                run = make_run_dir(root / f"{wl}-{n}", n_ops=n, workload=wl, duration=300.0)
+                run = make_run_dir(root / f"{wl}-{n}", n_ops=n, workload="list-append" if wl == "many-anomalies"
+                                   else wl, duration=300.0)
+                if wl == "many-anomalies":
+                    plant_anomalies(run)
                 t0 = time.perf_counter()
                 write_report(run)
                 secs = time.perf_counter() - t0
@@ -51,7 +72,7 @@ def main(argv=None) -> int:
                     verdict = "ok" if good else "OVER THE TARGET"
                 else:
                     verdict = "(beyond the target size; for scale)"
-                print(f"{wl:<12} {n:>8,} {secs:>9.2f} {hist:>11.2f} {report:>10.2f} {total:>11.2f}  {verdict}")
+                print(f"{wl:<15} {n:>8,} {secs:>9.2f} {hist:>11.2f} {report:>10.2f} {total:>11.2f}  {verdict}")
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
