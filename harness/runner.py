@@ -413,6 +413,7 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
     from workloads import make_workload
     spec.validate()
     workload = make_workload(spec.workload, spec.workload_opts)
+    store_existed = Path(spec.store).exists()
     run_dir = store.new_run_dir(spec.store, spec.test_name)
     owned = cluster is None
     ready = False
@@ -468,6 +469,8 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
             shutil.rmtree(run_dir, ignore_errors=True)
             with contextlib.suppress(OSError):
                 run_dir.parent.rmdir()  # only if empty
+                if not store_existed:
+                    Path(spec.store).rmdir()
         raise
     finally:
         if owned and cluster is not None:

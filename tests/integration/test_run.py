@@ -143,7 +143,7 @@ def test_database_down_at_start_is_exit_2_and_leaves_nothing(maria, tmp_path):
         assert p.returncode == 2
         assert "database down at start" in p.stderr and "n1" in p.stderr
         assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
-        assert not any((tmp_path / "store").glob("*/*")), "a run dir was left behind"
+        assert not (tmp_path / "store").exists(), "a run dir was left behind"
         assert cl.load(maria.name).name == maria.name  # a cluster we did not create stays
         with pytest.raises(UsageError, match="database down at start"):
             run_test(TestSpec(db="mariadb", workload="bank", store=str(tmp_path / "s2")), cluster=maria)
