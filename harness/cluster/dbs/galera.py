@@ -100,7 +100,27 @@ class Galera(MariaDB):
                 extra.append(f"--wsrep-start-position={pos}")
             elif self.must_bootstrap(cluster, node):
                 extra.append("--wsrep-new-cluster")
+            self.wait_evicted(cluster, node)
         super().start(cluster, node, wait=wait, timeout=timeout, extra=extra)
+
+    def wait_evicted(self, cluster, node, timeout=6.0):
+        """Rejoining while the others still count the killed incarnation stalls the join in EVS
+        install timeouts (kill -> healthy 11 s); waiting until they evicted it first: 7 s."""
+        others = [n for n in cluster.nodes if n is not node and n.alive()]
+        if not others:
+            return
+
+        def evicted():
+            try:
+                size = int(self.status_vars(others[0], "wsrep_cluster_size").get("wsrep_cluster_size", 0))
+            except (ClusterError, ValueError) as e:
+                raise NotYet(str(e)) from None
+            if size > len(others):
+                raise NotYet(f"{others[0]} still counts {size} members")
+        try:
+            wait_until(evicted, timeout, f"the others to evict {node}'s old incarnation")
+        except ClusterError:
+            pass  # a paused or partitioned peer cannot answer: start anyway, Galera sorts it out
 
     def must_bootstrap(self, cluster, node) -> bool:
         """After every node was stopped cleanly there is no saved view (gvwstate.dat) to recover the
