@@ -199,3 +199,25 @@ def test_serve_shows_runs_and_reports_in_the_browser(browser, tmp_path):
         server.shutdown()
         server.server_close()
         thread.join(TIMEOUT)
+
+
+@pytest.mark.slow
+def test_real_invalid_run_through_harness_run_renders_in_the_browser(harness_run, browser, tmp_path):
+    """End to end as a nightly job does it: the pytest fixture drives the runner against a real MariaDB
+    at REPEATABLE READ (InnoDB's lost updates), the runner writes the report, Chromium shows it."""
+    run = harness_run(db="mariadb", workload="list-append", isolation="repeatable-read", time_limit=8,
+                      final_time_limit=5, rate=300, workload_opts={"key_count": 3}, seed=3,
+                      store=str(tmp_path / "store"))
+    assert run.valid is False, run
+    assert run.report and Path(run.report).is_file()
+    browser.open(Path(run.report).as_uri())
+    assert browser.problems() == []
+    sentence = browser.eval("document.getElementById('verdict-sentence').innerText")
+    assert sentence.startswith("Not safe: on mariadb (1 node, primary routing) with no faults, the history "
+                               "violates repeatable-read (the model checked)"), sentence
+    # every anomaly shown has its history rows; the first one's ops are highlighted
+    assert browser.eval("document.querySelectorAll('div.anomaly').length") >= 1
+    assert browser.eval("[...document.querySelectorAll('div.anomaly')].every("
+                        "d => d.querySelector('tr.focus'))")
+    assert browser.eval("[...document.images].every(i => i.complete && i.naturalWidth > 300)")
+    browser.screenshot(ARTIFACTS / "report-real-mariadb-rr.png")
