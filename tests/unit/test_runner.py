@@ -133,3 +133,30 @@ def test_analyze_rejects_a_directory_that_is_not_a_run(tmp_path):
     p = subprocess.run([sys.executable, "-m", "harness", "analyze", str(tmp_path)],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and "not a run directory" in p.stderr
+
+
+def test_recorder_indexes_times_and_flushes_each_op(tmp_path):
+    from checkers.history import read_history
+    from harness.runner import Recorder
+    rec = Recorder(tmp_path / "history.jsonl", t0_ns=__import__("time").monotonic_ns())
+    rec.record({"type": "invoke", "process": 0, "f": "txn", "value": [["r", 1, None]], "node": "n1"})
+    rec.record_nemesis({"type": "invoke", "f": "start-pause", "value": None})
+    rec.record({"type": "ok", "process": 0, "f": "txn", "value": [["r", 1, []]], "node": "n1"})
+    rec.record({"type": "fail", "process": 1, "f": "txn", "value": [], "error": "1213: Deadlock"})
+    on_disk = read_history(tmp_path / "history.jsonl")  # readable before close: flushed per op
+    assert [op["index"] for op in on_disk] == [0, 1, 2, 3]
+    times = [op["time"] for op in on_disk]
+    assert times == sorted(times) and all(isinstance(t, int) for t in times)
+    assert on_disk[1]["process"] == "nemesis"
+    assert list(on_disk[0])[:4] == ["index", "time", "type", "process"]
+    assert rec.counts == {"ok": 1, "fail": 1} and rec.errors == {"1213: Deadlock": 1}
+    rec.close()
+    assert rec.record({"type": "ok", "process": 5, "f": "txn", "value": []}) is None  # a straggler
+    assert len(read_history(tmp_path / "history.jsonl")) == 4
+
+
+def test_check_run_turns_an_unusable_history_into_unknown(tmp_path):
+    from harness.runner import check_run
+    (tmp_path / "history.jsonl").write_text('{"index": 0, "type": "invoke"\n')
+    r = check_run(tmp_path, make_workload("bank"), "serializable")
+    assert r["valid"] == "unknown" and "history.jsonl:1" in r["error"]
