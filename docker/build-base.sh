@@ -40,6 +40,6 @@ printf '#!/bin/sh\nexit 101\n' > "$rootfs/usr/sbin/policy-rc.d"
 chmod +x "$rootfs/usr/sbin/policy-rc.d"
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
 
-tar --numeric-owner -C "$rootfs" -c . | docker import \
+tar --numeric-owner -C "$rootfs" -c . | docker import --change 'LABEL engine-harness=1' \
   --change 'ENV LANG=C.UTF-8' --change 'CMD ["/bin/bash"]' - "$tag" >/dev/null
 echo "$tag"

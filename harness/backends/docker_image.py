@@ -94,8 +94,25 @@ def build_images(force: bool = False, log=print) -> dict:
                               for x in list(e.build_log)[-5:])
             raise ClusterError(f"node image build failed: {e.msg}: {tail}") from None
         built.append(node)
+    if built:
+        _prune(c, keep={base, node})
     return {"image": node, "base": base, "built": built,
             "seconds": round(time.monotonic() - t0, 1)}
+
+
+def _prune(c, keep: set) -> None:
+    """Drop this project's superseded images (other tags of our repositories, dangling layers
+    labelled as ours); an image a container still uses stays."""
+    import docker
+    candidates = c.images.list(name=BASE_REPO) + c.images.list(name=NODE_REPO) + \
+        c.images.list(filters={"dangling": True, "label": f"{LABEL}=1"})
+    for image in candidates:
+        if keep & set(image.tags):
+            continue
+        try:
+            c.images.remove(image.id, force=False, noprune=False)
+        except docker.errors.APIError:
+            pass  # in use by a container, or a parent of a kept image
 
 
 def ensure_image(log=None) -> str:
