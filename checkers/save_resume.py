@@ -673,6 +673,8 @@ def check(history: list[dict], model: str | None = DEFAULT_MODEL, **opts) -> dic
         "info": sum(t["type"] == "info" for t in txns),
         "seconds": round((max(times) - min(times)) / 1e9, 3) if times else 0.0,
         "by_f": _by_f(txns),
+        # which nodes' final states were compared (lost saves and divergence need them)
+        "final_nodes": sorted({node for _, node, _ in final_dumps(txns)}),
     }
     unknown = None
     if la.get("valid") == "unknown":

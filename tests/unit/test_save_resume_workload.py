@@ -103,3 +103,48 @@ def test_parse_resume_row():
 
 def test_key_of_exec():
     assert w.key_of_exec("pi-12-345") == 12 and w.key_of_exec("other") is None
+
+
+class _Cursor:
+    def __init__(self, conn):
+        self.conn = conn
+        self.rowcount = 0
+
+    def execute(self, stmt, args=None):
+        self.conn.log.append(stmt)
+        if stmt == "ROLLBACK" and self.conn.rollback_error:
+            raise self.conn.rollback_error
+
+
+class _Conn:
+    """Just enough of a DB-API connection to watch what the transaction wrapper sends."""
+
+    def __init__(self, rollback_error=None):
+        self.log, self.closed, self.rollback_error = [], False, rollback_error
+
+    def cursor(self):
+        return _Cursor(self)
+
+    def close(self):
+        self.closed = True
+
+
+def test_failed_rollback_closes_the_connection_and_is_indeterminate():
+    from workloads.base import classify
+    conn = _Conn(rollback_error=RuntimeError("1047: WSREP has not yet prepared node"))
+    with pytest.raises(w.RollbackFailed) as e:
+        with w.transaction(conn, "mysql"):
+            raise RuntimeError("1047: WSREP has not yet prepared node")
+    assert conn.closed and conn.log == ["START TRANSACTION", "ROLLBACK"]
+    assert classify(e.value)[0] == "info"  # the runner drops the connection and records info
+
+
+def test_rollback_that_works_keeps_the_connection_and_the_error():
+    conn = _Conn()
+    with pytest.raises(w.Abort):
+        with w.transaction(conn, "postgres"):
+            raise w.Abort("optimistic lock")
+    assert not conn.closed and conn.log == ["BEGIN", "ROLLBACK"]
+    with w.transaction(conn, "postgres"):
+        pass
+    assert conn.log[-2:] == ["BEGIN", "COMMIT"]
