@@ -56,6 +56,8 @@ def verify_clean(cluster) -> list[str]:
             found += [f"{node.name}: delayer pid {p}" for p in procs.delayers_in(net.netns_id(node))]
         except Exception as e:
             found.append(f"{node.name}: could not inspect the namespace: {e}")
+        if hasattr(cluster, "name"):
+            found += [f"{node.name}: libfaketime file {p}" for p in clock.shared_files(cluster, node)]
         if not node.alive():
             found.append(f"{node.name}: server not running")
             continue

@@ -5,7 +5,7 @@ import os
 import signal
 import subprocess
 
-from nemesis import net, procs
+from nemesis import clock, net, procs
 
 
 class NetnsTarget:
@@ -45,6 +45,11 @@ def cleanup_node(node) -> list[str]:
     if pid and _stopped(pid):
         os.kill(pid, signal.SIGCONT)
         done.append(f"{node.name}: resumed paused server pid {pid}")
+    cluster = getattr(node, "cluster", None)
+    if cluster is not None and hasattr(cluster, "name") and not (pid and clock.is_skewed(pid)):
+        for path in clock.shared_files(cluster, node):
+            os.unlink(path)
+            done.append(f"{node.name}: removed libfaketime file {path}")
     return done
 
 

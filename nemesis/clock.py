@@ -2,6 +2,8 @@
 with a random offset, and restart it plainly to heal. Only the server's own clock moves (the
 machine's clock is shared by everyone on it); monotonic clocks are left alone so timers work."""
 import glob
+import os
+import re
 
 from nemesis.base import Fault, pick
 
@@ -18,9 +20,53 @@ def libfaketime() -> str | None:
     return None
 
 
-def faketime_env(offset_s: int) -> dict:
-    return {"LD_PRELOAD": libfaketime(), "FAKETIME": f"{offset_s:+d}s",
-            "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+SHM_DIR = "/dev/shm"
+
+
+def shared_name(cluster, node) -> str:
+    return "hn_faketime_" + re.sub(r"[^A-Za-z0-9_-]", "_", f"{cluster.name}_{node.name}")
+
+
+def make_shared(cluster, node) -> str:
+    """The semaphore + shared memory libfaketime keeps per process tree, made by us, world-writable.
+
+    Left to itself libfaketime creates them in the first process that loads it, as that process's
+    user: a server started as root that switches user before exec'ing (setpriv ... postgres, same
+    PID) then cannot open its own semaphore and dies. Handing it FAKETIME_SHARED avoids that."""
+    import _multiprocessing  # the stdlib's sem_open; a glibc POSIX named semaphore
+    name = shared_name(cluster, node)
+    sem_path, shm_path = f"{SHM_DIR}/sem.{name}_sem", f"{SHM_DIR}/{name}_shm"
+    if not os.path.exists(sem_path):
+        _multiprocessing.SemLock(1, 1, 1, f"/{name}_sem", False)  # kind SEMAPHORE, value 1, kept
+    fd = os.open(shm_path, os.O_CREAT | os.O_RDWR, 0o666)
+    try:
+        if os.fstat(fd).st_size < 64:
+            os.ftruncate(fd, 64)
+    finally:
+        os.close(fd)
+    for path in (sem_path, shm_path):
+        os.chmod(path, 0o666)
+    return f"/{name}_sem /{name}_shm"
+
+
+def shared_files(cluster, node) -> list[str]:
+    name = shared_name(cluster, node)
+    return [p for p in (f"{SHM_DIR}/sem.{name}_sem", f"{SHM_DIR}/{name}_shm") if os.path.exists(p)]
+
+
+def remove_shared(cluster, node):
+    for path in shared_files(cluster, node):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def faketime_env(offset_s: int, shared: str | None = None) -> dict:
+    env = {"LD_PRELOAD": libfaketime(), "FAKETIME": f"{offset_s:+d}s", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+    if shared:
+        env["FAKETIME_SHARED"] = shared
+    return env
 
 
 def is_skewed(pid: int) -> bool:
@@ -54,7 +100,7 @@ class ClockSkew(Fault):
             for n in targets:
                 offset = rng.choice([-1, 1]) * rng.randint(1, self.max_offset_s)
                 self.skewed.append(n)
-                n.restart(env=faketime_env(offset))
+                n.restart(env=faketime_env(offset, make_shared(cluster, n)))
                 offsets[n.name] = offset
         except BaseException:
             self.heal(cluster)
@@ -73,6 +119,8 @@ class ClockSkew(Fault):
             try:
                 if n in self.skewed or (n.alive() and is_skewed(n.pid)):
                     n.restart(env={})  # {} clears the env the node would reuse
+                if not (n.alive() and is_skewed(n.pid)):
+                    remove_shared(cluster, n)
             except Exception as e:
                 errors.append(e)
         self.skewed = []

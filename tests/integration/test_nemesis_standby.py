@@ -90,3 +90,21 @@ def test_database_native_replication_lag(whole, name):
     finally:
         fault.stop(c)
     assert lagged >= ROUNDS * 0.9, (base, lagged)
+
+
+def test_clock_skew_on_a_server_that_switches_user_before_exec(whole):
+    """postgres starts as root -> setpriv -> postgres (same PID): libfaketime must still load."""
+    c = whole
+    fault = nemesis.ClockSkew(targets=["n2"])
+    offset = fault.start(c, random.Random(1))["offsets_s"]["n2"]
+    try:
+        conn = c.connect(c.node("n2"), timeout=10, autocommit=True)
+        with conn.cursor() as cur:
+            cur.execute("SELECT extract(epoch FROM now())")
+            skew = float(cur.fetchone()[0]) - time.time()
+        conn.close()
+        assert any("libfaketime" in x for x in nemesis.verify_clean(c))
+    finally:
+        fault.stop(c)
+    c.wait_healthy(60)
+    assert abs(skew - offset) < 2, (offset, skew)
