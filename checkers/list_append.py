@@ -126,7 +126,7 @@ class Analyzer:
                     continue
                 p = op.get("process")
                 if t == "invoke":
-                    if p is None or p == "nemesis":
+                    if type(p) is not int and (p is None or p == "nemesis"):
                         continue
                     if p in pend:
                         line = line_fn(pos) if line_fn else pos
@@ -136,7 +136,7 @@ class Analyzer:
                                                        f"op (line {prev}) completed")
                     pend[p] = (pos, op.get("time"), op.get("value"))
                     continue
-                if p == "nemesis":
+                if type(p) is not int and p == "nemesis":
                     continue
                 code = TYPES.get(t)
                 if code is None:
