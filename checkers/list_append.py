@@ -32,8 +32,8 @@ from __future__ import annotations
 import os
 import time
 from array import array
-from itertools import count, repeat
 from collections import defaultdict
+from itertools import count, repeat
 
 import numpy as np
 import orjson
@@ -42,9 +42,8 @@ from checkers import cycles as cyc
 from checkers.api import MAX_INSTANCES, build_result
 from checkers.explain import cycle_text, describe_txn, fmt_list, txn_name
 from checkers.graph import FAIL, INFO, NO_TIME, OK, RW, TYPE_CODE, WR, WW, DepGraph, TxnTable
-from checkers.history import validate_op
 from checkers.history import (HistoryError, is_edn, iter_history, no_gc, read_chunks, read_history,
-                              read_line, source_of)
+                              read_line, source_of, validate_op)
 
 TYPES = dict(TYPE_CODE)
 KEEP = 100   # raw instances kept per anomaly type while scanning (the result shows MAX_INSTANCES)
