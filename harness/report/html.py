@@ -42,7 +42,7 @@ tr.nemesis td{color:#6a1b9a}
 pre.cmd{background:#263238;color:#eceff1;padding:10px;border-radius:6px;white-space:pre-wrap;word-break:break-all}
 img.plot{max-width:100%;border:1px solid #e0e0e0;background:#fff}
 nav a{margin-right:12px}.muted{color:#666}.warn{color:#8d6e00}
-ol.steps li{margin:3px 0}
+ol.steps li{margin:3px 0}.anomaly>details>summary{cursor:pointer;padding:4px 0}
 """
 
 
@@ -213,7 +213,10 @@ class Page:
         if ctx["faults"]:
             head.append("during " + _e(", ".join(
                 f"{p.fault} ({_short(p.value, 60)})" if p.value is not None else p.fault for p in ctx["faults"])))
-        out = [f'<div class="anomaly" id="{anchor}"><p>' + " · ".join(head) + "</p>"]
+        # the first instance of each type is open; the others fold to their one-line summary
+        summary = " · ".join(head)
+        out = [f'<div class="anomaly" id="{anchor}">'
+               + (f"<p>{summary}</p>" if n == 0 else f"<details><summary>{summary}</summary>")]
         if a.get("explanation"):
             out.append(f'<div class="explanation">{_e(a["explanation"])}</div>')
         if isinstance(a.get("isolation"), str):
@@ -230,7 +233,7 @@ class Page:
             out.append(f'<details open><summary>Timeline of every process around it</summary>'
                        f'<div class="graph">{line}</div></details>')
         out.append(self.excerpt(related, set(related), anchor))
-        out.append("</div>")
+        out.append("</div>" if n == 0 else "</details></div>")
         return "\n".join(out)
 
     def excerpt(self, related: list[int], focus: set, anchor: str) -> str:
