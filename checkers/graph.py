@@ -46,9 +46,9 @@ class TxnTable:
     def __init__(self, path="<history>", fs=("txn",)):
         self.path = path
         self.fs = frozenset(fs)
-        self.pending = {}            # process -> (pos, time, value, line)
+        self.pending = {}            # process -> (pos, time, value) of its open invoke
         self.procs = {}              # process value -> small int
-        # one row of COLS per txn, flat (one extend per txn is the cheapest way to grow)
+        # one row of COLS per txn, flat int64 (compact: ~48 bytes per txn)
         self.cols = array("q")
         self.n = 0
 

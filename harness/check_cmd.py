@@ -35,6 +35,9 @@ def guess_workload(path) -> str:
     from checkers.history import iter_history
     seen = 0
     for _, op in iter_history(path):
+        seen += 1
+        if seen > 2000:
+            break
         value = op.get("value")
         if op.get("process") == "nemesis" or not isinstance(value, list):
             continue
@@ -44,9 +47,6 @@ def guess_workload(path) -> str:
                     return "list-append"
                 if m[0] == "w":
                     return "rw-register"
-        seen += 1
-        if seen > 1000:
-            break
     return "list-append"
 
 
