@@ -85,8 +85,10 @@ class Galera(MariaDB):
                             user=MYSQL_USER, mode=0o660)
             node.write_file(os.path.join(node.datadir, "gvwstate.dat"), f"my_uuid: {me}\n" + view,
                             user=MYSQL_USER, mode=0o660)
+        # a plain launch: the restart logic (recover, wait for eviction) is for rejoining nodes
+        in_parallel([lambda n=n: MariaDB.start(self, cluster, n, wait=False) for n in cluster.nodes])
+        for node in cluster.nodes:
             node.spec["bootstrapped"] = True
-        in_parallel([lambda n=n: self.start(cluster, n, wait=False) for n in cluster.nodes])
         cluster.save()
         self.wait_healthy(cluster, 120)
         self.create_users(cluster, first)
