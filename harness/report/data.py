@@ -50,6 +50,50 @@ ANOMALY_MEANINGS = {
 }
 
 
+# What an isolation anomaly could do to a Camunda-7-style engine (its state in rows guarded by a REV_
+# column, updated with `... WHERE id=? AND rev=?` at READ COMMITTED). Hedged: it shows what the
+# database allowed, not that an engine hit it.
+ENGINE_IMPACT = {
+    "G0": "two saves' row updates can interleave: an instance can keep the execution of one save and the "
+          "variables of another, for good",
+    "G1a": "the engine can act on a save that was rolled back (continue from a step that never happened)",
+    "G1b": "the engine can act on a half-done save (an intermediate state no user ever committed)",
+    "G1c": "two saves each saw the other's effects: no order of the saves explains the instance's state",
+    "G-single": "one read can see part of a save and miss the rest (execution from one step, variables from "
+                "another); at READ COMMITTED the engine relies on its REV_ check at write time to catch this",
+    "G-nonadjacent": "reads can mix states of several saves; the engine relies on its REV_ check to catch it",
+    "G2-item": "two nodes can each decide on what the other is changing: e.g. two instances for one business "
+               "key, or a job both completed and retried",
+    "G2": "two nodes can each pass a check the other invalidates (duplicate instances, double job acquisition)",
+    "lost-update": "two nodes can save the same instance revision and both succeed: one save silently vanishes "
+                   "(the optimistic-locking REV_ check assumes this cannot happen)",
+    "internal": "a transaction did not see its own write: the engine's own save reads back wrong data",
+    "dirty-update": "a committed save was built on one that was rolled back",
+    "duplicate-elements": "one write was applied twice: a step or job effect can repeat",
+    "incompatible-order": "nodes disagree on the order of an instance's saves: its history differs by node",
+    "cyclic-versions": "nodes disagree on the order of an instance's saves: its history differs by node",
+    "future-read": "a read saw a save before it happened: the database's order cannot be trusted",
+    "stale-read": "a user who saved on one node can resume on another and see the old step",
+    "wrong-total": "a transfer's two halves were seen apart: multi-row engine updates are not atomic here",
+    "negative-balance": "a check-then-update raced: guards the engine writes as queries can be bypassed",
+    "lost": "an acknowledged write disappeared: an acknowledged save can vanish",
+    "unexpected": "data appeared that no client wrote: state from nowhere",
+}
+
+
+def engine_impact(anomaly_type: str) -> str:
+    """What the anomaly could do to a process engine ('' when unknown)."""
+    if anomaly_type in ENGINE_INVARIANTS:
+        return ENGINE_INVARIANTS[anomaly_type]
+    for suffix, extra in (("-realtime", "; across nodes: a user who saved on one node can resume on another "
+                                        "and see the old step"),
+                          ("-process", "; one session did not see its own earlier save")):
+        if anomaly_type.endswith(suffix):
+            base = ENGINE_IMPACT.get(anomaly_type[: -len(suffix)])
+            return (base + extra) if base else extra[2:]
+    return ENGINE_IMPACT.get(anomaly_type, "")
+
+
 def meaning(anomaly_type: str) -> str:
     """Plain words for an anomaly type, including its -process / -realtime variants."""
     if anomaly_type in ENGINE_INVARIANTS:

@@ -10,7 +10,7 @@ import json
 from html import escape
 from pathlib import Path
 
-from harness.report.data import ENGINE_INVARIANTS, Run, meaning
+from harness.report.data import ENGINE_INVARIANTS, Run, engine_impact, meaning
 from harness.report.graphs import cycle_svg, link_graphviz_nodes, steps_of
 from harness.report.ops import Pairs, Period, anomaly_ops, excerpt_rows, op_time, with_invokes
 from harness.report.timeline import timeline_svg
@@ -138,6 +138,11 @@ class Page:
         if broken:
             lines.append("<p><b>What it would do to a process engine:</b> "
                          + "; ".join(f"<b>{_e(t)}</b>: {_e(ENGINE_INVARIANTS[t])}" for t in broken) + ".</p>")
+        others = [t for t in res.get("anomaly_types") or [] if t not in ENGINE_INVARIANTS and engine_impact(t)]
+        if word == "invalid" and others:
+            lines.append(f"<p><b>What the database allowed could do to a process engine:</b> "
+                         + "; ".join(f"<b>{_e(t)}</b>: {_e(engine_impact(t))}" for t in others[:4])
+                         + ("; …" if len(others) > 4 else "") + ".</p>")
         if res.get("not"):
             lines.append(f"<p><b>Consistency models ruled out:</b> {_e(', '.join(res['not']))}"
                          + (f" (and therefore also {_e(', '.join(res['also_not']))})" if res.get("also_not") else "")
@@ -174,10 +179,13 @@ class Page:
             ctx = self.context(with_invokes(focus, self.pairs))
             faults = sorted({p.fault for p in ctx["faults"]})
             link = f'<a href="#type-{_e(t)}">{_e(t)}</a>' if inst else _e(t)
+            impact = "(an engine invariant: see the left)" if t in ENGINE_INVARIANTS else engine_impact(t)
             rows.append(f"<tr><td>{link}</td><td>{self.count(t) or '–'}</td><td>{_e(meaning(t))}</td>"
+                        f"<td>{_e(impact)}</td>"
                         f"<td>{_e(', '.join(ctx['nodes']) or '–')}</td><td>{_e(', '.join(faults) or 'none')}</td></tr>")
         return ('<h2 id="broke">What broke</h2><table><tr><th>anomaly</th><th>found</th><th>what it means</th>'
-                '<th>nodes involved</th><th>faults active meanwhile</th></tr>' + "".join(rows) + "</table>")
+                '<th>what it could do to a process engine</th><th>nodes involved</th>'
+                '<th>faults active meanwhile</th></tr>' + "".join(rows) + "</table>")
 
     def anomalies(self) -> str:
         anomalies = self.shown.get("anomalies") or {}
@@ -185,7 +193,8 @@ class Page:
         if not anomalies:
             return ""
         parts = ['<h2 id="anomalies">Anomalies, with the evidence</h2>']
-        for atype in _engine_first(list(anomalies)):
+        order = [t for t in self.run.results.get("anomaly_types") or [] if t in anomalies]
+        for atype in _engine_first(order + [t for t in anomalies if t not in order]):
             instances = anomalies[atype]
             total = self.count(atype)
             parts.append(f'<h3 id="type-{_e(atype)}">{_e(atype)}: {total} found'
