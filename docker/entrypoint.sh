@@ -40,6 +40,30 @@ while [ $i -lt $n ]; do
   set -- "$@" "$arg"
 done
 
+# libfaketime (clock-skew nemesis): the harness passes LD_PRELOAD as HARNESS_LD_PRELOAD so this
+# script itself runs unskewed; FAKETIME_SHARED names a semaphore + shared memory the host made in
+# ITS /dev/shm, which is not this container's: make them here, world-writable, so a server that
+# switches user (setpriv, same PID) can still open them.
+if [ -n "${HARNESS_LD_PRELOAD:-}" ]; then
+  if [ -n "${FAKETIME_SHARED:-}" ]; then
+    python3 - "$FAKETIME_SHARED" <<'PY'
+import _multiprocessing, os, sys
+sem, shm = sys.argv[1].split()
+sem_path, shm_path = "/dev/shm/sem." + sem.lstrip("/"), "/dev/shm/" + shm.lstrip("/")
+if not os.path.exists(sem_path):
+    _multiprocessing.SemLock(1, 1, 1, sem, False)  # a POSIX named semaphore, value 1, kept
+fd = os.open(shm_path, os.O_CREAT | os.O_RDWR, 0o666)
+if os.fstat(fd).st_size < 64:
+    os.ftruncate(fd, 64)
+os.close(fd)
+for path in (sem_path, shm_path):
+    os.chmod(path, 0o666)
+PY
+  fi
+  export LD_PRELOAD="$HARNESS_LD_PRELOAD"
+  unset HARNESS_LD_PRELOAD
+fi
+
 if [ -n "${HARNESS_RUN_AS:-}" ] && [ "$HARNESS_RUN_AS" != root ]; then
   set -- setpriv --reuid="$HARNESS_RUN_AS" --regid="$HARNESS_RUN_AS" --init-groups -- "$@"
 fi

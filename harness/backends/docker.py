@@ -58,6 +58,10 @@ def node_ip(subnet: int, index: int) -> str:
 class DockerNode(Node):
     """A node = a container whose namespaces hold one database server at a time."""
 
+    # The node's directory is the host's (bind mount, same path: write_file and copy_tree act on the
+    # host), but its binaries are the image's: host-built data-dir templates are not used.
+    shares_host_fs = False
+
     def __init__(self, cluster, spec):
         super().__init__(cluster, spec)
         self.container = spec["container"]
@@ -97,9 +101,12 @@ class DockerNode(Node):
 
     def launch(self, argv, env=None, user=None) -> int:
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        env = dict(env or {})
         environment = {"HARNESS_LOG": self.log_path,
                        "HARNESS_START_MARKER": os.path.join(self.home, ".started-once"),
-                       **({"HARNESS_RUN_AS": user} if user else {}), **(env or {})}
+                       **({"HARNESS_RUN_AS": user} if user else {}), **env}
+        if "LD_PRELOAD" in env:  # loaded only by the server, after the entry point's set-up
+            environment["HARNESS_LD_PRELOAD"] = environment.pop("LD_PRELOAD")
         api = self.cluster.api
         try:
             exec_id = api.exec_create(self.container, [ENTRYPOINT, *map(str, argv)],
