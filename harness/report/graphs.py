@@ -167,7 +167,7 @@ def checker_renderings(results_shown: dict, out_dir: Path) -> tuple[dict, str | 
 
 def _group_end(svg: str, start: int) -> int:
     """Index just past the </g> that closes the <g> opened at `start` (groups nest in graphviz SVG)."""
-    depth, pos = 0, start
+    depth = 0
     for m in re.finditer(r"<g\b|</g>", svg[start:]):
         depth += 1 if m.group(0) == "<g" else -1
         if depth == 0:

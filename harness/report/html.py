@@ -140,7 +140,7 @@ class Page:
                          + "; ".join(f"<b>{_e(t)}</b>: {_e(ENGINE_INVARIANTS[t])}" for t in broken) + ".</p>")
         others = [t for t in res.get("anomaly_types") or [] if t not in ENGINE_INVARIANTS and engine_impact(t)]
         if word == "invalid" and others:
-            lines.append(f"<p><b>What the database allowed could do to a process engine:</b> "
+            lines.append("<p><b>What the database allowed could do to a process engine:</b> "
                          + "; ".join(f"<b>{_e(t)}</b>: {_e(engine_impact(t))}" for t in others[:4])
                          + ("; …" if len(others) > 4 else "") + ".</p>")
         if res.get("not"):
@@ -189,7 +189,6 @@ class Page:
 
     def anomalies(self) -> str:
         anomalies = self.shown.get("anomalies") or {}
-        full = self.run.results.get("anomalies") or {}
         if not anomalies:
             return ""
         parts = ['<h2 id="anomalies">Anomalies, with the evidence</h2>']
