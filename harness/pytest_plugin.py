@@ -3,8 +3,9 @@
     def test_galera(harness_run):
         assert harness_run(db="galera", workload="save-resume", nemesis=["partition"]).valid
 
-`harness_run(db, workload, **spec_fields)` runs one test through the runner
-(`harness.runner.run_test`) and returns a `RunOutcome`: `.valid` (True / False / "unknown"),
+`harness_run(db, workload, nemesis=(), cluster=None, **spec_fields)` runs one test through the runner
+(`harness.runner.run_test`; a given running `cluster` is reset and reused, else one is brought up and
+torn down) and returns a `RunOutcome`: `.valid` (True / False / "unknown"),
 `.results`, `.anomaly_types`, `.run_dir`, `.report`. Its repr is the one-line summary with the
 report's path, so a failed `assert ... .valid` names what broke and where to look; every run's
 summary is also attached to the test's report ("harness runs" section) and its report path to
@@ -92,7 +93,7 @@ def harness_run(request):
     outcomes: list[RunOutcome] = []
     request.node.stash[_RUNS] = outcomes
 
-    def run(db: str, workload: str, nemesis=(), **fields) -> RunOutcome:
+    def run(db: str, workload: str, nemesis=(), cluster=None, **fields) -> RunOutcome:
         fields.setdefault("store", store)
         if backend:
             fields.setdefault("backend", backend)
@@ -102,7 +103,7 @@ def harness_run(request):
             fields["name"] = re.sub(r"[^A-Za-z0-9._+-]+", "_", f"pytest-{request.node.name}")
         try:
             spec = TestSpec(db=db, workload=workload, nemesis=list(nemesis), **fields)
-            results = run_test(spec, live=False)
+            results = run_test(spec, cluster=cluster, live=False)
         except TypeError as e:  # an unknown keyword: say which, without a traceback into the runner
             pytest.fail(f"harness_run: {e}", pytrace=False)
         except UsageError as e:

@@ -13,6 +13,7 @@ CALLS = []
 def fake_run_test(spec, cluster=None, junit=None, live=None):
     spec.validate()
     CALLS.append(spec)
+    assert cluster in (None, "the-cluster")
     bad = spec.db == "mariadb-mm"
     results = {"valid": not bad, "anomaly_types": ["lost-save"] if bad else [], "anomalies": {},
                "not": ["read-committed"] if bad else [], "db": spec.db, "workload": spec.workload,
@@ -28,7 +29,7 @@ harness.runner.run_test = fake_run_test
 
 TESTS = '''
 def test_single_node(harness_run):
-    assert harness_run(db="mariadb", workload="list-append", routing="primary").valid
+    assert harness_run(db="mariadb", workload="list-append", routing="primary", cluster="the-cluster").valid
 
 def test_mm(harness_run):
     assert harness_run(db="mariadb-mm", workload="save-resume", routing="round-robin").valid
