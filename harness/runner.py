@@ -492,8 +492,7 @@ def analyze(run_dir: Path, model: str | None = None, junit: str | None = None) -
         test = store.read_json(run_dir / store.TEST)
     except ValueError as e:
         raise UsageError(f"{run_dir / store.TEST}: malformed JSON: {e}") from None
-    fields = {k: v for k, v in test.items() if k not in ("cluster", "topology", "model", "nemesis_info")}
-    spec = TestSpec.from_dict({**fields, "model": model or test.get("model") or fields.get("model")})
+    spec = TestSpec.from_dict({**test, "model": model or test.get("model")})
     if spec.model is not None:
         from checkers.models import canonical
         try:

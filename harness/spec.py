@@ -27,6 +27,10 @@ MODEL_FOR_ISOLATION = {
 }
 
 
+# What test.json holds besides the spec: facts about the run (not settings to rerun with).
+RUN_RECORD_FIELDS = ("cluster", "topology", "nemesis_info")
+
+
 @dataclasses.dataclass
 class TestSpec:
     __test__ = False  # not a pytest test class
@@ -123,6 +127,8 @@ class TestSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TestSpec":
+        """A spec from a dict such as test.json (the run record's extra fields are ignored)."""
+        data = {k: v for k, v in data.items() if k not in RUN_RECORD_FIELDS}
         fields = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - fields
         if unknown:

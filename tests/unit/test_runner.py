@@ -48,6 +48,8 @@ def test_spec_round_trips_through_test_json_and_draws_a_seed():
     assert isinstance(spec.seed, int)
     again = TestSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     assert again == spec
+    record = {**spec.to_dict(), "cluster": "galera-1a2b3c", "topology": [], "nemesis_info": {}}
+    assert TestSpec.from_dict(record) == spec  # test.json's run facts are not spec fields
     assert spec.test_name == "galera-bank-primary-partition+kill"
     assert TestSpec(db="postgres", workload="set").checker_model == "strict-serializable"
     assert TestSpec(db="postgres", workload="set", isolation="read-committed").checker_model == "read-committed"
