@@ -104,6 +104,8 @@ def test_partition_one_node_refuses_while_the_majority_serves(whole):
     try:
         wait_for(lambda: wsrep(c, rest[0], "wsrep_cluster_size") == "2", 30, "the majority to shrink to 2")
         sql(c, rest[1], "INSERT INTO t (v) VALUES (1)")  # the majority serves
+        # the lone node notices on its own schedule (the majority's view can change first)
+        wait_for(lambda: wsrep(c, lone, "wsrep_cluster_status") != "Primary", 30, "the lone node to leave Primary")
         with pytest.raises(pymysql.MySQLError) as err:
             sql(c, lone, "SELECT COUNT(*) FROM t")
         assert err.value.args[0] == 1047, err.value  # WSREP has not yet prepared node for application use
