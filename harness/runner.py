@@ -189,8 +189,8 @@ class Worker(threading.Thread):
             except Exception as e:
                 type_, err = classify(e)
                 extra = {"error": err}
-                if is_connection_error(e) or type_ == "info":
-                    self.drop(node.name)
+                if is_connection_error(e) or type_ == "info" or conn_dead(conn):
+                    self.drop(node.name)  # next op on this node starts with a fresh connection
                 if is_node_unavailable(e):
                     ctx.router.failed(node)
         done = {"type": type_, "process": self.process, **op, "value": value, "node": node.name, **extra}
@@ -204,6 +204,12 @@ class Worker(threading.Thread):
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.close()
+
+
+def conn_dead(conn) -> bool:
+    """True when the driver knows the connection is gone (PyMySQL `open`, psycopg `closed`/`broken`)."""
+    return (getattr(conn, "open", True) is False or getattr(conn, "closed", False) is True
+            or getattr(conn, "broken", False) is True)
 
 
 def check_reachable(cluster, timeout: float) -> None:
