@@ -138,6 +138,13 @@ class Page:
         if broken:
             lines.append("<p><b>What it would do to a process engine:</b> "
                          + "; ".join(f"<b>{_e(t)}</b>: {_e(ENGINE_INVARIANTS[t])}" for t in broken) + ".</p>")
+        if run.workload == "save-resume" or broken:
+            held = [t for t in ENGINE_INVARIANTS if t not in broken]
+            lines.append("<p><b>Engine invariants:</b> "
+                         + (f"broken: {_e(', '.join(broken))}; " if broken else "")
+                         + (f"held: {_e(', '.join(held))}" if held else "none held")
+                         + (" (as far as the checker could judge: the verdict is unknown)" if word == "unknown" else "")
+                         + ".</p>")
         others = [t for t in res.get("anomaly_types") or [] if t not in ENGINE_INVARIANTS and engine_impact(t)]
         if word == "invalid" and others:
             lines.append("<p><b>What the database allowed could do to a process engine:</b> "
@@ -296,7 +303,8 @@ class Page:
         if not p:
             return '<h2 id="performance">Performance</h2><p class="muted">(no completed operations to plot)</p>'
         note = " Points are sampled; the counts in the legends are exact." if p.get("sampled") else ""
-        return ('<h2 id="performance">Performance</h2><p class="muted">Shaded bands: faults active. '
+        shade = "Shaded bands: faults active. " if self.periods else "No fault was active. "
+        return ('<h2 id="performance">Performance</h2><p class="muted">' + shade +
                 f'Green ok, red fail (did not happen), orange info (may or may not have happened).{_e(note)}</p>'
                 + _img(p.get("latency"), "latency over time") + _img(p.get("quantiles"), "latency quantiles")
                 + _img(p.get("rate"), "throughput over time") + self.faults())
