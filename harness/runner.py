@@ -311,14 +311,14 @@ def execute(spec: TestSpec, cluster, workload, run_dir: Path, live: bool | None 
                 schedule.start()
             for w in workers:
                 w.start()
+            grace = 2 * spec.op_timeout + 5  # an op in flight at the deadline may take this long
             for w in workers:  # each returns right after the deadline unless stuck in an op
-                w.main_done.wait(max(0.0, ctx.main_deadline - time.monotonic()) + 2 * spec.op_timeout + 5)
+                w.main_done.wait(max(0.0, ctx.main_deadline + grace - time.monotonic()))
             main_end = time.monotonic()
             main_counts = dict(recorder.counts)
             stuck = [w.wid for w in workers if not w.main_done.is_set()]
             if stuck:
-                errors.append(f"workers {stuck} still inside an op {2 * spec.op_timeout + 5:.0f} s "
-                              f"after the main phase ended")
+                errors.append(f"workers {stuck} still inside an op {grace:.0f} s after the main phase ended")
             if schedule is not None:
                 phase["name"] = "healing"
                 errors.extend(f"nemesis: {e}" for e in (schedule.stop() or []))
@@ -334,7 +334,7 @@ def execute(spec: TestSpec, cluster, workload, run_dir: Path, live: bool | None 
             ctx.final_deadline = phase["end"] = time.monotonic() + spec.final_time_limit
             ctx.final_go.set()
             for w in workers:
-                w.join(max(0.0, ctx.final_deadline - time.monotonic()) + 2 * spec.op_timeout + 5)
+                w.join(max(0.0, ctx.final_deadline + grace - time.monotonic()))
             if ctx.final_ops and spec.final_time_limit:
                 finals = [w for w in workers if w.is_alive()]
                 if finals:
