@@ -84,7 +84,7 @@ class Catalog:
                      for f in ("results.json", "test.json", "summary.json"))
 
     def summary(self, run_dir: Path) -> dict:
-        from harness.report.verdict import verdict_word
+        from harness.report.verdict import verdict_sentence, verdict_word
         key = self._stamp(run_dir)
         with self.lock:
             hit = self.cache.get(run_dir)
@@ -103,6 +103,8 @@ class Catalog:
             "anomalies": ", ".join(results.get("anomaly_types") or []),
             "note": "" if results else "no results.json (unfinished run)",
         }
+        s["sentence"] = verdict_sentence(results, db=s["db"], routing=s["routing"], nemesis=nem,
+                                         workload=s["workload"], model=results.get("model")) if results else s["note"]
         with self.lock:
             self.cache[run_dir] = (key, s)
         return s
@@ -133,7 +135,7 @@ def index_page(catalog: Catalog, verdict: str | None) -> bytes:
         link = "/run/" + quote(r["rel"]) + "/"
         rows.append(f'<tr class="run"><td>{escape(r["date"])}</td><td>{escape(r["test"])}</td><td>{escape(r["db"])}</td>'
                     f'<td>{escape(r["workload"])}</td><td>{escape(r["routing"])}</td><td>{escape(r["nemesis"] or "none")}</td>'
-                    f'<td class="v-{r["verdict"]}">{r["verdict"]}</td><td>{escape(r["anomalies"] or r["note"])}</td>'
+                    f'<td class="v-{r["verdict"]}" title="{escape(r["sentence"])}">{r["verdict"]}</td><td>{escape(r["anomalies"] or r["note"])}</td>'
                     f'<td><a href="{link}">report</a></td></tr>')
     table = ("<table><tr><th>date</th><th>test</th><th>db</th><th>workload</th><th>routing</th><th>nemesis</th>"
              "<th>verdict</th><th>anomalies</th><th></th></tr>" + "".join(rows) + "</table>") if rows else \

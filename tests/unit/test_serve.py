@@ -61,6 +61,7 @@ def test_lists_every_run_newest_first_with_its_verdict(base_url):
     assert "mariadb-mm" in got[0] and ">unknown<" in got[0] and "no results.json" in got[0]
     assert "postgres" in got[1] and ">valid<" in got[1] and "2026-11-26 10:00:00 UTC" in got[1]
     assert "galera" in got[2] and ">invalid<" in got[2] and "lost-save" in got[2] and "partition-one, kill" in got[2]
+    assert 'title="Not safe: on galera (round-robin routing) under partition-one and kill faults' in got[2]
     assert "all (3)" in body.decode() and "invalid (1)" in body.decode()
 
 
