@@ -122,13 +122,19 @@ class Node:
         self.cluster.dbdef.start(self.cluster, self, wait=wait, timeout=timeout)
 
     def stop(self, timeout=30.0) -> None:
-        """Graceful shutdown (SIGTERM), SIGKILL when it takes longer than timeout."""
+        """Clean shutdown (the database's own stop signal to the server process only: its children
+        are its business), SIGKILL of the whole tree when that takes longer than timeout."""
         if not self.alive():
             return
-        self.signal(sig_mod.SIGCONT)  # a paused server cannot shut down
-        self.signal(sig_mod.SIGTERM)
-        if not self._wait_dead(timeout):
-            self.kill()
+        pids = self.signal(sig_mod.SIGCONT)  # a paused server cannot shut down
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, getattr(self.cluster.dbdef, "stop_signal", sig_mod.SIGTERM))
+        deadline = time.monotonic() + timeout
+        while any(netns.pid_alive(p) for p in pids) or self.alive():
+            if time.monotonic() > deadline:
+                self.kill()
+                return
+            time.sleep(0.02)
 
     def kill(self, sig=sig_mod.SIGKILL) -> None:
         pids = self.signal(sig)

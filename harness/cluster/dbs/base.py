@@ -6,6 +6,7 @@ decides how a node's commands and server process actually run.
 """
 import os
 import shutil
+import signal
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -100,6 +101,7 @@ class DbDef:
     port = 0
     min_nodes = max_nodes = default_nodes = 1
     binaries: tuple = ()  # must exist, else: run ./setup.sh
+    stop_signal = signal.SIGTERM  # clean shutdown, sent to the server process by Node.stop()
     knobs: dict = {}
 
     # -- configuration -----------------------------------------------------------------

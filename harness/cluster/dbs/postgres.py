@@ -6,6 +6,7 @@ so the PID we keep is the postmaster's).
 """
 import glob
 import os
+import signal
 import subprocess
 
 from harness.cluster import conn as dbconn
@@ -31,6 +32,7 @@ class Postgres(DbDef):
     name = "postgres"
     dialect = "postgres"
     port = 5432
+    stop_signal = signal.SIGINT  # "fast" shutdown: SIGTERM ("smart") would wait for every client to leave
     knobs = {"isolation": Knob(None, isolation, "default_transaction_isolation")}
 
     def check_installed(self):
