@@ -39,8 +39,9 @@ def seed(node, key: str, build) -> bool:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time, machine-wide for this data root
         try:
             if not path.is_dir():
+                for stale in root.glob(f".{key}.tmp*"):  # a builder that was killed mid-way
+                    shutil.rmtree(stale, ignore_errors=True)
                 tmp = root / f".{key}.tmp{os.getpid()}"
-                shutil.rmtree(tmp, ignore_errors=True)
                 try:
                     build(str(tmp))
                 except subprocess.SubprocessError as e:
