@@ -115,9 +115,10 @@ def cleanup_all(caches: bool = False) -> list[str]:
             failed.append(f"{record.get('name')}: {e}")
     if failed:
         raise ClusterError("cleanup incomplete: " + "; ".join(failed))
-    for stale in state.clusters_dir().glob("*.tmp*"):  # records half-written when the harness died
+    for stale in state.clusters_dir().glob("*.tmp*"):  # records half-written when a harness died
         with contextlib.suppress(OSError):
-            stale.unlink()
+            if time.time() - stale.stat().st_mtime > 60:  # not one being written right now
+                stale.unlink()
     if caches:
         template.remove_all()
         with contextlib.suppress(OSError):
