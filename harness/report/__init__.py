@@ -77,9 +77,7 @@ def write_report(run_dir) -> Path:
         graphs, problem = checker_renderings(shown, run_dir / "explanations")
     if problem:
         run.problems.append(problem)
-    page = Page(run, pairs, periods, plots, graphs, shown, MAX_PER_TYPE)
-    page.events = events
-    page = page.render()
+    page = Page(run, pairs, periods, events, plots, graphs, shown).render()
     out = run_dir / "index.html"
     _atomic_write(out, page)
     _atomic_write(run_dir / "summary.json", json.dumps(run_summary(run), default=str, indent=1))

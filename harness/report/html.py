@@ -82,16 +82,16 @@ def _img(path: Path | None, alt: str) -> str:
 
 
 class Page:
-    """Builds the page for one run. `graphs` maps (anomaly type, n) -> SVG from the checker's renderer."""
+    """Builds the page for one run. `graphs` maps (anomaly type, n) -> SVG from the checker's renderer;
+    `events` are one-off nemesis ops as (time s, what, value)."""
 
-    def __init__(self, run: Run, pairs: Pairs, periods: list[Period], plots: dict, graphs: dict,
-                 shown: dict, max_per_type: int):
-        self.run, self.pairs, self.periods, self.plots, self.graphs = run, pairs, periods, plots, graphs
-        self.shown, self.max_per_type = shown, max_per_type
+    def __init__(self, run: Run, pairs: Pairs, periods: list[Period], events: list, plots: dict, graphs: dict,
+                 shown: dict):
+        self.run, self.pairs, self.periods, self.events = run, pairs, periods, events
+        self.plots, self.graphs, self.shown = plots, graphs, shown   # shown: results trimmed to what is drawn
         self.ops = run.ops
         self.n_anchor = 0
         self._by_index = None
-        self.events: list = []   # one-off nemesis ops: (time s, what, value)
 
     def count(self, atype: str) -> int:
         """How many instances were found (checkers cap the list they return, not the count)."""
@@ -208,8 +208,15 @@ class Page:
             if meaning(atype):
                 parts.append(f'<p class="muted">{_e(meaning(atype))}.</p>')
             for n, a in enumerate(instances):
-                if isinstance(a, dict):
+                if not isinstance(a, dict):
+                    parts.append(f'<div class="anomaly"><pre class="explanation">{_e(_short(a, 2000))}</pre></div>')
+                    continue
+                try:
                     parts.append(self.anomaly(atype, n, a))
+                except Exception as e:  # noqa: BLE001 - one odd instance must not cost the page
+                    self.run.problems.append(f"{atype} #{n + 1}: could not be drawn ({type(e).__name__}: {e})")
+                    parts.append(f'<div class="anomaly"><p><b>{_e(atype)} #{n + 1}</b></p><div class="explanation">'
+                                 f'{_e(_short(a.get("explanation") or a, 4000))}</div></div>')
         return "\n".join(parts)
 
     def anomaly(self, atype: str, n: int, a: dict) -> str:

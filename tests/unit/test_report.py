@@ -264,3 +264,18 @@ def test_graphviz_nodes_become_links_without_breaking_the_svg():
     assert '<a href="#a3-op-40"><g id="a3-node2" class="node">' in out and out.count("<g") == out.count("</g>")
     # the edge stays inside the graph group, after both nodes
     assert out.index('id="a3-edge1"') > out.index("#a3-op-40") and out.endswith("</g></g></svg>")
+
+
+def test_odd_anomaly_shapes_still_render(tmp_path):
+    """Checkers are built in parallel: whatever shape an instance has, the page renders and says what it could."""
+    run = make_run_dir(tmp_path / "run", n_ops=400)
+    res = json.loads((run / "results.json").read_text())
+    res["anomalies"] = {"G0": [{"cycle": ["T1", None, 3.5], "steps": [7, None], "explanation": ["not", "text"]}],
+                        "internal": ["a bare string instance", {"ops": [{"no": "index"}, 10**9]}],
+                        "G1c": [{"cycle": [{"index": 10**9}], "steps": [{"from": {}, "to": None}]}]}
+    res["anomaly_types"] = ["G0", "G1c", "internal"]
+    res["stats"] = {"txns": "many"}
+    (run / "results.json").write_text(json.dumps(res))
+    html = write_report(run).read_text()
+    assert "a bare string instance" in html and "Not safe" in html
+    assert html.count('class="anomaly"') == 4  # every instance, odd or not
