@@ -367,21 +367,23 @@ def leftovers(record: dict) -> list[str]:
     return left
 
 
-def cleanup_docker() -> list[str]:
+def cleanup_docker(cluster: str | None = None) -> list[str]:
     """Remove every container and network labelled engine-harness=1 on this machine (any cluster,
-    any state dir). Returns one line per thing removed; [] when dockerd is not running."""
+    any state dir), or only those of the named cluster. Returns one line per thing removed; []
+    when dockerd is not running."""
     try:
         client = docker_image.client()
     except ClusterError:
         return []
     import docker
     done = []
-    for c in client.api.containers(all=True, filters={"label": f"{LABEL}=1"}):
+    label = f"{LABEL}.cluster={cluster}" if cluster else f"{LABEL}=1"
+    for c in client.api.containers(all=True, filters={"label": label}):
         with contextlib.suppress(docker.errors.NotFound):
             _kill_helpers(client.api, c["Id"])
             client.api.remove_container(c["Id"], force=True, v=True)
             done.append(f"container {c['Names'][0].lstrip('/')}")
-    for n in client.api.networks(filters={"label": f"{LABEL}=1"}):
+    for n in client.api.networks(filters={"label": label}):
         with contextlib.suppress(docker.errors.NotFound):
             client.api.remove_network(n["Id"])
             done.append(f"network {n['Name']}")
