@@ -35,10 +35,13 @@ def _window(pairs: Pairs, focus_rows: np.ndarray) -> tuple[float, float, np.ndar
         if len(rows) <= MAX_OPS or pad < 1e-4:
             break
         pad /= 2
-    if len(rows) > MAX_OPS:  # the anomaly's own span is crowded: keep focus ops plus the nearest others
+    if len(rows) > MAX_OPS:  # the anomaly's own span is crowded: keep focus ops plus those nearest to one
         others = np.setdiff1d(rows, focus_rows)
-        mid = (f0 + f1) / 2
-        nearest = others[np.argsort(np.abs(pairs.start[others] - mid))[: max(0, MAX_OPS - len(focus_rows))]]
+        gap = np.full(len(others), np.inf)
+        for f in focus_rows[:50]:   # time between each op and the nearest focus op (0 when they overlap)
+            gap = np.minimum(gap, np.maximum(0, np.maximum(pairs.start[f] - pairs.end[others],
+                                                           pairs.start[others] - pairs.end[f])))
+        nearest = others[np.argsort(gap, kind="stable")[: max(0, MAX_OPS - len(focus_rows))]]
         rows = np.union1d(focus_rows, nearest)
     return t0, t1, rows
 

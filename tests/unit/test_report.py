@@ -279,3 +279,20 @@ def test_odd_anomaly_shapes_still_render(tmp_path):
     html = write_report(run).read_text()
     assert "a bare string instance" in html and "Not safe" in html
     assert html.count('class="anomaly"') == 4  # every instance, odd or not
+
+
+def test_timeline_of_a_long_anomaly_keeps_the_ops_near_its_own():
+    """A lost save at 1 s found by a final read at 60 s: the bars kept are those around the two ops."""
+    rows = []
+    for k in range(3000):      # 50 ops/s on 10 processes for 60 s
+        t = int(k * 0.02e9)
+        rows += [{"time": t, "type": "invoke", "process": k % 10, "f": "txn", "value": []},
+                 {"time": t + 10**6, "type": "ok", "process": k % 10, "f": "txn", "value": []}]
+    ops = ops_from(sorted(rows, key=lambda r: r["time"]))
+    pairs = pair_ops(ops)
+    focus = [101, 5901]       # completions at ~1 s and ~59 s
+    svg = timeline_svg(pairs, [], focus, ops, "a1")
+    idx = [int(i) for i in re.findall(r"<title>#(\d+) ", svg)]
+    assert len(idx) <= 300 and 101 in idx and 5901 in idx
+    near = [i for i in idx if abs(i - 101) < 400 or abs(i - 5901) < 400]
+    assert len(near) == len(idx)
