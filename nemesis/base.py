@@ -61,8 +61,11 @@ class Family(Fault):
         return cur.stop(cluster) if cur else {"fault": self.name, "healed": []}
 
     def heal(self, cluster):
-        errors = []
+        errors, done = [], set()
         for m in self.members:
+            if m.heal in done:  # members of a family mostly share one heal: run it once
+                continue
+            done.add(m.heal)
             try:
                 m().heal(cluster)
             except Exception as e:

@@ -71,6 +71,8 @@ def test_partition_one_node_refuses_while_the_majority_serves(whole):
     rest = [n for n in c.nodes if n is not lone]
     try:
         wait_for(lambda: wsrep(c, rest[0], "wsrep_cluster_size") == "2", 30, "the majority to shrink to 2")
+        wait_for(lambda: wsrep(c, lone, "wsrep_cluster_status") == "non-Primary", 30,
+                 "the lone node to notice it is in a minority")  # the harness still reaches it
         sql(c, rest[1], "INSERT INTO t (v) VALUES (1)")  # the majority serves
         with pytest.raises(pymysql.MySQLError) as err:
             sql(c, lone, "SELECT COUNT(*) FROM t")
