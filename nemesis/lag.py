@@ -11,6 +11,7 @@ without netem (this project's CI) get the user-space delayer instead: `python -m
 inside the chosen node's namespace plus iptables NFQUEUE rules. `method(cluster)` says which;
 `HARNESS_LAG_METHOD=netem|nfqueue` forces one.
 """
+import importlib.util
 import os
 import select
 import subprocess
@@ -41,11 +42,7 @@ def _probe(node) -> str:
     res = net.sh(node, "tc qdisc add dev lo root netem delay 0ms 2>&1 && tc qdisc del dev lo root", check=False)
     if res.returncode == 0:
         return "netem"
-    try:
-        import netfilterqueue  # noqa: F401
-    except ImportError:
-        return "unavailable"
-    return "nfqueue"
+    return "nfqueue" if importlib.util.find_spec("netfilterqueue") else "unavailable"
 
 
 def netem_scripts(targets, others, delay_ms: float, jitter_ms: float, dev: dict) -> dict:
