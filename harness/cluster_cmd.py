@@ -83,6 +83,9 @@ def cmd_status(args) -> int:
 def cmd_cleanup(args) -> int:
     removed = cl.cleanup_all(caches=True)
     print(f"removed {len(removed)} cluster(s)" + (f": {', '.join(removed)}" if removed else ""))
+    from nemesis.cleanup import cleanup_remembered  # delayers outside any namespace (docker backend)
+    for line in cleanup_remembered():
+        print(line)
     if args.docker:
         try:
             from harness.backends.docker import cleanup_docker
