@@ -126,6 +126,33 @@ class Page:
         faults = [p for p in self.periods if span and p.overlaps(*span)]
         return {"nodes": sorted(nodes), "processes": sorted(procs, key=str), "span": span, "faults": faults}
 
+    def moments(self, indexes: list[int], gap_s: float = 2.0, most: int = 3) -> list[list[int]]:
+        """The ops split where more than gap_s seconds pass between them (e.g. a save at 1 s and the
+        final read at 60 s that misses it): one timeline each, so neither shrinks to a sliver. An op
+        counts from its invoke to its completion, so one slow op is never split."""
+        spans = []
+        for i in indexes:
+            if i in self.pairs.completion_of:       # an invoke: its completion carries the span
+                continue
+            op = self.op(i)
+            t1 = op_time(op) if op else None
+            if t1 is None:
+                continue
+            inv = self.op(self.pairs.invoke_of[i]) if i in self.pairs.invoke_of else None
+            t0 = op_time(inv) if inv and op_time(inv) is not None else t1
+            spans.append((t0, t1, i))
+        spans.sort()
+        groups: list[list[int]] = []
+        end = None
+        for t0, t1, i in spans:
+            if end is None or t0 - end > gap_s:
+                groups.append([])
+            groups[-1].append(i)
+            end = t1 if end is None else max(end, t1)
+        if len(groups) > most:  # keep the first moments and fold the rest into the last one
+            groups = groups[: most - 1] + [sum(groups[most - 1:], [])]
+        return [with_invokes(g, self.pairs) for g in groups] or [list(indexes)]
+
     # --- sections --------------------------------------------------------------------------
     def verdict(self) -> str:
         run, res = self.run, self.run.results
@@ -250,10 +277,13 @@ class Page:
         steps = steps_of(a)
         if steps:
             out.append('<ol class="steps">' + "".join(f"<li>{_e(s)}</li>" for s in steps) + "</ol>")
-        line = timeline_svg(self.pairs, self.periods, related, self.ops, anchor)
-        if line:
-            out.append(f'<details open><summary>Timeline of every process around it</summary>'
-                       f'<div class="graph">{line}</div></details>')
+        lines = [timeline_svg(self.pairs, self.periods, group, self.ops, anchor) for group in self.moments(related)]
+        lines = [line for line in lines if line]
+        if lines:
+            what = "Timeline of every process around it" if len(lines) == 1 else \
+                f"Timelines of every process around its {len(lines)} moments"
+            out.append(f'<details open><summary>{what}</summary>'
+                       + "".join(f'<div class="graph">{line}</div>' for line in lines) + "</details>")
         out.append(self.excerpt(related, set(related), anchor))
         out.append("</div>" if n == 0 else "</details></div>")
         return "\n".join(out)

@@ -296,3 +296,20 @@ def test_timeline_of_a_long_anomaly_keeps_the_ops_near_its_own():
     assert len(idx) <= 300 and 101 in idx and 5901 in idx
     near = [i for i in idx if abs(i - 101) < 400 or abs(i - 5901) < 400]
     assert len(near) == len(idx)
+
+
+def test_an_anomaly_spread_over_time_gets_one_timeline_per_moment(tmp_path):
+    run = make_run_dir(tmp_path / "run", n_ops=2000, workload="save-resume")
+    res = json.loads((run / "results.json").read_text())
+    ops = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    oks = [op for op in ops if op["type"] == "ok"]
+    early, late = oks[10], oks[-10]
+    assert late["time"] - early["time"] > 10e9
+    res["anomalies"] = {"lost-save": [{"ops": [early["index"], late["index"]], "explanation": "gone"}]}
+    res["anomaly_types"] = ["lost-save"]
+    (run / "results.json").write_text(json.dumps(res))
+    html = write_report(run).read_text()
+    assert "Timelines of every process around its 2 moments" in html
+    svgs = re.findall(r'<svg class="timeline".*?</svg>', html, re.S)
+    assert len(svgs) == 2
+    assert f'href="#a1-op-{early["index"]}"' in svgs[0] and f'href="#a1-op-{late["index"]}"' in svgs[1]
