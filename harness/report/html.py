@@ -213,7 +213,7 @@ class Page:
             ctx = self.context(with_invokes(focus, self.pairs))
             faults = sorted({p.fault for p in ctx["faults"]})
             link = f'<a href="#type-{_e(t)}">{_e(t)}</a>' if inst else _e(t)
-            impact = "(an engine invariant: see the left)" if t in ENGINE_INVARIANTS else engine_impact(t)
+            impact = "(the engine invariant itself)" if t in ENGINE_INVARIANTS else engine_impact(t)
             rows.append(f"<tr><td>{link}</td><td>{self.count(t) or '–'}</td><td>{_e(meaning(t))}</td>"
                         f"<td>{_e(impact)}</td>"
                         f"<td>{_e(', '.join(ctx['nodes']) or '–')}</td><td>{_e(', '.join(faults) or 'none')}</td></tr>")
