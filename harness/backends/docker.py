@@ -42,6 +42,7 @@ from harness.backends.docker_image import LABEL
 from harness.cluster import netns, state
 from harness.cluster.core import Cluster
 from harness.cluster.dbs import get as get_db
+from harness.cluster.dbs.mariadb import in_parallel
 from harness.cluster.node import NetnsNode, Node, NodeCommandError, NodeTimeout, _as_user
 from harness.errors import ClusterError, UsageError
 
@@ -287,8 +288,11 @@ def _host_ids() -> str:
 
 
 def _create_containers(client, record) -> None:
+    """One container per node, created and started in parallel (each ~0.5 s of dockerd's time)."""
     api = client.api
-    for node in record["nodes"]:
+    ids = _host_ids()
+
+    def create(node):
         os.makedirs(node["home"], exist_ok=True)
         host_config = api.create_host_config(
             init=True, network_mode=record["network"],
@@ -297,16 +301,17 @@ def _create_containers(client, record) -> None:
             record["network"]: api.create_endpoint_config(ipv4_address=node["ip"])})
         api.create_container(record["image"], command=["sleep", "infinity"], name=node["container"],
                              hostname=node["name"], labels=_labels(record, node), detach=True,
-                             environment={"HARNESS_UIDS": _host_ids()}, host_config=host_config,
+                             environment={"HARNESS_UIDS": ids}, host_config=host_config,
                              networking_config=netcfg)
         api.start(node["container"])
         pid = api.inspect_container(node["container"])["State"]["Pid"]
         node["init_pid"] = pid
         node["netns_inode"] = netns.pid_ns_inode(pid)
-        state.save(record)
-    # the entry point adjusts user ids before `sleep`: wait until every container has done so
-    for node in record["nodes"]:
+        # the entry point adjusts user ids before `sleep`: wait until it has
         _wait_ids(node)
+
+    in_parallel([lambda n=n: create(n) for n in record["nodes"]])
+    state.save(record)
 
 
 def _wait_ids(node, timeout=10.0) -> None:
@@ -327,11 +332,12 @@ def destroy(record: dict) -> None:
     """Remove containers, network and data dir of a docker cluster. Idempotent."""
     import docker
     client = docker_image.client()
-    for node in record.get("nodes", []):
-        if node.get("container"):
-            with contextlib.suppress(docker.errors.NotFound):
-                _kill_helpers(client.api, node["container"])
-                client.api.remove_container(node["container"], force=True, v=True)
+    def remove(container):
+        with contextlib.suppress(docker.errors.NotFound):
+            _kill_helpers(client.api, container)
+            client.api.remove_container(container, force=True, v=True)
+
+    in_parallel([lambda c=n["container"]: remove(c) for n in record.get("nodes", []) if n.get("container")])
     if record.get("network"):
         with contextlib.suppress(docker.errors.NotFound):
             client.api.remove_network(record["network"])
