@@ -313,3 +313,15 @@ def test_an_anomaly_spread_over_time_gets_one_timeline_per_moment(tmp_path):
     svgs = re.findall(r'<svg class="timeline".*?</svg>', html, re.S)
     assert len(svgs) == 2
     assert f'href="#a1-op-{early["index"]}"' in svgs[0] and f'href="#a1-op-{late["index"]}"' in svgs[1]
+
+
+def test_history_without_times_still_reports(tmp_path):
+    """DESIGN allows histories without `time` (e.g. some Jepsen files): no timelines, plots by position."""
+    run = make_run_dir(tmp_path / "run", n_ops=600)
+    lines = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    (run / "history.jsonl").write_text("".join(json.dumps({k: v for k, v in op.items() if k != "time"}) + "\n"
+                                               for op in lines))
+    html = write_report(run).read_text()
+    assert "Not safe" in html and '<svg class="timeline"' not in html
+    assert html.count('<img class="plot"') == 1 and (run / "latency-raw.png").exists()
+    assert re.search(r'<tr class="focus" id="a1-op-\d+"><td>\d+</td><td></td>', html)  # no time column value
