@@ -5,6 +5,8 @@ Points are sampled per (operation, outcome) so a 100,000-op history plots in abo
 """
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -65,8 +67,11 @@ def _sample(idx: np.ndarray, rng) -> np.ndarray:
 
 
 def _save(fig, path: Path) -> Path:
+    """Write atomically: `harness serve` may be writing a report of the same run at the same time."""
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=DPI)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.png")
+    fig.savefig(tmp, dpi=DPI)
+    os.replace(tmp, path)
     return path
 
 
