@@ -2,7 +2,7 @@
 
 Two steps, each skipped when its tag already exists:
   base  engine-harness/base:<hash of build-base.sh>  debootstrap + `docker import` (docker/build-base.sh)
-  node  engine-harness/node:<hash of all docker/ files>  docker/Dockerfile FROM the base
+  node  engine-harness/node:<hash of the docker/ files>  docker/Dockerfile FROM the base
 Changing any file under docker/ yields a new node tag, so a stale image is never reused.
 """
 import hashlib
@@ -16,6 +16,7 @@ DOCKER_DIR = Path(__file__).resolve().parents[2] / "docker"
 LABEL = "engine-harness"          # every container, network and image we create carries LABEL=1
 BASE_REPO = "engine-harness/base"
 NODE_REPO = "engine-harness/node"
+NOT_IN_IMAGE = {"README.md", "start-dockerd.sh"}  # docker/ files that do not change the image
 BUILD_TIMEOUT = 1800              # seconds; a cold build is ~1 min on a good mirror
 
 
@@ -39,7 +40,8 @@ def _docker_files() -> list[Path]:
     if not (DOCKER_DIR / "Dockerfile").is_file():
         raise ClusterError(f"{DOCKER_DIR}/Dockerfile not found: the docker backend needs the "
                            f"source checkout's docker/ directory")
-    return sorted(p for p in DOCKER_DIR.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return sorted(p for p in DOCKER_DIR.rglob("*") if p.is_file() and p.name not in NOT_IN_IMAGE
+                  and "__pycache__" not in p.parts)
 
 
 def _digest(paths: list[Path]) -> str:

@@ -85,3 +85,11 @@ def test_warm_build_is_cached_and_cleanup_removes_labelled_objects():
     for getter, ident in ((client.containers.get, box.id), (client.networks.get, net.id)):
         with pytest.raises(docker.errors.NotFound):
             getter(ident)
+
+
+def test_no_dockerd_is_one_line_and_exit_2(tmp_path):
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"}
+    cp = subprocess.run(["harness", "docker", "build"], capture_output=True, text=True, timeout=60, env=env)
+    assert cp.returncode == 2
+    assert cp.stderr.strip().splitlines() == [
+        "harness docker: cannot reach dockerd (DockerException); start it with docker/start-dockerd.sh"]
