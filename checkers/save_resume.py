@@ -490,7 +490,9 @@ def torn_reasons(state: dict) -> list[str]:
     if state.get("var") != f"{q}:{x}":
         reasons.append(f"the execution is at step {q} by save #{x} but the variable says {state.get('var')!r}")
     hist = sorted(state.get("hist") or [])
-    if not hist or hist[-1] != [q, x]:
+    # the history's last step must be q and include save X (two saves at one step are a double-win,
+    # reported as such, not a fractured read)
+    if not hist or hist[-1][0] != q or [q, x] not in hist:
         top = hist[-1] if hist else None
         reasons.append(f"the execution is at step {q} by save #{x} but the history's last entry is "
                        + (f"step {top[0]} by save #{top[1]}" if top else "missing"))
