@@ -137,15 +137,21 @@ class TxnTable:
         return {"txns": ok + fail + info, "ok": ok, "fail": fail, "info": info}
 
 
+IDX = np.int32   # node ids: a check of more than 2**31 txns would not fit in memory anyway
+
+
 def process_edges(types, procs):
     """Session order: each ok txn -> the next non-failed txn of the same process."""
-    keep = np.nonzero((types != FAIL) & (procs >= 0))[0]
+    keep = np.nonzero((types != FAIL) & (procs >= 0))[0].astype(IDX)
     if len(keep) < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = keep[np.argsort(procs[keep], kind="stable")]   # by process, then completion order
+        return np.zeros(0, IDX), np.zeros(0, IDX)
+    p = procs[keep]
+    # numpy's stable sort is a radix sort for 16-bit keys: O(n) for the usual few processes
+    p = p.astype(np.int16 if p.max() < 2 ** 15 else np.int32)
+    order = keep[np.argsort(p, kind="stable")]   # by process, then completion order
     a, b = order[:-1], order[1:]
     m = (procs[a] == procs[b]) & (types[a] == OK)
-    return a[m].astype(np.int64), b[m].astype(np.int64)
+    return a[m], b[m]
 
 
 def realtime_edges(types, t_inv, t_cmp, first_node):
@@ -155,27 +161,26 @@ def realtime_edges(types, t_inv, t_cmp, first_node):
     for barrier->barrier / barrier->txn edges, and barrier_txn[i] is the txn that completed at
     barrier i.
     """
-    done = np.nonzero((types == OK) & (t_cmp != NO_TIME))[0]
+    done = np.nonzero((types == OK) & (t_cmp != NO_TIME))[0].astype(IDX)
     if len(done) == 0:
-        z = np.zeros(0, np.int64)
-        return z, z, z, 0, z
-    order = done[np.argsort(t_cmp[done], kind="stable")]
-    ctimes = t_cmp[order]
-    nb = len(order)
-    bar = first_node + np.arange(nb, dtype=np.int64)
-    # txn -> its barrier; barrier chain
-    s1, d1 = order.astype(np.int64), bar
-    s2, d2 = bar[:-1], bar[1:]
+        z = np.zeros(0, IDX)
+        return z, z, np.zeros(0, np.int8), 0, z
+    ctimes = t_cmp[done]
+    if len(ctimes) > 1 and not (ctimes[1:] >= ctimes[:-1]).all():   # files are mostly in time order
+        o = np.argsort(ctimes, kind="stable")
+        done, ctimes = done[o], ctimes[o]
+    nb = len(done)
+    bar = (first_node + np.arange(nb, dtype=np.int64)).astype(IDX)
     # latest barrier completed strictly before each invoke -> the invoked txn
-    targets = np.nonzero((types != FAIL) & (t_inv != NO_TIME))[0]
+    targets = np.nonzero((types != FAIL) & (t_inv != NO_TIME))[0].astype(IDX)
     j = np.searchsorted(ctimes, t_inv[targets], side="left")   # completions with time < invoke
     m = j > 0
-    s3 = bar[j[m] - 1]
-    d3 = targets[m].astype(np.int64)
-    src = np.concatenate([s1, s2, s3])
-    dst = np.concatenate([d1, d2, d3])
-    kind = np.concatenate([np.full(len(s1), RT), np.full(len(s2) + len(s3), RTB)]).astype(np.int64)
-    return src, dst, kind, nb, order.astype(np.int64)
+    # txn -> its barrier; barrier chain; barrier -> txns invoked after it
+    src = np.concatenate([done, bar[:-1], bar[j[m] - 1]])
+    dst = np.concatenate([bar, bar[1:], targets[m]])
+    kind = np.full(len(src), RTB, np.int8)
+    kind[:nb] = RT
+    return src, dst, kind, nb, done
 
 
 class DepGraph:
@@ -185,16 +190,17 @@ class DepGraph:
         self.n_txn = n_txn
         self.n_nodes = n_txn
         self._src, self._dst, self._typ = [], [], []
-        self.barrier_txn = np.zeros(0, np.int64)
+        self.barrier_txn = np.zeros(0, IDX)
 
     def add(self, src, dst, typ):
-        src = np.asarray(src, dtype=np.int64)
-        dst = np.asarray(dst, dtype=np.int64)
+        """Add edges src[i] -> dst[i] of type `typ` (one type, or an array of types)."""
+        src = np.asarray(src, dtype=IDX)
+        dst = np.asarray(dst, dtype=IDX)
         if len(src):
             self._src.append(src)
             self._dst.append(dst)
-            self._typ.append(np.broadcast_to(np.asarray(typ, dtype=np.int8), src.shape).copy()
-                             if np.ndim(typ) == 0 else np.asarray(typ, dtype=np.int8))
+            self._typ.append(np.full(len(src), typ, np.int8) if np.ndim(typ) == 0
+                             else np.asarray(typ, dtype=np.int8))
 
     def add_session_and_realtime(self, types, procs, t_inv, t_cmp):
         a, b = process_edges(types, procs)
@@ -205,8 +211,9 @@ class DepGraph:
         self.barrier_txn = bt
 
     def edges(self):
+        """(src, dst, type) of every edge added, as three arrays."""
         if not self._src:
-            z = np.zeros(0, np.int64)
+            z = np.zeros(0, IDX)
             return z, z, np.zeros(0, np.int8)
         if len(self._src) > 1:
             self._src = [np.concatenate(self._src)]
@@ -225,7 +232,10 @@ class DepGraph:
 
 def strong_components(src, dst, n):
     """(labels, [labels of components with 2+ nodes]) of the directed graph on n nodes."""
-    mat = csr_matrix((np.ones(len(src), dtype=bool), (src, dst)), shape=(n, n))
+    src = np.asarray(src, dtype=IDX)
+    dst = np.asarray(dst, dtype=IDX)
+    # float64 data: what csgraph works on (bool would be converted, a copy of every edge)
+    mat = csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
     _, labels = connected_components(mat, directed=True, connection="strong")
     sizes = np.bincount(labels)
     return labels, list(np.nonzero(sizes >= 2)[0])

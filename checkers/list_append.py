@@ -344,14 +344,13 @@ class Analyzer:
             else:
                 Lset = ()
             if len(W) > nknown:
-                for x, w in W.items():
-                    if x not in Lset:
-                        uo_key.append(kid)
-                        uo_tid.append(w)
+                for x in (W.keys() - Lset if Lset else W.keys()):
+                    uo_key.append(kid)
+                    uo_tid.append(W[x])
         offs[nk] = len(flat_w)
         key_off = np.asarray(offs, dtype=np.int64)
         key_len = np.diff(key_off)
-        fw = np.asarray(flat_w, dtype=np.int64) if flat_w else np.zeros(0, np.int64)
+        fw = np.asarray(flat_w, dtype=np.int32) if flat_w else np.zeros(0, np.int32)
         flat_key = np.repeat(np.arange(nk, dtype=np.int64), key_len)
         key_bad = np.zeros(nk, dtype=bool)
         if bad:
