@@ -121,9 +121,6 @@ class RegisterAnalyzer:
         self.pcmp, self.pinv = tab.col("pos_cmp"), tab.col("pos_inv")
         n = tab.n
 
-        def happened(w, reader_ok):
-            return w is not None and types[w] != FAIL and (types[w] == OK or reader_ok)
-
         # reads: G1a / G1b / wr edges; which info writes are observed
         readers = defaultdict(list)       # (key, version) -> [tid]
         g = DepGraph(n)
