@@ -172,6 +172,17 @@ def find_cycles(src, dst, typ, n_nodes, n_txn, budget=DEFAULT_BUDGET, skip=()):
     return found, info
 
 
+def truncation_reason(info, model):
+    """Why a verdict is unknown when the search budget ran out before a class `model` forbids
+    was searched (None when every unsearched class is one the model allows anyway)."""
+    from checkers.models import forbidden_by
+    missed = [c for c in info.get("truncated", ()) if c in forbidden_by(model)]
+    if not missed:
+        return None
+    return ("cycle search stopped at its budget (" + str(info["budget"]) + " states) before "
+            + ", ".join(missed) + " could be searched")
+
+
 def _search(g, u, v, t0, allowed, min_rw, max_rw, nonadj, state):
     """Shortest path v -> u closing a cycle with start edge u -> v (type t0) under the class rules.
 

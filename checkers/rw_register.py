@@ -190,9 +190,8 @@ class RegisterAnalyzer:
         unknown = None
         if stats["ok"] == 0:
             unknown = "no committed transactions to check"
-        elif search["truncated"]:
-            unknown = ("cycle search stopped at its budget before classes "
-                       + ", ".join(search["truncated"]) + " were searched")
+        else:
+            unknown = cyc.truncation_reason(search, model)
         return build_result(anomalies, model, stats, unknown_reason=unknown, counts=dict(self.counts),
                             **extra)
 

@@ -356,3 +356,10 @@ def test_unhashable_values_are_bad_input(mops):
     ops = hist(*seq(("ok", mops), ("ok", mops)))
     with pytest.raises(HistoryError, match=":2: "):
         check(ops)
+
+
+def test_budget_only_matters_for_classes_the_model_forbids():
+    ops = hist(*concurrent(("ok", [["r", "x", []], ["append", "y", 1]]),
+                           ("ok", [["r", "y", []], ["append", "x", 1]])))
+    # read-committed allows every class the exhausted search skipped: still a verdict
+    assert la.check(ops, RC, budget=1)["valid"] is True
