@@ -104,21 +104,19 @@ def find_cycles(src, dst, typ, n_nodes, n_txn, budget=DEFAULT_BUDGET, skip=()):
     found_classes = set(skip)
     search_graph = _Component(np.arange(n_loc), loc_s, loc_d, t.astype(np.int64))
 
-    for suffix, extra in LAYERS:
+    for layer, (suffix, extra) in enumerate(LAYERS):
         if suffix == "-realtime" and not np.any(t == RT):
             continue
         if suffix == "-process" and not np.any(t == PROC):
             continue
+        # suffixes of this layer and the ones before it: a class found there already rules out
+        # every model its variant here would
+        sfxs = [sfx for sfx, _ in LAYERS[:layer + 1]]
         for name, data_types, plain_start, min_rw, max_rw, nonadj in CLASSES:
             full = name + suffix
-            layer = LAYERS.index((suffix, extra))
-
-            def seen(cls):
-                return any(cls + sfx in found_classes for sfx, _ in LAYERS[:layer + 1])
-            # a class found in a weaker layer already rules out every model its variant would;
             # G-nonadjacent / G2-item add nothing where G-single (resp. either) was found
-            if seen(name) or (name == "G-nonadjacent" and seen("G-single")) or \
-                    (name == "G2-item" and (seen("G-single") or seen("G-nonadjacent"))):
+            implied_by = {"G-nonadjacent": ("G-single",), "G2-item": ("G-single", "G-nonadjacent")}
+            if any(c + sfx in found_classes for c in (name,) + implied_by.get(name, ()) for sfx in sfxs):
                 continue
             if state["left"] <= 0:
                 info["truncated"].append(full)
