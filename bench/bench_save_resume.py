@@ -31,7 +31,8 @@ MS = 1_000_000  # ns
 
 
 def simulate(n_ops: int, seed: int = 1, instances: int = 8, sessions: int = 10, job_every: int = 3,
-             info_rate: float = 0.01, lease_ms: int = 2000, faults=(), stale_ms: int = 50) -> list[dict]:
+             info_rate: float = 0.01, lease_ms: int = 2000, faults=(), stale_ms: int = 50,
+             gen_ops: int = 250) -> list[dict]:
     rng = random.Random(seed)
     db = {"exec": {}, "jobs": {}, "effects": []}   # key -> instance state; job id -> job
     versions = {}                                   # key -> [(time, state)] for "stale" reads
@@ -113,17 +114,23 @@ def simulate(n_ops: int, seed: int = 1, instances: int = 8, sessions: int = 10, 
                           "rev": rev, "seq": e["seq"], "list": lst}
         raise ValueError(f)
 
+    started = set()
+
     def pick_op(p, rng):
+        """Instances in generations (fresh business keys every gen_ops ops per session), each started
+        before first use, as the workload does."""
         nonlocal sid
-        r = rng.random()
-        if sid < instances:
+        key = (issued // (gen_ops * sessions)) * instances + rng.randrange(instances)
+        if key not in started:
+            started.add(key)
             sid += 1
-            return "start", {"key": sid - 1, "sid": sid, "unique": True}
+            return "start", {"key": key, "sid": sid, "unique": True}
+        r = rng.random()
         if r < 0.4:
             sid += 1
-            return "save", {"key": rng.randrange(instances), "sid": sid}
+            return "save", {"key": key, "sid": sid}
         if r < 0.65:
-            return "resume", {"key": rng.randrange(instances)}
+            return "resume", {"key": key}
         if r < 0.8:
             return "acquire", {"owner": f"engine-{rng.randrange(2)}"}
         sid += 1

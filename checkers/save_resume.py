@@ -61,11 +61,16 @@ FINAL_PROCESS_BASE = 10 ** 6  # list-append process numbers of the final reads' 
 
 # --- pairing invokes with completions --------------------------------------------------------------
 
-def pair_ops(history: list[dict]) -> list[dict]:
+class Txns(list):
+    """The paired operations of a history; caches what several invariants derive from them."""
+    observations = None
+
+
+def pair_ops(history: list[dict]) -> "Txns":
     """One record per client operation: f, type, value (the completion's when it has one), node,
     process, t0 (invoke time), t1 (completion time; inf for info), invoke, done (the ops)."""
     open_by_process: dict = {}
-    txns = []
+    txns = Txns()
     for op in history:
         p = op.get("process")
         if p == "nemesis" or op.get("f") in (None,):
@@ -170,6 +175,8 @@ def hist_list(state) -> list[int]:
 def reads(txns) -> list[tuple[dict, int | str, dict | None, str]]:
     """Every observation of an instance: (txn, key, state or None, node). From ok resumes (state may
     be None: no instance visible) and ok final reads (one per instance present on the node)."""
+    if getattr(txns, "observations", None) is not None:
+        return txns.observations
     out = []
     for t in txns:
         if t["type"] != "ok":
@@ -180,6 +187,8 @@ def reads(txns) -> list[tuple[dict, int | str, dict | None, str]]:
     for t, node, dump in final_dumps(txns):
         for key, states in states_from_tables(dump.get("tables") or {}).items():
             out.append((t, key, primary_state(states), node))
+    if isinstance(txns, Txns):
+        txns.observations = out
     return out
 
 
@@ -556,9 +565,9 @@ def check_divergence(txns) -> list:
     return out
 
 
-def engine_findings(history: list[dict]) -> dict[str, list[dict]]:
+def engine_findings(history: list[dict], txns: Txns | None = None) -> dict[str, list[dict]]:
     """Every engine invariant violation in the history, by anomaly name (only non-empty ones)."""
-    txns = pair_ops(history)
+    txns = txns if txns is not None else pair_ops(history)
     by_sid = writes(txns)
     seen = observed_sids(txns)
     lost, double = check_history_sequences(txns, by_sid)
@@ -577,12 +586,12 @@ def engine_findings(history: list[dict]) -> dict[str, list[dict]]:
 
 # --- the list-append encoding ----------------------------------------------------------------------
 
-def list_append_history(history: list[dict]) -> list[dict]:
+def list_append_history(history: list[dict], txns: Txns | None = None) -> list[dict]:
     """The same history as list-append transactions: one key per instance (its business-key number),
     the values the save ids of its steps; reads read the step list. Invokes get the completion's
     micro-ops with reads unknown (None). An execute's instance is chosen inside its transaction: an
     indeterminate execute whose key no read reveals is dropped (nothing observable rests on it)."""
-    txns = pair_ops(history)
+    txns = txns if txns is not None else pair_ops(history)
     seen_key = {}
     for t, key, state, node in reads(txns):
         for _, sid in (state or {}).get("hist") or []:
@@ -660,13 +669,13 @@ def check(history: list[dict], model: str | None = DEFAULT_MODEL, **opts) -> dic
     from checkers.api import build_result
     model = models.canonical(model or DEFAULT_MODEL)
     _register()
-    engine = engine_findings(history)
-    la = _list_append_result(history, model)
+    txns = pair_ops(history)
+    engine = engine_findings(history, txns)
+    la = _list_append_result(history, model, txns)
     la_anoms = la.get("anomalies") or {}
     banned = models.forbidden_by(model)
     forbidden = {k: v for k, v in la_anoms.items() if k in banned}
     allowed = {k: v for k, v in la_anoms.items() if k not in banned}
-    txns = pair_ops(history)
     times = [op.get("time", 0) for op in history]
     stats = {
         "txns": len(txns),
@@ -706,7 +715,7 @@ def _by_f(txns) -> dict:
     return {k: dict(v) for k, v in sorted(out.items())}
 
 
-def _list_append_result(history, model) -> dict:
+def _list_append_result(history, model, txns=None) -> dict:
     import importlib
     try:
         list_append = importlib.import_module("checkers.list_append")
@@ -714,4 +723,4 @@ def _list_append_result(history, model) -> dict:
         if e.name != "checkers.list_append":
             raise
         return {"valid": "unknown", "unknown_reason": "the list-append checker is not installed"}
-    return list_append.check(list_append_history(history), model)
+    return list_append.check(list_append_history(history, txns), model)

@@ -23,6 +23,7 @@ def test_registered_under_its_cli_name():
     ({"lease": 0}, "lease must be a number"),
     ({"engines": "many"}, "engines must be an integer"),
     ({"job_every": 1}, "job_every must be an integer from 2"),
+    ({"generation_ops": 0}, "generation_ops must be an integer from 1"),
     ({"unique": "perhaps"}, "unique must be true or false"),
     ({"no_such_option": 1}, "unknown option(s) no_such_option"),
 ])
@@ -37,17 +38,27 @@ def test_options_from_the_command_line_are_strings():
     assert (sr.instances, sr.lease, sr.unique) == (3, 0.5, False)
 
 
-def test_generator_starts_every_instance_first_then_mixes_all_operations():
-    got = ops(600, instances=4)
-    assert [o["f"] for o in got[:4]] == ["start"] * 4
-    assert [o["value"]["key"] for o in got[:4]] == [0, 1, 2, 3]
-    assert {o["f"] for o in got[4:]} >= {"save", "resume", "acquire", "execute"}
+def test_sessions_start_an_instance_before_first_touching_it():
+    got = ops(600, instances=4, generation_ops=10 ** 6)
+    assert {o["f"] for o in got} >= {"start", "save", "resume", "acquire", "execute"}
+    first_touch = {}
+    for o in got:
+        if o["f"] in ("start", "save", "resume"):
+            first_touch.setdefault(o["value"]["key"], o["f"])
+    assert set(first_touch) == {0, 1, 2, 3} and set(first_touch.values()) == {"start"}
     sids = [o["value"]["sid"] for o in got if "sid" in o["value"]]
     assert len(sids) == len(set(sids)), "save ids must be unique in the run"
     for o in got:
         if o["f"] in ("start", "save", "resume"):
             assert o["instance"] == o["value"]["key"]      # sticky per process instance
         assert o.get("readonly", False) == (o["f"] == "resume")
+
+
+def test_instances_come_in_generations():
+    got = ops(3000, instances=4, generation_ops=100)
+    keys = [o["value"]["key"] for o in got if o["f"] in ("save", "resume")]
+    assert max(keys) >= 4 * 20  # fresh business keys keep coming
+    assert len(set(keys)) > 50
 
 
 def test_generator_is_deterministic_per_seed():
@@ -58,7 +69,6 @@ def test_generator_is_deterministic_per_seed():
 def test_workers_are_sessions_with_disjoint_save_ids():
     src = w.SaveResume({"instances": 3}).generator(random.Random(2))
     streams = {wid: [src.next_op(wid) for _ in range(300)] for wid in range(4)}
-    assert [o["f"] for o in streams[1][:3]] != ["start"] * 3  # only worker 0 starts the instances
     sids = [o["value"]["sid"] for s in streams.values() for o in s if "sid" in o["value"]]
     assert len(sids) == len(set(sids))
     assert all(o.get("session") == wid for wid, s in streams.items() for o in s if o["f"] in ("save", "resume"))
