@@ -414,11 +414,17 @@ class Analyzer:
             p = np.where(ext & (r_len < key_len[r_kid]), r_off + r_len, 0)
             q = next_valid[np.minimum(p, len(idx) - 1)]
             nxt = ext & (r_len < key_len[r_kid]) & (q < r_off + key_len[r_kid])
-            src, dst = r_txn[nxt], fw[q[nxt]]
+            # a read that stops inside one txn's run of appends saw an intermediate state (G1b):
+            # it is not a committed version, so it anti-depends on nothing
+            last = prev_valid[np.where(has, r_off + r_len - 1, 0)]
+            last_w = np.where(has & (last >= r_off), fw[np.maximum(last, 0)], -1)
+            split = last_w == fw[np.minimum(q, len(idx) - 1)]
+            src, dst = r_txn[nxt & ~split], fw[q[nxt & ~split]]
             mm = src != dst
             g.add(src[mm], dst[mm], RW)
         else:
             nxt = np.zeros(len(r_txn), bool)
+            last_w = np.full(len(r_txn), -1)
         # reads that show every valid element: -> every unshown committed append of the key
         tail = ext & ~nxt
         if len(uo_key) and tail.any():
@@ -428,7 +434,7 @@ class Analyzer:
             starts = np.repeat(uo_start[r_kid[rs]], cnt)
             within = np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
             src, dst = r_txn[rep], uo_tid[starts + within]
-            mm = src != dst
+            mm = (src != dst) & (last_w[rep] != dst)   # not from an intermediate state (see above)
             g.add(src[mm], dst[mm], RW)
         g.add_session_and_realtime(types, procs, t_inv, t_cmp)
         src, dst, typ = g.edges()
@@ -702,8 +708,8 @@ class Analyzer:
                     if y not in Lpos:
                         return (f"{A} appended {x!r} to key {k!r}, which reads show (e.g. "
                                 f"{self.name(self.longest_by[kid])} read {fmt_list(L, Lpos[x])}); "
-                                f"{B} appended {y!r} to it and committed, but no read ever shows it, so "
-                                f"it comes after every shown element.", k)
+                                f"{B} appended {y!r} to it and committed, but no read ever shows {y!r}, so "
+                                f"it comes after everything reads show.", k)
         if kind == "rw":
             bvals = self._appends(b)
             for k, r in self._ext_reads(a):
@@ -720,8 +726,8 @@ class Analyzer:
                         return (f"{A} read key {k!r} = {fmt_list(r)}, which lacks {B}'s append of {y!r}; "
                                 f"{y!r} comes right after what {A} saw, as "
                                 f"{self.name(self.longest_by[kid])}'s read {fmt_list(L[:j + 1], j)} shows.", k)
-                    return (f"{A} read key {k!r} = {fmt_list(r)}, which lacks {B}'s append of {y!r}; "
-                            f"{B} committed, and a value no read shows comes after every shown one.", k)
+                    return (f"{A} read key {k!r} = {fmt_list(r)}, which lacks {B}'s append of {y!r}; no read "
+                            f"ever shows {y!r}, yet {B} committed, so {y!r} comes after everything reads show.", k)
         return (f"{kind} dependency.", None)
 
 
