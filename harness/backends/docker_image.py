@@ -96,8 +96,7 @@ def build_images(force: bool = False, log=print) -> dict:
                               for x in list(e.build_log)[-5:])
             raise ClusterError(f"node image build failed: {e.msg}: {tail}") from None
         built.append(node)
-    if built:
-        _prune(c, keep={base, node})
+    _prune(c, keep={base, node})  # also what an earlier build could not remove while in use
     return {"image": node, "base": base, "built": built,
             "seconds": round(time.monotonic() - t0, 1)}
 
@@ -111,10 +110,13 @@ def _prune(c, keep: set) -> None:
     for image in candidates:
         if keep & set(image.tags):
             continue
-        try:
-            c.images.remove(image.id, force=False, noprune=False)
-        except docker.errors.APIError:
-            pass  # in use by a container, or a parent of a kept image
+        # by tag: an old node image is often a parent of the new one (shared apt layer) and can
+        # only lose its name; dangling ones go by id
+        for ref in image.tags or [image.id]:
+            try:
+                c.images.remove(ref, force=False, noprune=False)
+            except docker.errors.APIError:
+                pass  # in use by a container
 
 
 def ensure_image(log=None) -> str:
