@@ -699,6 +699,9 @@ def check(history: list[dict], model: str | None = DEFAULT_MODEL, **opts) -> dic
                  "note": f"anomalies {model} allows, found in the instances' step lists"},
         engine_mapping={k: ISOLATION_BEHIND[k] for k in engine})
     result["model"] = model
+    if not stats["final_nodes"]:
+        result["notes"] = ["no final read of the nodes' states: lost saves in the final state and "
+                           "divergence between nodes could not be checked"]
     if engine:
         result["valid"] = False  # an engine invariant broken is a wrong answer at any isolation level
         result.pop("unknown_reason", None)

@@ -394,3 +394,9 @@ def test_verdict_shapes():
 def test_empty_history_is_unknown():
     pytest.importorskip("checkers.list_append")
     assert sr.check([])["valid"] == "unknown"
+
+
+def test_missing_final_read_is_said():
+    pytest.importorskip("checkers.list_append")
+    r = sr.check(clean_run().ops)
+    assert r["valid"] is True and "no final read" in r["notes"][0]
