@@ -653,6 +653,70 @@ def _order(op) -> float:
     return op.get("index", math.inf) if op else math.inf
 
 
+# --- input validation ------------------------------------------------------------------------------
+
+ENGINE_FS = ("start", "save", "resume", "acquire", "execute", "final")
+_INT = (int,)
+# fields an ok completion must carry, with their types (None allowed where the tuple has type(None))
+_OK_FIELDS = {
+    "start": {"key": _INT, "sid": _INT},
+    "save": {"key": _INT, "sid": _INT, "exec": (str,), "rev": _INT, "seq": _INT, "list": (list,)},
+    "resume": {"key": _INT, "state": (dict, type(None))},
+    "acquire": {"owner": (str,), "now": _INT, "exp": _INT, "jobs": (list,)},
+    "execute": {"sid": _INT, "job": (str,), "key": _INT, "exec": (str,), "rev": _INT, "seq": _INT,
+                "list": (list,)},
+    "final": {},
+}
+_STATE_FIELDS = {"exec": (str,), "rev": _INT, "seq": _INT, "hist": (list,), "tasks": (list,), "jobs": (list,)}
+
+
+def validate(history) -> None:
+    """Raise HistoryError (FILE:LINE: what is wrong) for a history the engine checker cannot read."""
+    from checkers.history import HistoryError, line_of, source_of
+    seen_engine_op = False
+
+    def bad(pos, msg):
+        line = line_of(history, pos)
+        raise HistoryError(source_of(history), line if line is not None else pos + 1, msg)
+
+    for pos, op in enumerate(history):
+        if not isinstance(op, dict):
+            bad(pos, "an operation must be a JSON object")
+        f, typ, v = op.get("f"), op.get("type"), op.get("value")
+        if op.get("process") == "nemesis" or f not in ENGINE_FS:
+            continue
+        seen_engine_op = True
+        if not isinstance(v, dict):
+            bad(pos, f"{f} op: value must be an object (the save-resume encoding), not {type(v).__name__}")
+        if typ != "ok":
+            continue
+        for field, types in _OK_FIELDS[f].items():
+            if field not in v or isinstance(v[field], bool) or not isinstance(v[field], types):
+                bad(pos, f"ok {f} op: value.{field} missing or not {'/'.join(t.__name__ for t in types)}")
+        st = v.get("state") if f == "resume" else None
+        if st is not None:
+            for field, types in _STATE_FIELDS.items():
+                if not isinstance(st.get(field), types):
+                    bad(pos, f"ok resume op: value.state.{field} missing or not {types[0].__name__}")
+            if not all(isinstance(h, list) and len(h) == 2 for h in st["hist"]):
+                bad(pos, "ok resume op: value.state.hist must be [seq, save id] pairs")
+        if f == "acquire" and not all(isinstance(j, dict) and "job" in j for j in v["jobs"]):
+            bad(pos, "ok acquire op: value.jobs must be objects with a job id")
+        if f == "final":
+            nodes = v.get("nodes", {})
+            if not isinstance(nodes, dict):
+                bad(pos, "ok final op: value.nodes must be an object of node -> dump")
+            for node, dump in nodes.items():
+                tables = dump.get("tables") if isinstance(dump, dict) else 0
+                if tables is not None and not (isinstance(tables, dict) and all(
+                        isinstance(rows, list) and all(isinstance(r, list) for r in rows)
+                        for rows in tables.values())):
+                    bad(pos, f"ok final op: value.nodes.{node}.tables must map table names to lists of rows")
+    if history and not seen_engine_op:
+        raise HistoryError(source_of(history), None, "no save-resume operations (f start, save, resume, "
+                           "acquire, execute or final): is this another workload's history?")
+
+
 # --- the verdict -----------------------------------------------------------------------------------
 
 def _register() -> None:
@@ -669,6 +733,7 @@ def check(history: list[dict], model: str | None = DEFAULT_MODEL, **opts) -> dic
     from checkers.api import build_result
     model = models.canonical(model or DEFAULT_MODEL)
     _register()
+    validate(history)
     txns = pair_ops(history)
     engine = engine_findings(history, txns)
     la = _list_append_result(history, model, txns)

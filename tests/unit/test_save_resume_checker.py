@@ -400,3 +400,20 @@ def test_missing_final_read_is_said():
     pytest.importorskip("checkers.list_append")
     r = sr.check(clean_run().ops)
     assert r["valid"] is True and "no final read" in r["notes"][0]
+
+
+@pytest.mark.parametrize("mutate,needle", [
+    (lambda ops: ops[1].update(value=[1, 2]), "value must be an object"),
+    (lambda ops: ops[3]["value"].pop("rev"), "value.rev missing"),
+    (lambda ops: ops[5]["value"]["state"].update(hist="0:1"), "value.state.hist missing"),
+    (lambda ops: [o.update(f="txn") for o in ops], "another workload's history"),
+])
+def test_unusable_histories_are_one_line_errors_with_the_line(tmp_path, mutate, needle):
+    from checkers.history import HistoryError, read_history, write_history
+    ops = clean_run().ops
+    mutate(ops)
+    path = tmp_path / "history.jsonl"
+    write_history(path, ops)
+    with pytest.raises(HistoryError) as e:
+        sr.validate(read_history(path))
+    assert needle in str(e.value) and str(e.value).startswith(str(path)) and "\n" not in str(e.value)
