@@ -105,6 +105,10 @@ class Analyzer:
         extend = tab.cols.extend
         txn = self._txn
         path = self.path
+        kids, writers, longest, longest_by = self.kids, self.writers, self.longest, self.longest_by
+        reads_extend = self.reads.extend
+        inter = self.inter
+        rmw_append = self.rmw.append
         tid = tab.n
         self.line_fn = line_fn
         pos = pos0 - 1
@@ -163,7 +167,82 @@ class Analyzer:
                                                f"field 'time' must be a number, got {x!r}") from None
                     extend((code, pid, int(t_inv), NO_TIME if tm is None else int(tm), pos_inv, pos))
                 tid += 1
-                txn(tid - 1, code, value, pos)
+                if code or type(value) is not list:
+                    txn(tid - 1, code, value, pos)     # fail / info / malformed: the slow path
+                    continue
+                # --- a committed txn, inline (this runs once per micro-op of the history) ---
+                cur = tid - 1
+                own = None          # kid -> this txn's appends so far
+                last = None         # kid -> this txn's last read
+                for mop in value:
+                    try:
+                        f, k, v = mop     # anything but a 3-item micro-op fails here or below
+                        kid = kids.get(k)
+                    except (ValueError, TypeError):
+                        self._bad_mop(mop, pos)
+                    if kid is None:
+                        kid = self._kid(k, pos)
+                    if f == "r":
+                        if v is None:
+                            v = []
+                        elif type(v) is not list:
+                            raise HistoryError(path, self._line(pos),
+                                               f"read of key {k!r} must be a list or null, got {v!r}")
+                        n = len(v)
+                        L = longest[kid]
+                        if L is None:
+                            longest[kid] = v
+                            longest_by[kid] = cur
+                        else:
+                            m = len(L)
+                            if n > m:
+                                if v[:m] == L:
+                                    longest[kid] = v
+                                    longest_by[kid] = cur
+                                else:
+                                    self._incompatible(kid, cur, v, L)
+                            elif (v != L) if n == m else (L[:n] != v):
+                                self._incompatible(kid, cur, v, L)
+                        ext = 1
+                        if own is not None:
+                            mine = own.get(kid)
+                            if mine:
+                                ext = 0
+                                j = len(mine)
+                                if n < j or v[n - j:] != mine:
+                                    self._record("internal", (cur, kid, v, list(mine)))
+                        if last is None:
+                            last = {kid: v}
+                        else:
+                            last[kid] = v
+                        reads_extend((cur, kid, n, ext))
+                    elif f == "append":
+                        w = writers[kid]
+                        try:
+                            if v in w:
+                                self._dup(k, v, pos)
+                        except TypeError:
+                            self._unhashable(mop, pos)
+                        w[v] = cur
+                        if own is None:
+                            own = {kid: [v]}
+                            mine = None
+                        else:
+                            mine = own.get(kid)
+                            if mine is None:
+                                own[kid] = [v]
+                            else:
+                                inter.setdefault(kid, []).append(mine[-1])
+                                mine.append(v)
+                        if last is not None:
+                            lr = last.get(kid)
+                            if lr is not None:
+                                if not mine:
+                                    rmw_append((kid, len(lr), cur))
+                                if v in lr:
+                                    self._record("future-read", (cur, kid, lr, v))
+                    else:
+                        self._bad_mop(mop, pos)
         finally:
             self.last_pos = pos
             tab.n = tid
@@ -176,7 +255,8 @@ class Analyzer:
                            f"unknown micro-op {mop!r} (expected [\"append\", key, value] or [\"r\", key, list])")
 
     def _txn(self, tid, code, value, line):
-        """The micro-ops of one completed txn (`line` is its position; errors resolve the line)."""
+        """A fail/info txn, or any txn whose value is malformed (`line` is its position; errors
+        resolve the line). Committed txns are handled inline in `consume`, the hot loop."""
         if value is None:
             if code == OK:
                 raise HistoryError(self.path, self._line(line), "ok transaction without a value")
@@ -205,79 +285,6 @@ class Analyzer:
                 elif f != "r":
                     self._bad_mop(mop, line)
             return
-        longest = self.longest
-        own = None          # kid -> this txn's appends so far
-        last = None         # kid -> this txn's last read
-        reads = self.reads
-        longest_by = self.longest_by
-        for mop in value:
-            try:
-                f, k, v = mop        # anything else than a 3-item micro-op fails here or below
-                kid = kids.get(k)
-            except (ValueError, TypeError):
-                self._bad_mop(mop, line)
-            if kid is None:
-                kid = self._kid(k, line)
-            if f == "r":
-                if v is None:
-                    v = []
-                elif type(v) is not list:
-                    raise HistoryError(self.path, self._line(line), f"read of key {k!r} must be a list or null, got {v!r}")
-                n = len(v)
-                L = longest[kid]
-                if L is None:
-                    longest[kid] = v
-                    longest_by[kid] = tid
-                else:
-                    m = len(L)
-                    if n > m:
-                        if v[:m] == L:
-                            longest[kid] = v
-                            longest_by[kid] = tid
-                        else:
-                            self._incompatible(kid, tid, v, L)
-                    elif (v != L) if n == m else (L[:n] != v):
-                        self._incompatible(kid, tid, v, L)
-                ext = 1
-                if own is not None:
-                    mine = own.get(kid)
-                    if mine:
-                        ext = 0
-                        j = len(mine)
-                        if n < j or v[n - j:] != mine:
-                            self._record("internal", (tid, kid, v, list(mine)))
-                if last is None:
-                    last = {kid: v}
-                else:
-                    last[kid] = v
-                reads.extend((tid, kid, n, ext))
-            elif f == "append":
-                w = writers[kid]
-                try:
-                    if v in w:
-                        self._dup(k, v, line)
-                except TypeError:
-                    self._unhashable(mop, line)
-                w[v] = tid
-                if own is None:
-                    own = {kid: [v]}
-                    mine = None
-                else:
-                    mine = own.get(kid)
-                    if mine is None:
-                        own[kid] = [v]
-                    else:
-                        self.inter.setdefault(kid, []).append(mine[-1])
-                        mine.append(v)
-                if last is not None:
-                    lr = last.get(kid)
-                    if lr is not None:
-                        if not mine:
-                            self.rmw.append((kid, len(lr), tid))
-                        if v in lr:
-                            self._record("future-read", (tid, kid, lr, v))
-            else:
-                self._bad_mop(mop, line)
 
     def _unhashable(self, mop, pos):
         raise HistoryError(self.path, self._line(pos),
