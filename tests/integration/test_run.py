@@ -171,11 +171,47 @@ def test_standby_behind_round_robin_serves_stale_reads(tmp_path):
     assert cl.list_clusters() == [] or all(c["name"] != r.get("cluster") for c in cl.list_clusters())
 
 
-def test_master_master_behind_round_robin_shows_anomalies(tmp_path):
+@pytest.fixture(scope="module")
+def mm():
     needs_db("mariadb-mm")
+    c = cl.up(db="mariadb-mm")
+    yield c
+    c.teardown()
+
+
+def test_master_master_behind_round_robin_shows_anomalies(mm, tmp_path):
     spec = TestSpec(db="mariadb-mm", workload="list-append", isolation="serializable",
                     routing="round-robin", time_limit=15, final_time_limit=5, store=str(tmp_path),
                     rate=200, seed=5)
-    r = run_test(spec, live=False)
+    r = run_test(spec, cluster=mm, live=False)
     assert r["valid"] is False and r["anomaly_types"], r
     assert {op["node"] for op in history(r["run_dir"]) if op["type"] == "ok"} == {"n1", "n2"}
+
+
+def test_failover_moves_to_the_next_node_when_the_first_stops_answering(mm, tmp_path):
+    spec = TestSpec(db="mariadb-mm", workload="set", routing="failover", nemesis=["pause-primary"],
+                    nemesis_interval=3, time_limit=8, op_timeout=1.5, final_time_limit=5,
+                    store=str(tmp_path), seed=7)
+    r = run_test(spec, cluster=mm, live=False)
+    assert r["valid"] is True
+    ops = history(r["run_dir"])
+    paused = next(op["time"] for op in ops if op["process"] == "nemesis" and op["f"] == "start-pause")
+    first_info = next(op for op in ops if op["type"] == "info" and op["process"] != "nemesis")
+    assert first_info["node"] == "n1" and first_info["time"] > paused
+    before = {op["node"] for op in ops if op["type"] == "invoke" and op["time"] < paused}
+    after = {op["node"] for op in ops if op["type"] == "invoke" and op["process"] != "nemesis"
+             and op["time"] > first_info["time"]}
+    assert before == {"n1"} and after == {"n2"}  # it stays on n2, even once n1 is back
+
+
+def test_sticky_keeps_each_key_on_one_node(mm, tmp_path):
+    spec = TestSpec(db="mariadb-mm", workload="bank", routing="sticky", time_limit=5, final_time_limit=3,
+                    store=str(tmp_path), seed=8)
+    r = run_test(spec, cluster=mm, live=False)
+    served = {}
+    for op in history(r["run_dir"]):
+        if op["type"] == "invoke" and op["f"] == "transfer":
+            served.setdefault(op["key"], set()).add(op["node"])
+    assert served and all(len(nodes) == 1 for nodes in served.values()), served
+    assert set().union(*served.values()) == {"n1", "n2"}  # keys are spread over the nodes
+    assert r["run"]["sticky_mapping"]["key:0"] in ("n1", "n2")
