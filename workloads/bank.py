@@ -23,6 +23,15 @@ class Bank(Workload):
     def total(self) -> int:
         return int(self.opts["accounts"]) * int(self.opts["initial_balance"])
 
+    def validate_opts(self, o):
+        if o["accounts"] < 2:
+            return "accounts must be at least 2 (a transfer needs two)"
+        if o["initial_balance"] < 0 or o["max_transfer"] < 1:
+            return "initial_balance must be >= 0 and max_transfer >= 1"
+        if not 0 <= o["read_fraction"] <= 1:
+            return "read_fraction must lie between 0 and 1"
+        return None
+
     def setup(self, cluster):
         engine = "" if cluster.dialect == "postgres" else " ENGINE=InnoDB"
         n, bal = int(self.opts["accounts"]), int(self.opts["initial_balance"])

@@ -192,6 +192,24 @@ class Workload:
             raise ValueError(f"workload {self.name}: unknown option(s) {', '.join(sorted(unknown))} "
                              f"(known: {', '.join(sorted(self.defaults)) or 'none'})")
         self.opts = {**self.defaults, **(opts or {})}
+        for key, default in self.defaults.items():  # numbers given as text (--opt k=v) or nonsense
+            value = self.opts[key]
+            if isinstance(default, (int, float)) and not isinstance(default, bool):
+                kind = type(default)
+                try:
+                    if isinstance(value, bool) or (kind is int and float(value) != int(float(value))):
+                        raise ValueError
+                    self.opts[key] = kind(float(value)) if kind is int else kind(value)
+                except (TypeError, ValueError):
+                    raise ValueError(f"workload {self.name}: option {key} must be "
+                                     f"{'an integer' if kind is int else 'a number'}, not {value!r}") from None
+        problem = self.validate_opts(self.opts)
+        if problem:
+            raise ValueError(f"workload {self.name}: {problem}")
+
+    def validate_opts(self, opts: dict) -> str | None:
+        """A one-line complaint about nonsense option values, or None (override per workload)."""
+        return None
 
     # --- what the runner calls -------------------------------------------------------------------
     def setup(self, cluster) -> None:

@@ -58,6 +58,17 @@ def txn_generator(pool: KeyPool, rng, min_len: int, max_len: int, read_fraction:
                "readonly": all(m[0] == "r" for m in mops)}
 
 
+def validate_txn_opts(o: dict) -> str | None:
+    """Complaints shared by the key/txn workloads (list-append, rw-register)."""
+    if o["key_count"] < 1 or o["max_writes_per_key"] < 1:
+        return "key_count and max_writes_per_key must be at least 1"
+    if not 1 <= o["min_txn_length"] <= o["max_txn_length"]:
+        return "need 1 <= min_txn_length <= max_txn_length"
+    if not 0 <= o["read_fraction"] <= 1:
+        return "read_fraction must lie between 0 and 1"
+    return None
+
+
 def final_reads(keys: list[int], per_txn: int = 32) -> list[dict]:
     """Read-only txns reading every key, `per_txn` keys at a time."""
     return [{"f": "txn", "value": [["r", k, None] for k in keys[i:i + per_txn]], "readonly": True}
@@ -73,6 +84,9 @@ class ListAppend(Workload):
     def __init__(self, opts=None):
         super().__init__(opts)
         self.pool = KeyPool(int(self.opts["key_count"]), int(self.opts["max_writes_per_key"]))
+
+    def validate_opts(self, o):
+        return validate_txn_opts(o)
 
     def setup(self, cluster):
         text = "TEXT" if cluster.dialect == "postgres" else "MEDIUMTEXT"

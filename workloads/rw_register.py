@@ -7,7 +7,7 @@ list-append.
 from __future__ import annotations
 
 from workloads.base import Workload, run_ddl, sql, transaction
-from workloads.list_append import KeyPool, final_reads, txn_generator
+from workloads.list_append import KeyPool, final_reads, txn_generator, validate_txn_opts
 
 
 class RwRegister(Workload):
@@ -19,6 +19,9 @@ class RwRegister(Workload):
     def __init__(self, opts=None):
         super().__init__(opts)
         self.pool = KeyPool(int(self.opts["key_count"]), int(self.opts["max_writes_per_key"]))
+
+    def validate_opts(self, o):
+        return validate_txn_opts(o)
 
     def setup(self, cluster):
         engine = "" if cluster.dialect == "postgres" else " ENGINE=InnoDB"

@@ -33,6 +33,11 @@ from workloads.base import Abort, CommitUnknown, classify, is_definite_abort, is
     ({"op_timeout": 0}, "op timeout must be"),
     ({"workload_opts": {"keys": 3}}, "unknown option(s) keys"),
     ({"model": "bogus"}, "unknown consistency model 'bogus'"),
+    ({"workload_opts": {"key_count": "many"}}, "option key_count must be an integer, not 'many'"),
+    ({"workload_opts": {"key_count": 0}}, "key_count and max_writes_per_key must be at least 1"),
+    ({"workload_opts": {"min_txn_length": 5, "max_txn_length": 2}}, "min_txn_length <= max_txn_length"),
+    ({"workload": "bank", "workload_opts": {"accounts": 1}}, "accounts must be at least 2"),
+    ({"workload": "bank", "workload_opts": {"read_fraction": 1.5}}, "read_fraction must lie between"),
 ])
 def test_bad_specs_are_one_line_usage_errors(fields, message):
     spec = TestSpec(**{"db": "mariadb", "workload": "list-append", **fields})
@@ -103,6 +108,11 @@ def test_summary_line_and_exit_codes():
     assert parse_pairs(["key_count=10", "name=x"], "--opt") == {"key_count": 10, "name": "x"}
     with pytest.raises(UsageError, match="KEY=VALUE"):
         parse_pairs(["oops"], "--opt")
+
+
+def test_workload_options_given_as_text_become_numbers():
+    w = make_workload("list-append", {"key_count": "7", "read_fraction": "0.25"})
+    assert w.opts["key_count"] == 7 and w.opts["read_fraction"] == 0.25 and w.pool.active == list(range(7))
 
 
 def test_every_registered_workload_builds_with_defaults():
