@@ -48,6 +48,10 @@ MYSQL_CONNECTION_LOST = {2002, 2003, 2006, 2013, 2014, 2027, 2055, 0}
 PG_DEFINITE_ABORT = {"40001", "40P01"}
 
 
+class RollbackFailed(ConnectionError):
+    """ROLLBACK itself failed after an error: the connection was closed; the outcome is open (info)."""
+
+
 class Abort(Exception):
     """The client decided not to commit (e.g. insufficient funds, optimistic-lock conflict): `fail`."""
 
@@ -145,9 +149,21 @@ def transaction(conn, dialect: str):
     try:
         cur.execute(begin_sql(dialect))
         yield cur
-    except BaseException:
-        with contextlib.suppress(Exception):
+    except BaseException as e:
+        if is_connection_error(e):  # the server rolls back what a lost connection left open
+            with contextlib.suppress(Exception):
+                conn.close()
+            raise
+        try:
             conn.cursor().execute("ROLLBACK")
+        except Exception as rb:
+            # e.g. a Galera node that left the primary component answers 1047 to ROLLBACK too: the
+            # connection still holds the half-done transaction, and the next START TRANSACTION
+            # would COMMIT it implicitly. Close it (the server rolls back) and call the op open.
+            with contextlib.suppress(Exception):
+                conn.close()
+            raise RollbackFailed(f"{describe(e)}; then ROLLBACK failed ({describe(rb)}): connection "
+                                 f"closed so the server rolls the transaction back") from e
         with contextlib.suppress(Exception):
             cur.close()
         raise
