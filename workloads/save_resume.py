@@ -168,6 +168,8 @@ def transaction(conn, dialect: str):
         try:
             conn.cursor().execute("ROLLBACK")
         except Exception as rb:
+            if is_definite_abort(rb):  # e.g. Galera reports its brute-force abort as 1213 to ROLLBACK:
+                raise e from rb        # the transaction is gone, the connection is clean
             with contextlib.suppress(Exception):
                 conn.close()
             raise RollbackFailed(f"{_describe(e)}; then ROLLBACK failed ({_describe(rb)}): connection "

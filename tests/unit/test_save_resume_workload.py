@@ -158,3 +158,12 @@ def test_rollback_that_works_keeps_the_connection_and_the_error():
     with w.transaction(conn, "postgres"):
         pass
     assert conn.log[-2:] == ["BEGIN", "COMMIT"]
+
+
+def test_rollback_answered_with_a_deadlock_is_a_clean_abort():
+    import pymysql
+    conn = _Conn(rollback_error=pymysql.err.OperationalError(1213, "Deadlock found"))
+    with pytest.raises(w.Abort):
+        with w.transaction(conn, "mysql"):
+            raise w.Abort("optimistic lock")
+    assert not conn.closed
