@@ -13,16 +13,15 @@ Times (lock_exp_time, duedate) are client wall-clock milliseconds passed as para
 database node's skewed clock cannot make leases look longer or shorter than the client meant.
 
 Instances are numbered 0, 1, 2, ... (`instances` of them in use at a time, in generations: see
-session_ops); instance i has business key 'bk-i'. Every write (start,
-save, execute) carries a save id `sid`, unique in the run and chosen by the generator (worker w's
-are (w+1)*10^8 + n), so even an
+session_ops); instance i has business key 'bk-i'. Every write (start, save, execute) carries a save
+id `sid`, unique in the run and chosen by the generator (worker w's are (w+1)*10^8 + n), so even an
 indeterminate write is identifiable wherever it shows up. The state a write leaves names it
 everywhere: execution act_id 'step-q-X' and seq q, variable 'q:X', history row (id X, seq q), and
 one successor: task 't-X' or, every `job_every`-th step, job 'j-X'.
 
 Operations, each one transaction at the session isolation (READ COMMITTED as the engine requires):
-  start    value {"key": i, "sid": X, "unique": bool}; ok adds "exec", "seq" (0). Inserts execution (rev 1,
-           seq 0), variable, history seq 0 and task t-X, if no instance has the business key.
+  start    value {"key": i, "sid": X, "unique": bool}; ok adds "exec", "seq" (0). Inserts execution
+           (rev 1, seq 0), variable, history seq 0 and task t-X, if no instance has the business key.
            fail: "exists" (one is running) or a unique-key error.
   save     value {"key": i, "sid": X}; ok adds "exec", "rev" (the revision read), "seq" (the new
            step), "list" (the history ids read before writing, in (seq, id) order), "next" (task|job).
@@ -45,6 +44,9 @@ Operations, each one transaction at the session isolation (READ COMMITTED as the
            "settled", "waited". Reads every table on EVERY node (each in a repeatable-read
            snapshot), again and again until the nodes agree or `settle` seconds pass, so lost saves
            and divergence become visible after the faults are healed.
+A ROLLBACK that fails (a Galera node cut off from the primary component answers 1047 even to
+ROLLBACK) closes the connection and records `info`: reused, the connection's next START
+TRANSACTION would commit the half-done transaction implicitly.
 The users' scenario: every worker is a session with its own op stream; a save on an instance is
 often followed, once it returned, by the same session's resume of it (the user logs in again),
 and `session` records the worker. Routing hint `instance` keeps an instance on one node under sticky
