@@ -157,6 +157,8 @@ def transaction(conn, dialect: str):
         try:
             conn.cursor().execute("ROLLBACK")
         except Exception as rb:
+            if is_definite_abort(rb):  # Galera reports its brute-force abort as 1213 to ROLLBACK:
+                raise e from rb        # the transaction is gone, the connection is clean
             # e.g. a Galera node that left the primary component answers 1047 to ROLLBACK too: the
             # connection still holds the half-done transaction, and the next START TRANSACTION
             # would COMMIT it implicitly. Close it (the server rolls back) and call the op open.

@@ -66,8 +66,7 @@ import weakref
 
 from harness.errors import UsageError
 from harness.generator import EachWorker
-from workloads.base import (Abort, CommitUnknown, Workload, begin_sql, is_connection_error, is_definite_abort,
-                            run_ddl, sql)
+from workloads.base import Abort, Workload, describe, run_ddl, sql, transaction
 
 PROC_DEF = "order-process"
 SID_BLOCK = 10 ** 8  # save ids per worker
@@ -145,44 +144,6 @@ def key_of_exec(eid: str):
     """'pi-3-17' -> 3 (the instance number is part of the execution id)."""
     parts = str(eid).split("-")
     return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
-
-
-class RollbackFailed(ConnectionError):
-    """ROLLBACK itself failed (e.g. a Galera node that left the primary component answers 1047 to
-    it): the connection still holds the half-done transaction, and the next START TRANSACTION would
-    COMMIT it implicitly. The connection is closed (the server then rolls back) and the op recorded
-    as indeterminate, which is what the runner does with a ConnectionError."""
-
-
-@contextlib.contextmanager
-def transaction(conn, dialect: str):
-    """BEGIN ... COMMIT on an autocommit connection, yielding a cursor. Unlike a plain rollback,
-    a failed ROLLBACK never leaves the connection in use (see RollbackFailed)."""
-    cur = conn.cursor()
-    try:
-        cur.execute(begin_sql(dialect))
-        yield cur
-    except BaseException as e:
-        if is_connection_error(e):  # the server rolls back what a lost connection left open
-            with contextlib.suppress(Exception):
-                conn.close()
-            raise
-        try:
-            conn.cursor().execute("ROLLBACK")
-        except Exception as rb:
-            if is_definite_abort(rb):  # e.g. Galera reports its brute-force abort as 1213 to ROLLBACK:
-                raise e from rb        # the transaction is gone, the connection is clean
-            with contextlib.suppress(Exception):
-                conn.close()
-            raise RollbackFailed(f"{_describe(e)}; then ROLLBACK failed ({_describe(rb)}): connection "
-                                 f"closed so the server rolls the transaction back") from e
-        raise
-    try:
-        cur.execute("COMMIT")
-    except Exception as e:
-        if is_definite_abort(e):
-            raise
-        raise CommitUnknown(e) from e
 
 
 def now_ms() -> int:
@@ -456,7 +417,7 @@ class SaveResume(Workload):
         try:
             conn = self.cluster.connect(node, timeout=10.0, autocommit=True)
         except Exception as e:  # a node that is down has no dump; the others are still compared
-            return {"tables": None, "error": _describe(e)}
+            return {"tables": None, "error": describe(e)}
         try:
             cur = conn.cursor()
             out = {"tables": {}, "replication": self._replication_status(cur, dialect)}
@@ -472,7 +433,7 @@ class SaveResume(Workload):
             cur.execute("COMMIT")
             return out
         except Exception as e:
-            return {"tables": None, "error": _describe(e)}
+            return {"tables": None, "error": describe(e)}
         finally:
             with contextlib.suppress(Exception):
                 conn.close()
@@ -497,7 +458,7 @@ class SaveResume(Workload):
             recv, replay = cur.fetchone()
             return f"standby received {recv} replayed {replay}"
         except Exception as e:
-            return f"status unavailable: {_describe(e)}"
+            return f"status unavailable: {describe(e)}"
 
     def _node_name(self, conn, dialect) -> str:
         """Which node this connection reaches (asked once per connection): written into the
@@ -519,11 +480,6 @@ class SaveResume(Workload):
 
 def _plain(c):
     return c if c is None or isinstance(c, (int, str)) else (int(c) if hasattr(c, "__int__") else str(c))
-
-
-def _describe(e) -> str:
-    from workloads.base import describe
-    return describe(e)
 
 
 def _int(o, name, lo, hi) -> int:

@@ -140,9 +140,9 @@ class _Conn:
 
 
 def test_failed_rollback_closes_the_connection_and_is_indeterminate():
-    from workloads.base import classify
+    from workloads.base import RollbackFailed, classify
     conn = _Conn(rollback_error=RuntimeError("1047: WSREP has not yet prepared node"))
-    with pytest.raises(w.RollbackFailed) as e:
+    with pytest.raises(RollbackFailed) as e:
         with w.transaction(conn, "mysql"):
             raise RuntimeError("1047: WSREP has not yet prepared node")
     assert conn.closed and conn.log == ["START TRANSACTION", "ROLLBACK"]
