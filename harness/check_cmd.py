@@ -21,8 +21,9 @@ def register(subparsers):
     p.add_argument("--workload", choices=WORKLOADS, default=None,
                    help="which checker (default: guessed from the micro-ops: append -> list-append, "
                         "w -> rw-register)")
-    p.add_argument("--model", default="strict-serializable",
-                   help="consistency model to judge against (default strict-serializable)")
+    p.add_argument("--model", default=None,
+                   help="consistency model to judge against (default strict-serializable; "
+                        "read-committed for save-resume, the level the engine runs at)")
     p.add_argument("--out", metavar="DIR", help="write one explanation per anomaly type and a graph per cycle")
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--budget", type=int, default=None,
@@ -50,16 +51,23 @@ def guess_workload(path) -> str:
     return "list-append"
 
 
+# the engine is documented at READ COMMITTED: its histories are judged there unless told otherwise
+DEFAULT_MODEL = {"save-resume": "read-committed"}
+
+
 def run(args) -> int:
     from checkers import models
     from checkers.api import check_file
     from checkers.history import HistoryError
     try:
-        model = models.canonical(args.model)
+        workload = args.workload or guess_workload(args.history)
+    except HistoryError as e:
+        raise UsageError(str(e)) from None
+    try:
+        model = models.canonical(args.model or DEFAULT_MODEL.get(workload, "strict-serializable"))
     except ValueError as e:
         raise UsageError(str(e)) from None
     try:
-        workload = args.workload or guess_workload(args.history)
         opts = {}
         if args.budget is not None:
             opts["budget"] = args.budget

@@ -44,3 +44,14 @@ def test_row_missing_on_one_node_is_lost_save_and_divergence():
     assert set(f) == {"lost-save", "divergence"}
     assert all("n2" in x["explanation"] for x in f["lost-save"])
     assert [x["table"] for x in f["divergence"]] == ["hi_actinst"]
+
+
+def test_harness_check_judges_engine_histories_at_read_committed_by_default(tmp_path, capsys):
+    import json
+
+    from checkers.history import write_history
+    from harness.cli import main
+    path = tmp_path / "history.jsonl"
+    write_history(path, simulate(500, seed=3))
+    assert main(["check", str(path), "--workload", "save-resume", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "read-committed"
