@@ -12,7 +12,7 @@ Keys rotate as in Elle: `key_count` keys are active at a time; once a key has re
 """
 from __future__ import annotations
 
-from workloads.base import Workload, run_ddl, sql, transaction
+from workloads.base import Workload, run_ddl, transaction
 
 
 class KeyPool:
@@ -58,26 +58,20 @@ def txn_generator(pool: KeyPool, rng, min_len: int, max_len: int, read_fraction:
                "readonly": all(m[0] == "r" for m in mops)}
 
 
-def validate_txn_opts(o: dict) -> str | None:
-    """Complaints shared by the key/txn workloads (list-append, rw-register)."""
-    if o["key_count"] < 1 or o["max_writes_per_key"] < 1:
-        return "key_count and max_writes_per_key must be at least 1"
-    if not 1 <= o["min_txn_length"] <= o["max_txn_length"]:
-        return "need 1 <= min_txn_length <= max_txn_length"
-    if not 0 <= o["read_fraction"] <= 1:
-        return "read_fraction must lie between 0 and 1"
-    return None
-
-
 def final_reads(keys: list[int], per_txn: int = 32) -> list[dict]:
     """Read-only txns reading every key, `per_txn` keys at a time."""
     return [{"f": "txn", "value": [["r", k, None] for k in keys[i:i + per_txn]], "readonly": True}
             for i in range(0, len(keys), per_txn)]
 
 
-class ListAppend(Workload):
-    name = "list-append"
-    checker = "list-append"
+class KeyedTxnWorkload(Workload):
+    """Transactions of reads and writes over rotating integer keys (list-append, rw-register).
+    A subclass says what differs: its table, the write micro-op and its upsert, and what a read saw."""
+    table: str
+    value_type: dict       # dialect -> SQL type of the value column
+    write_f: str           # the write micro-op's name
+    upsert: dict           # dialect -> the statement that writes (k, write_arg(v))
+    read_value: staticmethod  # (row or None) -> the value the history records for a read
     defaults = {"key_count": 5, "min_txn_length": 1, "max_txn_length": 4,
                 "max_writes_per_key": 32, "read_fraction": 0.5}
 
@@ -86,36 +80,62 @@ class ListAppend(Workload):
         self.pool = KeyPool(int(self.opts["key_count"]), int(self.opts["max_writes_per_key"]))
 
     def validate_opts(self, o):
-        return validate_txn_opts(o)
+        if o["key_count"] < 1 or o["max_writes_per_key"] < 1:
+            return "key_count and max_writes_per_key must be at least 1"
+        if not 1 <= o["min_txn_length"] <= o["max_txn_length"]:
+            return "need 1 <= min_txn_length <= max_txn_length"
+        if not 0 <= o["read_fraction"] <= 1:
+            return "read_fraction must lie between 0 and 1"
+        return None
 
     def setup(self, cluster):
-        text = "TEXT" if cluster.dialect == "postgres" else "MEDIUMTEXT"
         engine = "" if cluster.dialect == "postgres" else " ENGINE=InnoDB"
-        run_ddl(cluster, [f"CREATE TABLE lists (k BIGINT PRIMARY KEY, v {text} NOT NULL){engine}"])
+        run_ddl(cluster, [f"CREATE TABLE {self.table} (k BIGINT PRIMARY KEY, "
+                          f"v {self.value_type[cluster.dialect]} NOT NULL){engine}"])
 
     def generator(self, rng):
         o = self.opts
         return txn_generator(self.pool, rng, int(o["min_txn_length"]), int(o["max_txn_length"]),
-                             float(o["read_fraction"]), "append")
+                             float(o["read_fraction"]), self.write_f)
 
     def final_generator(self, rng):
         return final_reads(sorted(self.pool.touched))
 
+    @staticmethod
+    def write_arg(v):
+        """What a write micro-op's value v is sent to the database as."""
+        return v
+
     def invoke(self, conn, dialect, op):
-        append = sql(dialect,
-                     "INSERT INTO lists (k, v) VALUES (%s, %s) "
-                     "ON DUPLICATE KEY UPDATE v = CONCAT(v, ',', VALUES(v))",
-                     "INSERT INTO lists AS t (k, v) VALUES (%s, %s) "
-                     "ON CONFLICT (k) DO UPDATE SET v = t.v || ',' || EXCLUDED.v")
-        read = "SELECT v FROM lists WHERE k = %s"
+        write = self.upsert[dialect]
+        read = f"SELECT v FROM {self.table} WHERE k = %s"
         out = []
         with transaction(conn, dialect) as cur:
             for f, k, v in op["value"]:
-                if f == "append":
-                    cur.execute(append, (k, str(v)))
+                if f == self.write_f:
+                    cur.execute(write, (k, self.write_arg(v)))
                     out.append([f, k, v])
                 else:
                     cur.execute(read, (k,))
-                    row = cur.fetchone()
-                    out.append([f, k, [int(x) for x in row[0].split(",")] if row else []])
+                    out.append([f, k, self.read_value(cur.fetchone())])
         return "ok", out, {}
+
+
+class ListAppend(KeyedTxnWorkload):
+    name = "list-append"
+    checker = "list-append"
+    table = "lists"
+    value_type = {"mysql": "MEDIUMTEXT", "postgres": "TEXT"}
+    write_f = "append"
+    upsert = {"mysql": "INSERT INTO lists (k, v) VALUES (%s, %s) "
+                       "ON DUPLICATE KEY UPDATE v = CONCAT(v, ',', VALUES(v))",
+              "postgres": "INSERT INTO lists AS t (k, v) VALUES (%s, %s) "
+                          "ON CONFLICT (k) DO UPDATE SET v = t.v || ',' || EXCLUDED.v"}
+
+    @staticmethod
+    def write_arg(v):
+        return str(v)
+
+    @staticmethod
+    def read_value(row):
+        return [int(x) for x in row[0].split(",")] if row else []
