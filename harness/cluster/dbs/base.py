@@ -144,11 +144,38 @@ class DbDef:
         """(Re)start one node's server, correctly rejoining its cluster."""
         raise NotImplementedError
 
-    def wait_healthy(self, cluster, timeout=60.0) -> None:
+    def sql(self, node, statement, timeout=10) -> str:
+        """Run SQL as the superuser through the node's local socket; the client's plain text output."""
         raise NotImplementedError
 
-    def status(self, cluster, node) -> dict:
+    def node_status(self, cluster, node) -> dict:
+        """A live node's database-specific status fields; ClusterError when it does not answer."""
         raise NotImplementedError
+
+    def try_sql(self, node, statement, timeout=5) -> str:
+        """sql() for wait loops: failure means 'not yet'."""
+        try:
+            return self.sql(node, statement, timeout=timeout)
+        except ClusterError as e:
+            raise NotYet(str(e)) from None
+
+    def wait_ready(self, cluster, node, timeout=60.0) -> None:
+        wait_until(lambda: self.try_sql(node, "SELECT 1"), timeout, f"{node} to accept connections", [node])
+
+    def wait_healthy(self, cluster, timeout=60.0) -> None:
+        for node in cluster.nodes:
+            if not node.alive():
+                raise ClusterError(f"{node} is not running")
+            self.wait_ready(cluster, node, timeout)
+
+    def status(self, cluster, node) -> dict:
+        st = {"name": node.name, "ip": node.ip, "role": node.role, "pid": node.pid, "alive": node.alive()}
+        if st["alive"]:
+            try:
+                st.update(self.node_status(cluster, node))
+            except ClusterError as e:
+                st["error"] = str(e)
+        return st
 
     def versions(self, cluster) -> dict:
         raise NotImplementedError

@@ -7,7 +7,6 @@ import threading
 from harness.cluster import conn as dbconn
 from harness.cluster.dbs import template
 from harness.cluster.dbs.base import DbDef, Knob, NotYet, isolation, wait_until
-from harness.errors import ClusterError
 
 MYSQL_USER = "mysql"  # rsync SST fails when mariadbd runs as root
 
@@ -94,13 +93,6 @@ class MariaDB(DbDef):
             argv[argv.index("-N")] = "-E"
         return node.run(argv, timeout=timeout).stdout
 
-    def try_sql(self, node, statement, timeout=5) -> str:
-        """sql() for wait loops: failure means 'not yet'."""
-        try:
-            return self.sql(node, statement, timeout=timeout)
-        except ClusterError as e:
-            raise NotYet(str(e)) from None
-
     # -- init / start --------------------------------------------------------------------
     def prepare_dirs(self, cluster, node):
         for d in (node.home, node.rundir):
@@ -130,9 +122,6 @@ class MariaDB(DbDef):
         if wait:
             self.wait_ready(cluster, node, timeout)
 
-    def wait_ready(self, cluster, node, timeout=60.0):
-        wait_until(lambda: self.try_sql(node, "SELECT 1"), timeout, f"{node} to accept connections", [node])
-
     def create_users(self, cluster, node, replicate=True):
         u, p, db = sql_quote(cluster.user), sql_quote(cluster.password), cluster.database
         pre = "" if replicate else "SET sql_log_bin=0; "
@@ -148,24 +137,9 @@ class MariaDB(DbDef):
         self.create_users(cluster, node)
 
     # -- health, status ------------------------------------------------------------------
-    def wait_healthy(self, cluster, timeout=60.0):
-        for node in cluster.nodes:
-            if not node.alive():
-                raise ClusterError(f"{node} is not running")
-            self.wait_ready(cluster, node, timeout)
-
     def status_vars(self, node, like) -> dict:
         out = self.sql(node, f"SHOW GLOBAL STATUS LIKE '{like}'", timeout=5)
         return dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
-
-    def status(self, cluster, node) -> dict:
-        st = {"name": node.name, "ip": node.ip, "role": node.role, "pid": node.pid, "alive": node.alive()}
-        if st["alive"]:
-            try:
-                st.update(self.node_status(cluster, node))
-            except ClusterError as e:
-                st["error"] = str(e)
-        return st
 
     def node_status(self, cluster, node) -> dict:
         self.sql(node, "SELECT 1", timeout=5)

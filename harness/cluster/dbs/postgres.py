@@ -11,9 +11,8 @@ import subprocess
 
 from harness.cluster import conn as dbconn
 from harness.cluster.dbs import template
-from harness.cluster.dbs.base import DbDef, Knob, NotYet, isolation, wait_until
+from harness.cluster.dbs.base import DbDef, Knob, isolation
 from harness.cluster.dbs.mariadb import chown
-from harness.errors import ClusterError
 
 PG_USER = "postgres"
 
@@ -78,12 +77,6 @@ class Postgres(DbDef):
                          "-d", database, "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-c", statement],
                         timeout=timeout, user=PG_USER, env={"PGCONNECT_TIMEOUT": "3"}).stdout
 
-    def try_sql(self, node, statement, timeout=5) -> str:
-        try:
-            return self.sql(node, statement, timeout=timeout)
-        except ClusterError as e:
-            raise NotYet(str(e)) from None
-
     # -- init / start ---------------------------------------------------------------------
     def prepare_dirs(self, node):
         os.makedirs(node.home, exist_ok=True)
@@ -119,9 +112,6 @@ class Postgres(DbDef):
         if wait:
             self.wait_ready(cluster, node, timeout)
 
-    def wait_ready(self, cluster, node, timeout=60.0):
-        wait_until(lambda: self.try_sql(node, "SELECT 1"), timeout, f"{node} to accept connections", [node])
-
     def create_users(self, cluster, node):
         self.sql(node, f"CREATE ROLE {cluster.user} LOGIN SUPERUSER PASSWORD {sql_literal(cluster.password)}")
         self.sql(node, f"CREATE DATABASE {cluster.database} OWNER {cluster.user}")
@@ -133,21 +123,6 @@ class Postgres(DbDef):
         self.create_users(cluster, node)
 
     # -- health, status -------------------------------------------------------------------
-    def wait_healthy(self, cluster, timeout=60.0):
-        for node in cluster.nodes:
-            if not node.alive():
-                raise ClusterError(f"{node} is not running")
-            self.wait_ready(cluster, node, timeout)
-
-    def status(self, cluster, node) -> dict:
-        st = {"name": node.name, "ip": node.ip, "role": node.role, "pid": node.pid, "alive": node.alive()}
-        if st["alive"]:
-            try:
-                st.update(self.node_status(cluster, node))
-            except ClusterError as e:
-                st["error"] = str(e)
-        return st
-
     def node_status(self, cluster, node) -> dict:
         rec = self.sql(node, "SELECT pg_is_in_recovery()", timeout=5).strip()
         return {"ready": True, "in_recovery": rec == "t"}
