@@ -43,7 +43,7 @@ from harness.cluster import netns, state
 from harness.cluster.core import Cluster
 from harness.cluster.dbs import get as get_db
 from harness.cluster.dbs.mariadb import in_parallel
-from harness.cluster.node import NetnsNode, Node, NodeCommandError, NodeTimeout, _as_user
+from harness.cluster.node import NetnsNode, Node, _as_user
 from harness.errors import ClusterError, UsageError
 
 SUBNETS = range(1, 251)            # 10.78.<k>.0/24 (the netns backend uses 10.77.x.x)
@@ -85,13 +85,7 @@ class DockerNode(Node):
         full = self._nsenter(["-m", "-u", "-i", "-n", "-r", "-w"]) + \
             ["env", "-i", f"PATH={CONTAINER_PATH}", "LANG=C.UTF-8", "HOME=/root", *envs] + \
             _as_user(user) + [str(a) for a in argv]
-        try:
-            cp = subprocess.run(full, capture_output=True, text=True, timeout=timeout, input=input)
-        except subprocess.TimeoutExpired:
-            raise NodeTimeout(self, argv, timeout) from None
-        if check and cp.returncode != 0:
-            raise NodeCommandError(self, argv, cp)
-        return cp
+        return self._run_wrapped(argv, full, timeout, check, input)
 
     def popen(self, argv, **kw):
         user = kw.pop("user", None)
@@ -193,25 +187,12 @@ def up(db: str, nodes: int | None = None, name: str | None = None, knobs: dict |
     client = docker_image.client()
     image = docker_image.ensure_image(log=lambda m: print(f"docker backend: {m}", file=sys.stderr))
     name = state.check_name(name or f"{db}-{secrets.token_hex(3)}")
-    roles = dbdef.roles(count)
-    home = str(state.data_root() / name)
-    record = {
-        "name": name, "db": db, "backend": "docker", "status": "creating", "created": time.time(),
-        "owner_pid": os.getpid(), "knobs": knobs, "data_dir": home, "image": image,
-        "user": "harness", "password": secrets.token_hex(12), "database": "harness",
-        "nodes": [{"name": f"n{i}", "index": i, "role": roles[i - 1], "home": os.path.join(home, f"n{i}"),
-                   "pid": None} for i in range(1, count + 1)],
-    }
+    record = state.new_record(name, db, "docker", dbdef.roles(count), knobs, image=image)
     try:
         _allocate_network(client, record)
         _create_containers(client, record)
         cluster = DockerCluster(record, dbdef)
-        deadline = time.monotonic() + timeout
-        dbdef.create(cluster)
-        cluster.wait_healthy(max(1.0, deadline - time.monotonic()))
-        record["status"] = "up"
-        cluster.versions()  # records them and saves
-        cluster.save()
+        cluster.create(timeout)
         return cluster
     except BaseException:
         with contextlib.suppress(Exception):

@@ -41,25 +41,12 @@ def up(db: str, nodes: int | None = None, backend: str = "netns", name: str | No
     if os.geteuid() != 0:
         raise UsageError("the netns backend needs root (network namespaces)")
     dbdef.check_installed()
-    roles = dbdef.roles(count)
-    home = str(state.data_root() / name)
-    record = {
-        "name": name, "db": db, "backend": "netns", "status": "creating", "created": time.time(),
-        "owner_pid": os.getpid(), "knobs": knobs, "data_dir": home,
-        "user": "harness", "password": secrets.token_hex(12), "database": "harness",
-        "nodes": [{"name": f"n{i}", "index": i, "role": roles[i - 1], "home": os.path.join(home, f"n{i}"),
-                   "pid": None} for i in range(1, count + 1)],
-    }
+    record = state.new_record(name, db, "netns", dbdef.roles(count), knobs)
     state.allocate(record, lambda r: netns.fill_names(r, count))
     try:
         netns.create(record, state.save)
         cluster = Cluster(record, dbdef)
-        deadline = time.monotonic() + timeout
-        dbdef.create(cluster)
-        cluster.wait_healthy(max(1.0, deadline - time.monotonic()))
-        record["status"] = "up"
-        cluster.versions()  # records them and saves
-        cluster.save()
+        cluster.create(timeout)
         return cluster
     except BaseException:
         try:

@@ -1,5 +1,6 @@
 """`Cluster`: a running set of nodes plus its database definition and state record."""
 import threading
+import time
 
 from harness.cluster import netns, state
 from harness.cluster.node import NetnsNode
@@ -34,6 +35,16 @@ class Cluster:
             if n.name == name:
                 return n
         raise KeyError(name)
+
+    def create(self, timeout: float) -> None:
+        """Init and start every node (the database definition's create), wait until the cluster is
+        healthy, record it as up. The caller removes everything when this raises."""
+        deadline = time.monotonic() + timeout
+        self.dbdef.create(self)
+        self.wait_healthy(max(1.0, deadline - time.monotonic()))
+        self.record["status"] = "up"
+        self.versions()  # records them and saves
+        self.save()
 
     def save(self) -> None:
         with self._lock:

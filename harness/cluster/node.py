@@ -89,6 +89,16 @@ class Node:
         """Copy directory src of source_node to dst on this node (used to seed Galera joiners)."""
         raise NotImplementedError
 
+    def _run_wrapped(self, argv, full, timeout, check, input, env=None) -> subprocess.CompletedProcess:
+        """Run `full` (argv as the backend wraps it to reach the node); errors name the node and argv."""
+        try:
+            cp = subprocess.run(full, capture_output=True, text=True, timeout=timeout, input=input, env=env)
+        except subprocess.TimeoutExpired:
+            raise NodeTimeout(self, argv, timeout) from None
+        if check and cp.returncode != 0:
+            raise NodeCommandError(self, argv, cp)
+        return cp
+
     @property
     def pid(self) -> int | None:
         return self.spec.get("pid")
@@ -185,15 +195,8 @@ class NetnsNode(Node):
         return ["ip", "netns", "exec", self.ns] + _as_user(user) + [str(a) for a in argv]
 
     def run(self, argv, timeout=10, check=True, input=None, user=None, env=None):
-        full = self._wrap(argv, user)
-        try:
-            cp = subprocess.run(full, capture_output=True, text=True, timeout=timeout, input=input,
-                                env={**os.environ, **env} if env else None)
-        except subprocess.TimeoutExpired:
-            raise NodeTimeout(self, argv, timeout) from None
-        if check and cp.returncode != 0:
-            raise NodeCommandError(self, argv, cp)
-        return cp
+        return self._run_wrapped(argv, self._wrap(argv, user), timeout, check, input,
+                                 env={**os.environ, **env} if env else None)
 
     def popen(self, argv, **kw):
         return subprocess.Popen(self._wrap(argv, kw.pop("user", None)), **kw)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import subprocess
 import threading
 import time
@@ -60,6 +61,18 @@ def check_name(name: str) -> str:
     if not NAME_RE.match(name or ""):
         raise UsageError(f"bad cluster name {name!r}: use 1-24 of a-z, 0-9, '-' (starting with a letter or digit)")
     return name
+
+
+def new_record(name: str, db: str, backend: str, roles: list[str], knobs: dict, **extra) -> dict:
+    """A cluster's record before anything of it exists: credentials, data dir, one entry per node."""
+    home = str(data_root() / name)
+    return {
+        "name": name, "db": db, "backend": backend, "status": "creating", "created": time.time(),
+        "owner_pid": os.getpid(), "knobs": knobs, "data_dir": home, **extra,
+        "user": "harness", "password": secrets.token_hex(12), "database": "harness",
+        "nodes": [{"name": f"n{i}", "index": i, "role": role, "home": os.path.join(home, f"n{i}"),
+                   "pid": None} for i, role in enumerate(roles, 1)],
+    }
 
 
 def save(record: dict) -> None:
