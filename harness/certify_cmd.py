@@ -34,7 +34,11 @@ def main(args) -> int:
     if args.time_limit is not None:
         matrix.time_limit = args.time_limit
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # the terminal gets warnings only; each run's harness.log gets everything (the runner adds it)
+    terminal = logging.StreamHandler()
+    terminal.setLevel(logging.WARNING)
+    terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(terminal)
     t0 = time.monotonic()
     print(f"certify {matrix.name}: {len(matrix.cells)} architectures, {matrix.time_limit:g} s per run, seed {seed}")
     cert, out = certify(matrix, store=args.store, seed=seed)

@@ -29,7 +29,8 @@ def build(matrix: Matrix, results: dict[str, list[dict]], seconds: float) -> dic
             "user_may_switch_nodes": cell.user_may_switch_nodes,
             "verdict": cell_verdict(runs), "violations": violations, "context": context,
             "runs": len(runs), "ops": sum(_ops(r) for r in runs),
-            "run_reports": [{"test": r.get("test"), "outcome": run_outcome(r),
+            "run_reports": [{"test": r.get("test"), "outcome": run_outcome(r), "workload": r.get("workload"),
+                             "faults": "+".join(r.get("nemesis") or []) or "no fault",
                              "run_dir": r.get("run_dir"), "error": r.get("error"),
                              "anomaly_types": r.get("anomaly_types", [])} for r in runs],
         })
@@ -41,6 +42,7 @@ def build(matrix: Matrix, results: dict[str, list[dict]], seconds: float) -> dic
 def _split_findings(runs: list[dict]) -> tuple[list[str], list[str]]:
     """(types that the run's model or the engine forbids, types found that the model allows)."""
     from checkers.models import canonical, ruled_out_by
+    from checkers.save_resume import ENGINE_ANOMALIES
     violations, context = set(), set()
     for r in runs:
         types = set(r.get("anomaly_types", []))
@@ -49,10 +51,12 @@ def _split_findings(runs: list[dict]) -> tuple[list[str], list[str]]:
             forbidden = {t for t in types if model in ruled_out_by(t)}  # unknown names: forbidden
         except ValueError:
             forbidden = types
+        forbidden |= types & set(ENGINE_ANOMALIES)  # a broken engine invariant is never allowed
         if r.get("valid") is False:
             violations |= forbidden or types  # invalid: at least one type is forbidden
         context |= types - forbidden
-    return sorted(violations), sorted(context - violations)
+    engine_first = lambda t: (t not in ENGINE_ANOMALIES, ENGINE_ANOMALIES.index(t) if t in ENGINE_ANOMALIES else 0, t)
+    return sorted(violations, key=engine_first), sorted(context - violations)
 
 
 def _ops(result: dict) -> int:
@@ -113,14 +117,29 @@ def _report_link(run: dict, out: Path) -> str | None:
     return os.path.relpath(Path(run["run_dir"]) / "index.html", out)
 
 
+def _run_label(run: dict) -> str:
+    return f"{run.get('workload') or 'run'}, {run.get('faults') or 'no fault'}: {run['outcome'].lower()}"
+
+
 def table(cert: dict) -> str:
     """The terminal table: architecture, verdict, findings, runs, ops."""
     head = ("architecture", "verdict", "violations", "runs", "ops")
-    rows = [(r["title"], r["verdict"], ", ".join(r["violations"]) or "-", str(r["runs"]), str(r["ops"]))
+    rows = [(r["title"], r["verdict"], _fit(r["violations"], 60), str(r["runs"]), str(r["ops"]))
             for r in cert["rows"]]
-    widths = [min(70, max(len(x[i]) for x in [head, *rows])) for i in range(len(head))]
+    widths = [max(len(x[i]) for x in [head, *rows]) for i in range(len(head))]
     fmt = lambda cols: "  ".join(c[:w].ljust(w) for c, w in zip(cols, widths)).rstrip()
     return "\n".join([fmt(head), fmt(["-" * w for w in widths]), *map(fmt, rows)])
+
+
+def _fit(names: list[str], width: int) -> str:
+    """'a, b, c' cut to whole names within width, with '+N' for the rest."""
+    shown = []
+    for i, name in enumerate(names):
+        rest = len(names) - i - 1
+        if len(", ".join(shown + [name])) + (len(f", +{rest}") if rest else 0) > width:
+            return ", ".join(shown) + f", +{len(names) - len(shown)}"
+        shown.append(name)
+    return ", ".join(shown) or "-"
 
 
 def markdown(cert: dict, out: Path) -> str:
@@ -131,8 +150,8 @@ def markdown(cert: dict, out: Path) -> str:
              "| architecture | verdict | violations | allowed anomalies seen | runs | ops | reports |",
              "|---|---|---|---|---|---|---|"]
     for r in cert["rows"]:
-        links = " ".join(f"[{i + 1}]({_report_link(run, out)})" for i, run in enumerate(r["run_reports"])
-                         if _report_link(run, out))
+        links = " ".join(f"[{_run_label(run)}]({link})" for run in r["run_reports"]
+                         if (link := _report_link(run, out)))
         lines.append(f"| {r['title']} | **{r['verdict']}** | {', '.join(r['violations']) or '-'} | "
                      f"{', '.join(r['context']) or '-'} | {r['runs']} | {r['ops']} | {links or '-'} |")
     lines += ["", *(f"- **{v}**: {m}" for v, m in MEANING.items())]
@@ -147,9 +166,9 @@ def to_html(cert: dict, out: Path) -> str:
     color = {SAFE: "#1a7f37", UNSAFE: "#cf222e", INCONCLUSIVE: "#9a6700"}
     body = []
     for r in cert["rows"]:
-        links = " ".join(
-            f'<a href="{e(link)}" title="{e(run["test"] or "")}">{i + 1}:{run["outcome"].lower()}</a>'
-            for i, run in enumerate(r["run_reports"]) if (link := _report_link(run, out)))
+        links = "<br>".join(
+            f'<a href="{e(link)}" title="{e(run["test"] or "")}">{e(_run_label(run))}</a>'
+            for run in r["run_reports"] if (link := _report_link(run, out)))
         body.append(
             f"<tr><td>{e(r['title'])}<br><small>{e(r['db'])}, {e(r['routing'])}, {e(r['isolation'])}"
             f"{', ' + e(json.dumps(r['knobs'])) if r['knobs'] else ''}</small></td>"

@@ -42,6 +42,14 @@ def test_findings_split_violations_from_allowed_context():
     assert "G2-item" in context and "G2-item" not in violations  # RC allows G2-item
 
 
+def test_engine_invariants_are_violations_whatever_the_lattice_says():
+    # stale-resume and double-win are not forbidden by read committed as a model, but they break
+    # the engine: the certificate must list them as violations, not as allowed context
+    run = {"valid": False, "anomaly_types": ["double-win", "stale-resume", "G-single"], "model": "read-committed"}
+    violations, context = certificate._split_findings([run])
+    assert violations == ["double-win", "stale-resume"] and context == ["G-single"]
+
+
 def _matrix(tmp_path, text, suffix=".toml"):
     p = tmp_path / f"m{suffix}"
     p.write_text(text)
