@@ -1,4 +1,5 @@
 """The shape every fault shares, and the random choices they make (always from the run's seed)."""
+import contextlib
 
 
 class Fault:
@@ -21,6 +22,36 @@ class Fault:
 
     def heal(self, cluster) -> None:
         raise NotImplementedError
+
+    @contextlib.contextmanager
+    def healing_on_failure(self, cluster):
+        """Wraps the applying part of start(): a fault left half applied by an error (or Ctrl-C)
+        is healed at once, then the error goes on."""
+        try:
+            yield
+        except BaseException:
+            self.heal(cluster)
+            raise
+
+
+def heal_each(items, action) -> None:
+    """action(item) for every item, going on past failures (healing must reach every node);
+    then the first failure, if any."""
+    errors = []
+    for item in items:
+        try:
+            action(item)
+        except Exception as e:
+            errors.append(e)
+    if errors:
+        raise errors[0]
+
+
+def chosen(cluster, rng, names, count: int) -> list:
+    """The nodes named in `names` (fixed targets), else `count` nodes chosen by `rng`."""
+    if names:
+        return [n for n in cluster.nodes if n.name in names]
+    return pick(rng, cluster.nodes, count)
 
 
 def pick(rng, nodes, count: int) -> list:
@@ -61,18 +92,11 @@ class Family(Fault):
         return cur.stop(cluster) if cur else {"fault": self.name, "healed": []}
 
     def heal(self, cluster):
-        errors, done = [], set()
-        for m in self.members:
-            if m.heal in done:  # members of a family mostly share one heal: run it once
-                continue
-            done.add(m.heal)
-            try:
-                m().heal(cluster)
-            except Exception as e:
-                errors.append(e)
         self.current = None
-        if errors:
-            raise errors[0]
+        one_each = {}
+        for m in self.members:
+            one_each.setdefault(m.heal, m)  # members of a family mostly share one heal: run it once
+        heal_each(one_each.values(), lambda m: m().heal(cluster))
 
 
 def family(name: str, members) -> type:

@@ -5,7 +5,7 @@ import glob
 import os
 import re
 
-from nemesis.base import Fault, pick
+from nemesis.base import Fault, chosen, heal_each
 
 LIB_GLOBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
              "/usr/lib/*/faketime/libfaketimeMT.so.1", "/usr/lib/faketime/libfaketimeMT.so.1",
@@ -91,20 +91,13 @@ class ClockSkew(Fault):
         return None if libfaketime() else "clock-skew needs libfaketime (apt-get install libfaketime)"
 
     def start(self, cluster, rng):
-        if self.target_names:
-            targets = [n for n in cluster.nodes if n.name in self.target_names]
-        else:
-            targets = pick(rng, cluster.nodes, 1)
         offsets = {}
-        try:
-            for n in targets:
+        with self.healing_on_failure(cluster):
+            for n in chosen(cluster, rng, self.target_names, 1):
                 offset = rng.choice([-1, 1]) * rng.randint(1, self.max_offset_s)
                 self.skewed.append(n)
                 n.restart(env=faketime_env(offset, make_shared(cluster, n)))
                 offsets[n.name] = offset
-        except BaseException:
-            self.heal(cluster)
-            raise
         return {"fault": self.name, "offsets_s": offsets}
 
     def stop(self, cluster):
@@ -114,15 +107,10 @@ class ClockSkew(Fault):
 
     def heal(self, cluster):
         """Restart without libfaketime every node whose server runs skewed."""
-        errors = []
-        for n in cluster.nodes:
-            try:
-                if n in self.skewed or (n.alive() and is_skewed(n.pid)):
-                    n.restart(env={})  # {} clears the env the node would reuse
-                if not (n.alive() and is_skewed(n.pid)):
-                    remove_shared(cluster, n)
-            except Exception as e:
-                errors.append(e)
-        self.skewed = []
-        if errors:
-            raise errors[0]
+        def restore(n):
+            if n in skewed or (n.alive() and is_skewed(n.pid)):
+                n.restart(env={})  # {} clears the env the node would reuse
+            if not (n.alive() and is_skewed(n.pid)):
+                remove_shared(cluster, n)
+        skewed, self.skewed = self.skewed, []
+        heal_each(cluster.nodes, restore)

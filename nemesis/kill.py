@@ -5,7 +5,7 @@ import signal
 
 RESTART_TIMEOUT = 120.0
 
-from nemesis.base import Fault, pick, minority, majority
+from nemesis.base import Fault, heal_each, pick, minority, majority
 
 
 class Kill(Fault):
@@ -19,13 +19,10 @@ class Kill(Fault):
 
     def start(self, cluster, rng):
         targets = pick(rng, cluster.nodes, self.count(len(cluster.nodes)))
-        try:
+        with self.healing_on_failure(cluster):
             for n in targets:
                 n.kill(signal.SIGKILL)
                 self.killed.append(n)
-        except BaseException:
-            self.heal(cluster)
-            raise
         return {"fault": self.name, "nodes": [n.name for n in targets], "signal": "SIGKILL"}
 
     def stop(self, cluster):
@@ -42,14 +39,7 @@ class Kill(Fault):
         if len(down) == 1:
             down[0].start()
         elif down:
-            errors = []
-            for n in down:
-                try:
-                    n.start(wait=False)
-                except Exception as e:
-                    errors.append(e)
-            if errors:
-                raise errors[0]
+            heal_each(down, lambda n: n.start(wait=False))
             cluster.wait_healthy(timeout=RESTART_TIMEOUT)
 
 

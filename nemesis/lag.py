@@ -19,7 +19,7 @@ import sys
 import time
 
 from nemesis import net, procs
-from nemesis.base import Fault, pick
+from nemesis.base import Fault, chosen
 
 QUEUE_NUM = 7707
 READY_TIMEOUT = 10.0
@@ -132,13 +132,10 @@ class Lag(Fault):
         return None
 
     def start(self, cluster, rng):
-        if self.target_names:
-            targets = [n for n in cluster.nodes if n.name in self.target_names]
-        else:
-            targets = pick(rng, cluster.nodes, self.count)
+        targets = chosen(cluster, rng, self.target_names, self.count)
         others = [n for n in cluster.nodes if n not in targets]
         how = method(cluster)
-        try:
+        with self.healing_on_failure(cluster):
             if how == "netem":
                 devs = {n.name: net.interface_of(n) for n in cluster.nodes}
                 scripts = netem_scripts(targets, others, self.delay_ms, self.jitter_ms, devs)
@@ -154,9 +151,6 @@ class Lag(Fault):
                                                           seed=rng.randrange(2**31))
                     self.applied.append(t.name)
                     net.install_chains(t, "LAG", in_rules, out_rules)
-        except BaseException:
-            self.heal(cluster)
-            raise
         return {"fault": self.name, "method": how, "nodes": [t.name for t in targets],
                 "delay_ms": self.delay_ms, "jitter_ms": self.jitter_ms}
 

@@ -1,7 +1,7 @@
 """Random packet loss on chosen nodes: iptables `statistic` DROP on everything they send and
 receive (not on lo), with probability P each way."""
 from nemesis import net
-from nemesis.base import Fault, pick
+from nemesis.base import Fault, chosen, heal_each
 
 
 def loss_rules(probability: float):
@@ -21,17 +21,11 @@ class Loss(Fault):
         self.count = count
 
     def start(self, cluster, rng):
-        if self.target_names:
-            targets = [n for n in cluster.nodes if n.name in self.target_names]
-        else:
-            targets = pick(rng, cluster.nodes, self.count)
+        targets = chosen(cluster, rng, self.target_names, self.count)
         in_rules, out_rules = loss_rules(self.probability)
-        try:
+        with self.healing_on_failure(cluster):
             for t in targets:
                 net.install_chains(t, "LOSS", in_rules, out_rules)
-        except BaseException:
-            self.heal(cluster)
-            raise
         return {"fault": self.name, "nodes": [t.name for t in targets], "probability": self.probability}
 
     def stop(self, cluster):
@@ -39,11 +33,4 @@ class Loss(Fault):
         return {"fault": self.name, "healed": [n.name for n in cluster.nodes]}
 
     def heal(self, cluster):
-        errors = []
-        for n in cluster.nodes:
-            try:
-                net.remove_chains(n, "LOSS")
-            except Exception as e:
-                errors.append(e)
-        if errors:
-            raise errors[0]
+        heal_each(cluster.nodes, lambda n: net.remove_chains(n, "LOSS"))

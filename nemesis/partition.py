@@ -5,7 +5,7 @@ name peer addresses only (INPUT -s peer, OUTPUT -d peer), so the harness host st
 every side and sees each node's own view. Cuts are symmetric.
 """
 from nemesis import net
-from nemesis.base import Fault, majority
+from nemesis.base import Fault, heal_each, majority
 
 
 def components_grudge(components: list[list[str]]) -> dict[str, list[str]]:
@@ -71,16 +71,13 @@ class Partition(Fault):
     def start(self, cluster, rng):
         grudge = self.grudge(cluster, rng)
         ips = {n.name: n.ip for n in cluster.nodes}
-        try:
+        with self.healing_on_failure(cluster):
             for node in cluster.nodes:
                 peers = grudge.get(node.name, [])
                 if peers:
                     net.install_chains(node, "PART",
                                        [["-s", ips[p], "-j", "DROP"] for p in peers],
                                        [["-d", ips[p], "-j", "DROP"] for p in peers])
-        except BaseException:
-            self.heal(cluster)
-            raise
         return {"fault": self.name, "grudge": {k: v for k, v in grudge.items() if v}}
 
     def stop(self, cluster):
@@ -88,14 +85,7 @@ class Partition(Fault):
         return {"fault": self.name, "healed": [n.name for n in cluster.nodes]}
 
     def heal(self, cluster):
-        errors = []
-        for node in cluster.nodes:
-            try:
-                net.remove_chains(node, "PART")
-            except Exception as e:
-                errors.append(e)
-        if errors:
-            raise errors[0]
+        heal_each(cluster.nodes, lambda n: net.remove_chains(n, "PART"))
 
 
 class PartitionOne(Partition):

@@ -1,7 +1,7 @@
 """Process pauses: SIGSTOP the server of chosen nodes, SIGCONT to heal. A paused node still accepts
 TCP connections but never answers (every client call needs a timeout); on Galera its peers' writes
 stall until it is evicted."""
-from nemesis.base import Fault, pick, majority
+from nemesis.base import Fault, heal_each, pick, majority
 
 
 class Pause(Fault):
@@ -15,13 +15,10 @@ class Pause(Fault):
 
     def start(self, cluster, rng):
         targets = self.targets(cluster, rng)
-        try:
+        with self.healing_on_failure(cluster):
             for n in targets:
                 n.pause()
                 self.paused.append(n)
-        except BaseException:
-            self.heal(cluster)
-            raise
         return {"fault": self.name, "nodes": [n.name for n in targets], "signal": "SIGSTOP"}
 
     def stop(self, cluster):
@@ -32,16 +29,11 @@ class Pause(Fault):
     def heal(self, cluster):
         # SIGCONT every node: harmless when a node is not stopped, and it covers an instance that
         # forgot (a crash between SIGSTOP and bookkeeping)
-        errors = []
-        for n in cluster.nodes:
-            try:
-                if n.alive():
-                    n.resume()
-            except Exception as e:
-                errors.append(e)
+        def resume(n):
+            if n.alive():
+                n.resume()
         self.paused = []
-        if errors:
-            raise errors[0]
+        heal_each(cluster.nodes, resume)
 
 
 class PauseOne(Pause):

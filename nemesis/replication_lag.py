@@ -6,7 +6,7 @@
   keeps receiving but applies nothing until healed.
 Galera has no async replica to slow down; single nodes have no replica at all.
 """
-from nemesis.base import Fault, pick
+from nemesis.base import Fault, heal_each, pick
 
 ASYNC_DBS = ("postgres-standby", "mariadb-mm")
 
@@ -61,13 +61,10 @@ class ReplicationLag(Fault):
             targets = [n for n in cluster.nodes if n.name in self.target_names]
         else:
             targets = pick(rng, replicas(cluster), 1)
-        try:
+        with self.healing_on_failure(cluster):
             for n in targets:
                 self.lagged.append(n)
                 self.apply(cluster, n)
-        except BaseException:
-            self.heal(cluster)
-            raise
         return {"fault": self.name, "nodes": [n.name for n in targets]} | self.describe()
 
     def stop(self, cluster):
@@ -78,16 +75,12 @@ class ReplicationLag(Fault):
     def heal(self, cluster):
         if cluster.db not in ASYNC_DBS:
             return
-        errors = []
-        for n in replicas(cluster):
-            try:
-                if n.alive():
-                    self.undo(cluster, n)
-            except Exception as e:
-                errors.append(e)
+        def undo(n):
+            if n.alive():
+                self.undo(cluster, n)
+        nodes = replicas(cluster)
         self.lagged = []
-        if errors:
-            raise errors[0]
+        heal_each(nodes, undo)
 
     def describe(self) -> dict:
         return {}
