@@ -1,0 +1,70 @@
+"""A small certification on real clusters: verdicts, certificate files, one cluster per topology."""
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+MATRIX = """
+name = "ci"
+time_limit = 6
+runs = 1
+
+[[cell]]
+name = "single-rc"
+title = "One MariaDB node, READ COMMITTED"
+db = "mariadb"
+workloads = ["save-resume"]
+nemesis = ["none"]
+
+[[cell]]
+name = "single-serializable"
+title = "One MariaDB node, SERIALIZABLE, list-append"
+db = "mariadb"
+isolation = "serializable"
+workloads = ["list-append"]
+nemesis = ["none"]
+
+[[cell]]
+name = "mm-rr"
+title = "MariaDB master-master, round-robin"
+db = "mariadb-mm"
+routing = "round-robin"
+workloads = ["save-resume"]
+nemesis = ["none"]
+"""
+
+
+def test_small_matrix_certifies(tmp_path, capsys):
+    matrix = tmp_path / "matrix.toml"
+    matrix.write_text(MATRIX)
+    store = tmp_path / "store"
+    rc = main(["certify", "--matrix", str(matrix), "--store", str(store), "--seed", "7"])
+    out = capsys.readouterr().out
+    assert rc == 1, out  # one UNSAFE architecture
+    cert_dir = (store / "certificates" / "latest").resolve()
+    cert = json.loads((cert_dir / "certificate.json").read_text())
+    verdicts = {r["cell"]: r["verdict"] for r in cert["rows"]}
+    assert verdicts == {"single-rc": "SAFE", "single-serializable": "SAFE", "mm-rr": "UNSAFE"}, cert["rows"]
+    mm = next(r for r in cert["rows"] if r["cell"] == "mm-rr")
+    assert mm["violations"] and mm["ops"] > 0
+    assert cert["answer"].startswith("No, not on MariaDB master-master, round-robin")
+    # every run's report exists and the certificate links to it
+    md = (cert_dir / "certificate.md").read_text()
+    for row in cert["rows"]:
+        for run in row["run_reports"]:
+            assert (Path(run["run_dir"]) / "index.html").is_file()
+            assert Path(run["run_dir"]).name in md
+    # the two single-node cells shared one cluster (fresh data per run)
+    clusters = [json.loads((Path(run["run_dir"]) / "test.json").read_text())["cluster"]
+                for row in cert["rows"] if row["cell"].startswith("single") for run in row["run_reports"]]
+    assert len(clusters) == 2 and clusters[0] == clusters[1]
+    # and every cluster it built is gone
+    from harness.cluster import list_clusters
+    used = {json.loads((Path(run["run_dir"]) / "test.json").read_text())["cluster"]
+            for row in cert["rows"] for run in row["run_reports"]}
+    assert not used & {c["name"] for c in list_clusters()}
+    assert "UNSAFE" in out and "certificate:" in out and "total wall time" in out
