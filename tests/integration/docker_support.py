@@ -1,4 +1,6 @@
-"""Shared by the docker backend's tests: is docker usable here, and what does docker hold of a cluster."""
+"""Shared by the docker backend's tests: is docker usable here, what does docker hold of a cluster,
+and a module's cluster of containers that must leave nothing behind."""
+import contextlib
 import shutil
 
 import pytest
@@ -22,3 +24,18 @@ def docker_objects(cluster_name: str) -> list[str]:
     found = [f"container {c['Names'][0].lstrip('/')}" for c in api.containers(all=True, filters={"label": label})]
     found += [f"network {n['Name']}" for n in api.networks(filters={"label": label})]
     return found
+
+
+@contextlib.contextmanager
+def docker_cluster(db, name, **kw):
+    """A cluster of containers (skips without docker); torn down afterwards, and then nothing of it
+    may remain: no namespace, process or data, no container, no network."""
+    require_docker()
+    from harness.cluster import up
+    cluster = up(db=db, backend="docker", name=name, **kw)
+    try:
+        yield cluster
+    finally:
+        cluster.teardown()
+    assert cluster.leftovers() == []
+    assert docker_objects(cluster.name) == []

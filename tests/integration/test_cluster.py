@@ -12,6 +12,7 @@ import pytest
 
 import harness.cluster as hc
 from harness.cluster import netns, state
+from tests.integration.support import sql
 
 pytestmark = pytest.mark.integration
 
@@ -48,16 +49,6 @@ def cluster_factory():
         c.teardown()
 
 
-def mysql_rows(cluster, node, sql):
-    conn = cluster.connect(node, autocommit=True)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-            return cur.fetchall()
-    finally:
-        conn.close()
-
-
 def test_mariadb_single_write_read_status_down(cluster_factory):
     c = cluster_factory("mariadb")
     assert [n.role for n in c.nodes] == ["single"] and c.dialect == "mysql"
@@ -68,13 +59,13 @@ def test_mariadb_single_write_read_status_down(cluster_factory):
         cur.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)")
         cur.execute("INSERT INTO t VALUES (1, 10)")
     conn.commit()
-    assert mysql_rows(c, c.primary, "SELECT v FROM t") == ((10,),)
+    assert sql(c, c.primary, "SELECT v FROM t") == ((10,),)
     assert c.versions()["server"].startswith("10.")
     st = c.status()
     assert st[0]["alive"] and st[0]["ready"] and st[0]["ip"] == c.primary.ip
     # reset_data: a fresh, empty database
     c.reset_data()
-    assert mysql_rows(c, c.primary, "SHOW TABLES") == ()
+    assert sql(c, c.primary, "SHOW TABLES") == ()
     record = dict(c.record)
     c.teardown()
     assert_gone(record)
@@ -118,32 +109,32 @@ def test_galera_replicates_and_rejoins_after_kill(cluster_factory):
         cur.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)")
         cur.execute("INSERT INTO t VALUES (1, 1)")
     for node in c.nodes[1:]:  # wsrep_sync_wait=7: a read waits for everything committed before it
-        assert mysql_rows(c, node, "SELECT v FROM t") == ((1,),)
-        assert mysql_rows(c, node, "SELECT @@tx_isolation") == (("READ-COMMITTED",),)
+        assert sql(c, node, "SELECT v FROM t") == ((1,),)
+        assert sql(c, node, "SELECT @@tx_isolation") == (("READ-COMMITTED",),)
     victim = c.nodes[1]
     victim.kill()
-    mysql_rows(c, c.nodes[0], "INSERT INTO t VALUES (2, 2)")  # written while the victim is down
+    sql(c, c.nodes[0], "INSERT INTO t VALUES (2, 2)")  # written while the victim is down
     victim.start()
     c.wait_healthy(60)
-    assert mysql_rows(c, victim, "SELECT id FROM t ORDER BY id") == ((1,), (2,))
+    assert sql(c, victim, "SELECT id FROM t ORDER BY id") == ((1,), (2,))
     log = open(victim.log_path).read()
     assert "IST received" in log  # rejoined from its recovered position, not by a full SST
     c.reset_data()
-    assert all(mysql_rows(c, n, "SHOW TABLES") == () for n in c.nodes)
+    assert all(sql(c, n, "SHOW TABLES") == () for n in c.nodes)
 
 
 def test_mariadb_mm_replicates_both_ways_and_reset_repairs(cluster_factory):
     c = cluster_factory("mariadb-mm", tag="mm")
     a, b = c.nodes
     assert (a.role, b.role) == ("master", "master")
-    mysql_rows(c, a, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
-    mysql_rows(c, a, "INSERT INTO t VALUES (1, 1)")
-    mysql_rows(c, b, "INSERT INTO t VALUES (2, 2)")
+    sql(c, a, "CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+    sql(c, a, "INSERT INTO t VALUES (1, 1)")
+    sql(c, b, "INSERT INTO t VALUES (2, 2)")
 
     def both_have(rows):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if all(mysql_rows(c, n, "SELECT id FROM t ORDER BY id") == rows for n in (a, b)):
+            if all(sql(c, n, "SELECT id FROM t ORDER BY id") == rows for n in (a, b)):
                 return True
             time.sleep(0.1)
         return False
@@ -153,7 +144,7 @@ def test_mariadb_mm_replicates_both_ways_and_reset_repairs(cluster_factory):
     with conn.cursor() as cur:
         cur.execute("SET sql_log_bin=0")
         cur.execute("INSERT INTO t VALUES (3, 3)")
-    mysql_rows(c, b, "INSERT INTO t VALUES (3, 4)")
+    sql(c, b, "INSERT INTO t VALUES (3, 4)")
     deadline = time.monotonic() + 10
     while c.status()[0]["sql_running"] != "No" and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -161,11 +152,11 @@ def test_mariadb_mm_replicates_both_ways_and_reset_repairs(cluster_factory):
     # ... and reset_data brings back an empty database with replication running both ways
     c.reset_data()
     assert [(s["io_running"], s["sql_running"]) for s in c.status()] == [("Yes", "Yes")] * 2
-    mysql_rows(c, b, "CREATE TABLE u (id INT PRIMARY KEY)")
+    sql(c, b, "CREATE TABLE u (id INT PRIMARY KEY)")
     deadline = time.monotonic() + 10
-    while mysql_rows(c, a, "SHOW TABLES") != (("u",),) and time.monotonic() < deadline:
+    while sql(c, a, "SHOW TABLES") != (("u",),) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert mysql_rows(c, a, "SHOW TABLES") == (("u",),)
+    assert sql(c, a, "SHOW TABLES") == (("u",),)
 
 
 def test_postgres_standby_remote_apply_reads_own_writes_on_every_standby(cluster_factory):
@@ -232,8 +223,8 @@ def test_two_clusters_at_once_do_not_collide(cluster_factory):
     a = cluster_factory("mariadb", tag="two-a")
     b = cluster_factory("mariadb", tag="two-b")
     assert a.record["subnet"] != b.record["subnet"] and a.primary.ip != b.primary.ip
-    mysql_rows(a, a.primary, "CREATE TABLE only_a (id INT)")
-    assert mysql_rows(b, b.primary, "SHOW TABLES") == ()
+    sql(a, a.primary, "CREATE TABLE only_a (id INT)")
+    assert sql(b, b.primary, "SHOW TABLES") == ()
     # a node reaches the host (refused = reachable, nothing listens there), never the other cluster
     assert tcp_probe(a.primary, a.record["host_ip"], 9) == "refused"
     assert tcp_probe(a.primary, a.primary.ip, 3306) == "open"
@@ -241,7 +232,7 @@ def test_two_clusters_at_once_do_not_collide(cluster_factory):
     record = dict(a.record)
     a.teardown()
     assert_gone(record)
-    assert mysql_rows(b, b.primary, "SELECT 1") == ((1,),)
+    assert sql(b, b.primary, "SELECT 1") == ((1,),)
 
 
 def test_bad_input_leaves_nothing():

@@ -9,48 +9,23 @@ import psycopg
 import pytest
 
 import nemesis
-from harness.cluster import up
-from tests.integration.docker_support import docker_objects, require_docker
+from tests.integration import support
+from tests.integration.docker_support import docker_cluster
+from tests.integration.support import sql, the_standby
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def standby():
-    require_docker()
-    cluster = up(db="postgres-standby", backend="docker", name=f"dktest-s{secrets.token_hex(2)}")
-    try:
+    with docker_cluster("postgres-standby", f"dktest-s{secrets.token_hex(2)}") as cluster:
         sql(cluster, cluster.primary, "CREATE TABLE reg (k INT PRIMARY KEY, v INT)")
         yield cluster
-    finally:
-        cluster.teardown()
-    assert cluster.leftovers() == []
-    assert docker_objects(cluster.name) == []
 
 
 @pytest.fixture
 def whole(standby):
-    standby.wait_healthy(60)
-    yield standby
-    try:
-        assert nemesis.verify_clean(standby) == []
-    finally:
-        for fault in ("partition", "lag", "kill", "clock-skew"):
-            nemesis.FAULTS[fault]().heal(standby)
-
-
-def sql(cluster, node, statement, timeout=5.0):
-    conn = cluster.connect(node, timeout=timeout, autocommit=True)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
-
-
-def the_standby(cluster):
-    return next(n for n in cluster.nodes if n.role == "standby")
+    yield from support.whole(standby, ("partition", "lag", "kill", "clock-skew"), healthy_after=False)
 
 
 def eventually_reads(cluster, node, k, want, timeout):

@@ -1,15 +1,16 @@
 """Faults against a real 3-node MariaDB Galera cluster (netns backend). One cluster for the module
 (bring-up ~10 s); every test heals, waits until the cluster is whole and checks nothing is left."""
-import os
 import random
 import secrets
 import time
 
-import pymysql
 import pytest
 
 import nemesis
 from harness.cluster import up
+from tests.integration import support
+from tests.integration.support import (check_kill_and_restart_rejoins_by_ist,
+                                       check_partition_one_node_refuses_while_the_majority_serves, sql)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -27,77 +28,15 @@ def galera():
 @pytest.fixture
 def whole(galera):
     """Each test starts from, and must leave, a whole and clean cluster."""
-    galera.wait_healthy(60)
-    yield galera
-    try:
-        assert nemesis.verify_clean(galera) == []
-        galera.wait_healthy(90)
-    finally:
-        for fault in ("partition", "lag", "loss", "pause", "kill", "clock-skew"):
-            nemesis.FAULTS[fault]().heal(galera)
-
-
-def sql(cluster, node, statement, timeout=5.0):
-    conn = cluster.connect(node, timeout=timeout, autocommit=True)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement)
-            return cur.fetchall()
-    finally:
-        conn.close()
-
-
-def wsrep(cluster, node, var):
-    return sql(cluster, node, f"SHOW STATUS LIKE '{var}'")[0][1]
-
-
-def wait_for(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if pred():
-                return
-        except pymysql.MySQLError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    yield from support.whole(galera, ("partition", "lag", "loss", "pause", "kill", "clock-skew"))
 
 
 def test_partition_one_node_refuses_while_the_majority_serves(whole):
-    c = whole
-    fault = nemesis.FAULTS["partition-one"]()
-    value = fault.start(c, random.Random(2))
-    lone = next(n for n in c.nodes if len(value["grudge"].get(n.name, [])) == 2)
-    rest = [n for n in c.nodes if n is not lone]
-    try:
-        wait_for(lambda: wsrep(c, rest[0], "wsrep_cluster_size") == "2", 30, "the majority to shrink to 2")
-        wait_for(lambda: wsrep(c, lone, "wsrep_cluster_status") == "non-Primary", 30,
-                 "the lone node to notice it is in a minority")  # the harness still reaches it
-        sql(c, rest[1], "INSERT INTO t (v) VALUES (1)")  # the majority serves
-        with pytest.raises(pymysql.MySQLError) as err:
-            sql(c, lone, "SELECT COUNT(*) FROM t")
-        assert err.value.args[0] == 1047, err.value  # WSREP has not yet prepared node for application use
-    finally:
-        fault.stop(c)
-    wait_for(lambda: all(wsrep(c, n, "wsrep_cluster_size") == "3" for n in c.nodes), 60, "size 3 after healing")
+    check_partition_one_node_refuses_while_the_majority_serves(whole)
 
 
 def test_kill_and_restart_rejoins_by_ist(whole):
-    c = whole
-    fault = nemesis.FAULTS["kill-one"]()
-    victim = c.node(fault.start(c, random.Random(5))["nodes"][0])
-    assert not victim.alive()
-    survivor = next(n for n in c.nodes if n is not victim)
-    for i in range(20):  # writes it misses, to be sent by IST
-        sql(c, survivor, f"INSERT INTO t (v) VALUES ({i})")
-    log_before = os.path.getsize(victim.log_path)
-    assert fault.stop(c)["restarted"] == [victim.name]
-    c.wait_healthy(60)
-    with open(victim.log_path, errors="replace") as f:
-        f.seek(log_before)
-        log = f.read()
-    assert "IST received" in log, log[-2000:]  # incremental: only the missed writes were sent
-    assert sql(c, victim, "SELECT COUNT(*) FROM t")[0][0] == sql(c, survivor, "SELECT COUNT(*) FROM t")[0][0]
+    check_kill_and_restart_rejoins_by_ist(whole)
 
 
 def test_pause_of_one_node_stalls_writes_on_the_others(whole):

@@ -22,6 +22,16 @@ def sh(*argv, check=True):
     return subprocess.run(argv, capture_output=True, text=True, timeout=20, check=check)
 
 
+def delete_namespace(ns):
+    """SIGKILL whatever still runs in test namespace `ns`, then delete it."""
+    for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    sh("ip", "netns", "del", ns, check=False)
+
+
 class SleepNode(NetnsTarget):
     """A node whose 'server' is a sleep process in its namespace: enough for pause and kill."""
 
@@ -88,12 +98,7 @@ def _reap_stale():
     for ns in sh("ip", "netns", "list", check=False).stdout.split("\n"):
         name = ns.split(" ")[0]
         if name.startswith("nmtest-") and "x" in name and dead(name.split("-")[1]):
-            for pid in sh("ip", "netns", "pids", name, check=False).stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            sh("ip", "netns", "del", name, check=False)
+            delete_namespace(name)
     for line in sh("ip", "-o", "link", "show", check=False).stdout.splitlines():
         dev = line.split(":")[1].strip().split("@")[0] if ":" in line else ""
         if dev.startswith("nmt") and "x" in dev and dead(dev[3:]):
@@ -153,12 +158,7 @@ def bare():
             n.resume() if n.alive() else None
             n.stop()
         for ns in made:
-            for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            sh("ip", "netns", "del", ns, check=False)
+            delete_namespace(ns)
         sh("ip", "link", "del", hostif, check=False)
 
 

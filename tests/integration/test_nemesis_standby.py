@@ -8,6 +8,8 @@ import pytest
 
 import nemesis
 from harness.cluster import DB_NAMES, up
+from tests.integration import support
+from tests.integration.support import sql, the_standby
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -21,11 +23,8 @@ def standby():
         pytest.skip("the cluster layer has no postgres-standby yet")
     cluster = up(db="postgres-standby", name=f"nmtest-s{secrets.token_hex(2)}")
     try:
-        conn = cluster.connect(cluster.primary, autocommit=True)
-        with conn.cursor() as cur:
-            cur.execute("CREATE TABLE reg (k INT PRIMARY KEY, v INT)")
-            cur.execute("INSERT INTO reg VALUES (1, 0)")
-        conn.close()
+        sql(cluster, cluster.primary, "CREATE TABLE reg (k INT PRIMARY KEY, v INT)")
+        sql(cluster, cluster.primary, "INSERT INTO reg VALUES (1, 0)")
         yield cluster
     finally:
         cluster.teardown()
@@ -33,7 +32,7 @@ def standby():
 
 def stale_reads(cluster) -> int:
     """Write v=i on the primary, read the standby READ_AFTER_S later: how often is it older?"""
-    standby = next(n for n in cluster.nodes if n.role == "standby")
+    standby = the_standby(cluster)
     w = cluster.connect(cluster.primary, timeout=10, autocommit=True)
     r = cluster.connect(standby, timeout=10, autocommit=True)
     stale = 0
@@ -54,19 +53,13 @@ def stale_reads(cluster) -> int:
 
 @pytest.fixture
 def whole(standby):
-    standby.wait_healthy(60)
-    yield standby
-    try:
-        assert nemesis.verify_clean(standby) == []
-    finally:
-        for fault in ("lag", "replication-lag", "partition"):
-            nemesis.FAULTS[fault]().heal(standby)
+    yield from support.whole(standby, ("lag", "replication-lag", "partition"), healthy_after=False)
 
 
 def test_lag_on_the_standby_makes_stale_reads_far_more_frequent(whole):
     c = whole
     base = stale_reads(c)
-    standby = next(n for n in c.nodes if n.role == "standby")
+    standby = the_standby(c)
     fault = nemesis.Lag(delay_ms=200, jitter_ms=10, targets=[standby.name])
     fault.start(c, random.Random(0))
     try:
