@@ -9,9 +9,12 @@ class Fault:
 
     name = "fault"      # registry name, e.g. "partition-one"
     family = "fault"    # history f: "start-<family>" / "stop-<family>"
+    min_nodes = 0       # applicable() refuses clusters with fewer nodes
 
     def applicable(self, cluster) -> str | None:
         """None when the fault can strike this cluster, else one line saying why not."""
+        if len(cluster.nodes) < self.min_nodes:
+            return f"{self.name} needs at least {self.min_nodes} nodes"
         return None
 
     def start(self, cluster, rng):

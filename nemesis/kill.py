@@ -52,9 +52,7 @@ class KillOne(Kill):
 
 class KillMinority(Kill):
     name = "kill-minority"
-
-    def applicable(self, cluster):
-        return None if len(cluster.nodes) >= 3 else "kill-minority needs at least 3 nodes"
+    min_nodes = 3
 
     def count(self, n):
         return minority(n)
@@ -62,9 +60,7 @@ class KillMinority(Kill):
 
 class KillMajority(Kill):
     name = "kill-majority"
-
-    def applicable(self, cluster):
-        return None if len(cluster.nodes) >= 2 else "kill-majority needs at least 2 nodes"
+    min_nodes = 2
 
     def count(self, n):
         return majority(n)

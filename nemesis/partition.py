@@ -63,11 +63,6 @@ class Partition(Fault):
     def grudge(self, cluster, rng) -> dict:
         raise NotImplementedError
 
-    def applicable(self, cluster):
-        if len(cluster.nodes) < self.min_nodes:
-            return f"{self.name} needs at least {self.min_nodes} nodes"
-        return None
-
     def start(self, cluster, rng):
         grudge = self.grudge(cluster, rng)
         ips = {n.name: n.ip for n in cluster.nodes}

@@ -52,9 +52,7 @@ class PausePrimary(Pause):
 
 class PauseMajority(Pause):
     name = "pause-majority"
-
-    def applicable(self, cluster):
-        return None if len(cluster.nodes) >= 3 else "pause-majority needs at least 3 nodes"
+    min_nodes = 3
 
     def targets(self, cluster, rng):
         return pick(rng, cluster.nodes, majority(len(cluster.nodes)))
