@@ -3,9 +3,9 @@ way the cluster layer knows is right (Galera: --wsrep-recover and a start positi
 rejoins by IST; after all nodes died, the cluster layer bootstraps from the most advanced one)."""
 import signal
 
-RESTART_TIMEOUT = 120.0
+from nemesis.base import Fault, heal_each, majority, minority, pick
 
-from nemesis.base import Fault, heal_each, pick, minority, majority
+RESTART_TIMEOUT = 120.0
 
 
 class Kill(Fault):

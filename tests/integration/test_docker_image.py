@@ -4,6 +4,7 @@ The entry-point tests run docker/entrypoint.sh with the host's /bin/sh (it is pl
 they need neither docker nor root; the rest need dockerd and are marked integration + docker."""
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -89,7 +90,7 @@ def test_warm_build_is_cached_and_cleanup_removes_labelled_objects():
 
 def test_no_dockerd_is_one_line_and_exit_2(tmp_path):
     env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"}
-    cp = subprocess.run(["harness", "docker", "build"], capture_output=True, text=True, timeout=60, env=env)
+    cp = subprocess.run([sys.executable, "-m", "harness", "docker", "build"], capture_output=True, text=True, timeout=60, env=env)
     assert cp.returncode == 2
     assert cp.stderr.strip().splitlines() == [
         "harness docker: cannot reach dockerd (DockerException); start it with docker/start-dockerd.sh"]
