@@ -74,10 +74,6 @@ def run(args) -> int:
         result = check_file(args.history, workload, model, **opts)
     except HistoryError as e:
         raise UsageError(str(e)) from None
-    except ModuleNotFoundError as e:
-        if e.name and e.name.startswith("checkers."):
-            raise UsageError(f"no checker for workload {args.workload!r} yet ({e.name})") from None
-        raise
     if args.out:
         from checkers.render import write_explanations
         try:

@@ -27,13 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Run real workloads under real faults and prove anomalies.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"harness.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"harness.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f"harness.{name}").register(sub)
     return parser
 
 

@@ -22,12 +22,9 @@ MAX_MESSAGE = 4000
 
 
 def engine_invariants() -> list[str]:
-    """The engine checker's invariants (its own list when installed, else the documented seven)."""
-    try:
-        from checkers.save_resume import ENGINE_ANOMALIES
-        return list(ENGINE_ANOMALIES)
-    except ImportError:
-        return list(ENGINE_INVARIANTS)
+    """The engine checker's invariants."""
+    from checkers.save_resume import ENGINE_ANOMALIES
+    return list(ENGINE_ANOMALIES)
 
 
 def _first_explanation(results: dict, atype: str) -> str:

@@ -81,12 +81,9 @@ def exit_code(results: dict) -> int:
 
 
 def summary_line(r: dict) -> str:
-    """One line: verdict, what ran, how much, where the report is (the report's own summary line
-    when harness.report is installed, plus routing, model and throughput)."""
-    try:
-        from harness.report.verdict import summary_line as report_line
-    except ImportError:
-        return own_summary_line(r)
+    """One line: verdict, what ran, how much, where the report is (the report's summary line plus
+    routing, model and throughput)."""
+    from harness.report.verdict import summary_line as report_line
     run = r.get("run") or {}
     line = report_line(r, db=r.get("db", "?"), workload=r.get("workload", "?"), nemesis=r.get("nemesis"),
                        report_path=r.get("report") or r.get("run_dir"))
@@ -94,27 +91,6 @@ def summary_line(r: dict) -> str:
     if run.get("throughput") is not None:
         extra += f", {run['throughput']} ops/s"
     return f"{line} — {extra}"
-
-
-def own_summary_line(r: dict) -> str:
-    verdict = {True: "VALID", False: "INVALID"}.get(r.get("valid"), "UNKNOWN")
-    run = r.get("run") or {}
-    c = run.get("counts") or (r.get("stats") or {})
-    what = (f"{r.get('db')} {r.get('workload')} ({r.get('isolation')}, model {r.get('model')}, "
-            f"routing {r.get('routing')}" + (f", nemesis {','.join(r['nemesis'])}" if r.get("nemesis") else "")
-            + ")")
-    parts = [f"{verdict}: {what}"]
-    if c:
-        parts.append(f"{c.get('ok', 0)} ok / {c.get('fail', 0)} fail / {c.get('info', 0)} info")
-    if run.get("throughput") is not None:
-        parts.append(f"{run['throughput']} ops/s")
-    counts = {k: len(v) if isinstance(v, list) else 1 for k, v in (r.get("anomalies") or {}).items()}
-    if r.get("anomaly_types"):
-        parts.append("anomalies " + ", ".join(f"{t} x{counts.get(t, 1)}" for t in r["anomaly_types"]))
-    if r.get("error"):
-        parts.append(r["error"])
-    parts.append(str(r.get("report") or r.get("run_dir")))
-    return "; ".join(parts)
 
 
 def cmd_run(args) -> int:

@@ -407,25 +407,17 @@ def check_run(run_dir: Path, workload, model: str) -> dict:
 
 def finish(run_dir: Path, results: dict, junit: str | None = None) -> dict:
     """results.json, the report, JUnit (optional), store/latest."""
+    from harness.junit import write_junit
+    from harness.report import write_report
     store.write_json(run_dir / store.RESULTS, results)
     try:
-        from harness.report import write_report
-    except ImportError as e:
-        log.warning("report skipped: harness.report not available (%s)", e)
-    else:
-        try:
-            results["report"] = str(write_report(run_dir))
-        except Exception as e:
-            log.exception("report failed")
-            results.setdefault("errors", []).append(f"report failed: {type(e).__name__}: {e}")
-        store.write_json(run_dir / store.RESULTS, results)
+        results["report"] = str(write_report(run_dir))
+    except Exception as e:  # the verdict stands without its report; say why it is missing
+        log.exception("report failed")
+        results.setdefault("errors", []).append(f"report failed: {type(e).__name__}: {e}")
+    store.write_json(run_dir / store.RESULTS, results)
     if junit:
-        try:
-            from harness.junit import write_junit
-        except ImportError as e:
-            log.warning("JUnit skipped: harness.junit not available (%s)", e)
-        else:
-            write_junit([results], junit)
+        write_junit([results], junit)
     return results
 
 

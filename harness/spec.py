@@ -92,16 +92,10 @@ class TestSpec:
             except ValueError as e:
                 raise UsageError(str(e)) from None
         if self.nemesis:
-            try:
-                import nemesis
-                known = getattr(nemesis, "FAULTS", None)
-            except ImportError:
-                known = None
-            if known is None:
-                raise UsageError("nemesis requested but the nemesis package is not available")
-            bad = [n for n in self.nemesis if n not in known]
+            from nemesis import FAULTS
+            bad = [n for n in self.nemesis if n not in FAULTS]
             if bad:
-                raise UsageError(f"unknown nemesis {', '.join(bad)} (known: {', '.join(sorted(known))})")
+                raise UsageError(f"unknown nemesis {', '.join(bad)} (known: {', '.join(sorted(FAULTS))})")
         from workloads import workload_class
         try:
             workload_class(self.workload)(self.workload_opts)

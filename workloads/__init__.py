@@ -21,13 +21,7 @@ def workload_class(name: str):
     except KeyError:
         raise ValueError(f"unknown workload {name!r} (known: {', '.join(WORKLOADS)})") from None
     module_name, cls_name = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        if e.name == module_name:
-            raise ValueError(f"workload {name!r} is not built yet ({module_name} missing)") from None
-        raise
-    return getattr(module, cls_name)
+    return getattr(importlib.import_module(module_name), cls_name)
 
 
 def make_workload(name: str, opts: dict | None = None):

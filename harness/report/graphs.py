@@ -145,10 +145,7 @@ def checker_renderings(results_shown: dict, out_dir: Path) -> tuple[dict, str | 
 
     checkers/render.py names the graph of the n-th listed instance (from 1) `<slug>-<n>.svg`.
     """
-    try:
-        from checkers.render import slug, write_explanations
-    except ImportError:
-        return {}, None
+    from checkers.render import slug, write_explanations
     try:
         write_explanations(results_shown, out_dir)
     except Exception as e:  # noqa: BLE001 - a rendering bug must not cost the whole report
