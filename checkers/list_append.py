@@ -30,8 +30,8 @@ transactions, default ("txn",)).
 from __future__ import annotations
 
 import os
+import struct
 import time
-from array import array
 from collections import defaultdict
 from itertools import count, repeat
 
@@ -41,12 +41,14 @@ import orjson
 from checkers import cycles as cyc
 from checkers.api import MAX_INSTANCES, build_result
 from checkers.explain import cycle_text, describe_txn, fmt_list, txn_name
-from checkers.graph import FAIL, INFO, NO_TIME, OK, RW, TYPE_CODE, WR, WW, DepGraph, TxnTable
+from checkers.graph import (FAIL, INFO, NO_TIME, OK, RW, TYPE_CODE, WR, WW, DepGraph, TxnTable,
+                            pack_row)
 from checkers.history import (HistoryError, is_edn, iter_history, no_gc, read_chunks, read_history,
                               read_line, source_of, validate_op)
 
 TYPES = dict(TYPE_CODE)
 KEEP = 100   # raw instances kept per anomaly type while scanning (the result shows MAX_INSTANCES)
+pack_read = struct.Struct("4q").pack   # one committed read: tid, kid, length, external (0/1)
 
 
 class Analyzer:
@@ -62,7 +64,7 @@ class Analyzer:
         self.longest_by = []     # kid -> tid that read it
         self.inter = {}          # kid -> values whose appender appended to the key again later
         self.bad = set()         # kids whose order is unusable (incompatible / duplicates)
-        self.reads = array("q")  # per committed read: tid, kid, length, external? (stride 4)
+        self.reads = bytearray() # per committed read, packed int64: tid, kid, length, external?
         self.rmw = []            # (kid, read length, tid): read then appended the same key
         self.raw = defaultdict(list)
         self.counts = defaultdict(int)
@@ -102,11 +104,11 @@ class Analyzer:
         fs = tab.fs
         pend = tab.pending
         procs = tab.procs
-        extend = tab.cols.extend
+        cols = tab.cols
         txn = self._txn
         path = self.path
         kids, writers, longest, longest_by = self.kids, self.writers, self.longest, self.longest_by
-        reads_extend = self.reads.extend
+        reads = self.reads
         inter = self.inter
         rmw_append = self.rmw.append
         tid = tab.n
@@ -159,13 +161,13 @@ class Analyzer:
                 if pid == -1 and p is not None:
                     pid = procs[p] = len(procs)
                 try:
-                    extend((code, pid, t_inv, NO_TIME if tm is None else tm, pos_inv, pos))
-                except TypeError:   # float times: whole nanoseconds are plenty
+                    cols += pack_row(code, pid, t_inv, NO_TIME if tm is None else tm, pos_inv, pos)
+                except (TypeError, struct.error):   # float times: whole nanoseconds are plenty
                     for bad_pos, x in ((pos_inv, t_inv), (pos, tm)):
                         if x is not None and type(x) not in (int, float):
                             raise HistoryError(path, line_fn(bad_pos) if line_fn else bad_pos,
                                                f"field 'time' must be a number, got {x!r}") from None
-                    extend((code, pid, int(t_inv), NO_TIME if tm is None else int(tm), pos_inv, pos))
+                    cols += pack_row(code, pid, int(t_inv), NO_TIME if tm is None else int(tm), pos_inv, pos)
                 tid += 1
                 if code or type(value) is not list:
                     txn(tid - 1, code, value, pos)     # fail / info / malformed: the slow path
@@ -215,7 +217,7 @@ class Analyzer:
                             last = {kid: v}
                         else:
                             last[kid] = v
-                        reads_extend((cur, kid, n, ext))
+                        reads += pack_read(cur, kid, n, ext)
                     elif f == "append":
                         w = writers[kid]
                         try:
@@ -446,7 +448,8 @@ class Analyzer:
         g.add_session_and_realtime(types, procs, t_inv, t_cmp)
         src, dst, typ = g.edges()
         t_graph = time.perf_counter()
-        found, search = cyc.find_cycles(src, dst, typ, g.n_nodes, n, budget=budget)
+        found, search = cyc.find_cycles(src, dst, typ, g.n_nodes, n, budget=budget,
+                                            scc_edges=g.scc_edges())
 
         self.fw, self.key_off = fw, key_off
         anomalies = self._instances(found, fetch_ops, fw, key_off)
