@@ -71,20 +71,18 @@ class _Component:
         self.indptr = np.searchsorted(self.src, np.arange(len(nodes) + 1)).tolist()
 
 
-def find_cycles(src, dst, typ, n_nodes, n_txn, budget=DEFAULT_BUDGET, skip=(), scc_edges=None):
+def find_cycles(src, dst, typ, n_nodes, n_txn, budget=DEFAULT_BUDGET, skip=()):
     """Search every nontrivial SCC for each cycle class.
 
     src/dst/typ: global edge arrays; nodes >= n_txn are barrier nodes.
     skip: anomaly classes already known (their variants are not searched again).
-    scc_edges: optional (src, dst) with the same reachability as all edges but fewer of them
-      (DepGraph.scc_edges()): the first, whole-graph SCC pass runs on these.
     Returns (cycles, info): cycles is a list of {"type", "nodes": [txn ids], "kinds": [edge kinds]}
     where nodes[i] -> nodes[i+1] (cyclically) has kind kinds[i]; info reports the search effort.
     """
     info = {"sccs": 0, "largest_scc": 0, "states_visited": 0, "budget": budget, "truncated": []}
     if len(src) == 0:
         return [], info
-    labels, comps = strong_components(*(scc_edges if scc_edges is not None else (src, dst)), n_nodes)
+    labels, comps = strong_components(src, dst, n_nodes)
     if not comps:
         return [], info
     comp_set = np.zeros(labels.max() + 1, dtype=bool)

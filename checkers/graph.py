@@ -195,7 +195,6 @@ class DepGraph:
         self.n_nodes = n_txn
         self._src, self._dst, self._typ = [], [], []
         self.barrier_txn = np.zeros(0, IDX)
-        self._times = None           # (types, t_inv, t_cmp) once real-time edges are added
 
     def add(self, src, dst, typ):
         """Add edges src[i] -> dst[i] of type `typ` (one type, or an array of types)."""
@@ -214,30 +213,7 @@ class DepGraph:
         self.add(src, dst, kind)
         self.n_nodes = self.n_txn + nb
         self.barrier_txn = bt
-        self._times = (types, t_inv, t_cmp)
 
-    def scc_edges(self):
-        """(src, dst): fewer edges with the same strongly connected components as all of them.
-
-        A txn->txn edge whose source completed (ok, known time) before its target (not failed)
-        was invoked is left out: the real-time barrier chain already leads from the one to the
-        other, so what reaches what is unchanged, and so are the SCCs. In a healthy history most
-        data and process edges point forward in time: this about halves the SCC pass. Only the
-        SCC labels may come from these; cycle search needs every edge (for its classification).
-        """
-        src, dst, _ = self.edges()
-        if self._times is None or len(src) == 0:
-            return src, dst
-        types, t_inv, t_cmp = self._times
-        pad = self.n_nodes - self.n_txn          # barrier nodes: never a pruned end
-        big, small = np.iinfo(np.int64).max, np.iinfo(np.int64).min
-        done = np.where((types == OK) & (t_cmp != NO_TIME), t_cmp, big)
-        start = np.where((types != FAIL) & (t_inv != NO_TIME), t_inv, small)
-        if pad:
-            done = np.concatenate([done, np.full(pad, big)])
-            start = np.concatenate([start, np.full(pad, small)])
-        keep = done[src] >= start[dst]
-        return src[keep], dst[keep]
 
     def edges(self):
         """(src, dst, type) of every edge added, as three arrays."""

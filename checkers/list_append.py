@@ -448,8 +448,7 @@ class Analyzer:
         g.add_session_and_realtime(types, procs, t_inv, t_cmp)
         src, dst, typ = g.edges()
         t_graph = time.perf_counter()
-        found, search = cyc.find_cycles(src, dst, typ, g.n_nodes, n, budget=budget,
-                                            scc_edges=g.scc_edges())
+        found, search = cyc.find_cycles(src, dst, typ, g.n_nodes, n, budget=budget)
 
         self.fw, self.key_off = fw, key_off
         anomalies = self._instances(found, fetch_ops, fw, key_off)

@@ -180,8 +180,7 @@ class RegisterAnalyzer:
         self._lost_updates(readers)
         g.add_session_and_realtime(types, procs, t_inv, t_cmp)
         src, dst, typ = g.edges()
-        found, search = cyc.find_cycles(src, dst, typ, g.n_nodes, n, budget=budget,
-                                            scc_edges=g.scc_edges())
+        found, search = cyc.find_cycles(src, dst, typ, g.n_nodes, n, budget=budget)
         self.facts = facts
         anomalies = self._instances(found, fetch_ops)
         stats = tab.stats()

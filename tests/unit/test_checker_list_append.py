@@ -365,3 +365,22 @@ def test_budget_only_matters_for_classes_the_model_forbids():
                            ("ok", [["r", "y", []], ["append", "x", 1]])))
     # read-committed allows every class the exhausted search skipped: still a verdict
     assert la.check(ops, RC, budget=1)["valid"] is True
+
+
+# --- times that are not whole integers -----------------------------------------------------
+
+def test_float_times_are_truncated_and_still_order_transactions():
+    # a stale read after a completed append, with fractional times: real-time order must hold
+    ops = hist((1, 0.5, 5.25, "ok", [["append", "x", 1]]),
+               (2, 10.5, 15.75, "ok", [["r", "x", []]]))
+    r = check(ops)
+    assert r["valid"] is False and any(t.endswith("-realtime") for t in r["anomaly_types"])
+    assert_valid(hist((1, 0.5, 5.25, "ok", [["append", "x", 1]]),
+                      (2, 10.5, 15.75, "ok", [["r", "x", [1]]])))
+
+
+def test_a_time_that_is_not_a_number_is_a_one_line_error():
+    ops = hist(*seq(("ok", [["append", "x", 1]])))
+    ops[1]["time"] = "soon"
+    with pytest.raises(HistoryError, match="field 'time' must be a number"):
+        check(ops)
