@@ -170,6 +170,19 @@ def find_cycles(src, dst, typ, n_nodes, n_txn, budget=DEFAULT_BUDGET, skip=()):
     return found, info
 
 
+def cycle_check_result(anomalies, model, stats, search, counts):
+    """The result of a cycle-based check: `unknown` when nothing was committed, or when the search
+    budget ran out before a class `model` forbids was searched; the search effort is reported
+    whenever there was a component to search."""
+    from checkers.api import build_result
+    if stats["ok"] == 0:
+        unknown = "no committed transactions to check"
+    else:
+        unknown = truncation_reason(search, model)
+    extra = {"search": search} if search["sccs"] else {}
+    return build_result(anomalies, model, stats, unknown_reason=unknown, counts=dict(counts), **extra)
+
+
 def truncation_reason(info, model):
     """Why a verdict is unknown when the search budget ran out before a class `model` forbids
     was searched (None when every unsearched class is one the model allows anyway)."""

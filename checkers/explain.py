@@ -70,3 +70,67 @@ def cycle_text(kind, names, descriptions, step_texts):
     lines.append(f"So {chain}: a contradiction, {names[0]} would have to precede itself.")
     return "\n".join(lines)
 
+
+
+class TxnExplainer:
+    """What the transaction checkers share to turn findings into words: fetch only the ops the
+    findings cite, name transactions, and tell a cycle step by step.
+
+    A subclass sets, before `fetch_txn_ops`, per-txn arrays indexed by txn id: `pcmp`/`pinv`
+    (positions of the completion / invoke op, -1 if none) and `tcmp`/`tinv` (their times), and
+    implements `why_data(a, b, kind) -> (text, key) | None` for the ww / wr / rw edge a -> b.
+    """
+
+    def fetch_txn_ops(self, tids, fetch_ops):
+        """Fetch the invoke and completion of every txn in `tids` (fetch_ops(sorted positions)
+        -> {position: op}); later calls to op/inv/name read from them."""
+        positions = set()
+        for t in tids:
+            positions.add(int(self.pcmp[t]))
+            if self.pinv[t] >= 0:
+                positions.add(int(self.pinv[t]))
+        self._ops = fetch_ops(sorted(positions)) if positions else {}
+        return self._ops
+
+    def op(self, tid):
+        return self._ops.get(int(self.pcmp[tid]))
+
+    def inv(self, tid):
+        p = int(self.pinv[tid])
+        return self._ops.get(p) if p >= 0 else None
+
+    def name(self, tid):
+        return txn_name(self.op(tid), tid)
+
+    def explain_cycle(self, c):
+        """A cycle {"type", "nodes", "kinds"} as a result instance: the cycle's ops, one step per
+        edge (why it holds, which key), and the whole story in plain words."""
+        nodes, kinds = c["nodes"], c["kinds"]
+        names = [self.name(t) for t in nodes]
+        steps, texts = [], []
+        for i, (a, kind) in enumerate(zip(nodes, kinds)):
+            b = nodes[(i + 1) % len(nodes)]
+            why, key = self.why(a, b, kind)
+            texts.append(f"{names[i]} < {self.name(b)} ({kind}): {why}")
+            step = {"from": self.op(a), "to": self.op(b), "type": kind, "explanation": why}
+            if key is not None:
+                step["key"] = key
+            steps.append(step)
+        descriptions = [describe_txn(nm, self.op(t), self.inv(t)) for nm, t in zip(names, nodes)]
+        return {"cycle": [self.op(t) for t in nodes], "steps": steps,
+                "explanation": cycle_text(c["type"], names, descriptions, texts)}
+
+    def why(self, a, b, kind):
+        """(text, key or None): why a precedes b by an edge of `kind`."""
+        A, B = self.name(a), self.name(b)
+        if kind == "process":
+            op = self.op(a)
+            return f"process {op.get('process') if op else '?'} completed {A} before it invoked {B}.", None
+        if kind == "realtime":
+            ib = self.inv(b)
+            return (f"{A} completed (time {int(self.tcmp[a])}) before {B} was invoked "
+                    f"(time {ib.get('time') if ib else int(self.tinv[b])}).", None)
+        return self.why_data(a, b, kind) or (f"{kind} dependency.", None)
+
+    def why_data(self, a, b, kind):
+        raise NotImplementedError

@@ -10,6 +10,7 @@ Public API (stable; other checkers and the runner depend on it):
     HistoryWriter(path)                      # .write(op) appends one line and flushes; context manager
     write_history(path, ops)
     line_of(history, position) -> int | None # the file line of history[position], when known
+    fetch_lines(path, lines) -> {line: op}   # parse only those lines of a file
 """
 from __future__ import annotations
 
@@ -185,6 +186,25 @@ def read_line(path, lineno) -> bytes:
             if i == lineno:
                 return raw
     return b""
+
+
+def fetch_lines(path, lines) -> dict:
+    """{line: op} for the given file lines, parsing only those lines: the second, cheap pass a
+    streaming checker makes for the few ops its explanations cite."""
+    want = set(lines)
+    if not want:
+        return {}
+    if is_edn(path):
+        return {ln: op for ln, op in iter_history(path) if ln in want}
+    out = {}
+    last = max(want)
+    with open(path, "rb") as f:
+        for ln, raw in enumerate(f, 1):
+            if ln in want:
+                out[ln] = orjson.loads(raw)
+            if ln >= last:
+                break
+    return out
 
 
 def read_history(path) -> History:

@@ -39,11 +39,11 @@ import numpy as np
 import orjson
 
 from checkers import cycles as cyc
-from checkers.api import MAX_INSTANCES, build_result
-from checkers.explain import cycle_text, describe_txn, fmt_list, txn_name
+from checkers.api import MAX_INSTANCES
+from checkers.explain import TxnExplainer, fmt_list
 from checkers.graph import (FAIL, INFO, NO_TIME, OK, RW, TYPE_CODE, WR, WW, DepGraph, TxnTable,
                             pack_row)
-from checkers.history import (HistoryError, is_edn, iter_history, no_gc, read_chunks, read_history,
+from checkers.history import (HistoryError, fetch_lines, is_edn, no_gc, read_chunks, read_history,
                               read_line, source_of, validate_op)
 
 TYPES = dict(TYPE_CODE)
@@ -51,7 +51,7 @@ KEEP = 100   # raw instances kept per anomaly type while scanning (the result sh
 pack_read = struct.Struct("4q").pack   # one committed read: tid, kid, length, external (0/1)
 
 
-class Analyzer:
+class Analyzer(TxnExplainer):
     """Streams ops in, then `finish()` builds the graph and the result."""
 
     def __init__(self, path="<history>", fs=("txn",)):
@@ -455,16 +455,7 @@ class Analyzer:
         stats = tab.stats()
         stats.update({"keys": nk, "edges": int(len(src)),
                       "graph_seconds": round(t_graph - t0, 3)})
-        extra = {}
-        if search["sccs"]:
-            extra["search"] = search
-        unknown = None
-        if stats["ok"] == 0:
-            unknown = "no committed transactions to check"
-        else:
-            unknown = cyc.truncation_reason(search, model)
-        return build_result(anomalies, model, stats, unknown_reason=unknown, counts=dict(self.counts),
-                            **extra)
+        return cyc.cycle_check_result(anomalies, model, stats, search, self.counts)
 
     def _duplicates(self, kid, L):
         seen, dups = set(), []
@@ -527,13 +518,7 @@ class Analyzer:
                 tids.update(_tids_of(kind, it))
         for c in found:
             tids.update(c["nodes"])
-        positions = set()
-        for t in tids:
-            positions.add(int(self.pcmp[t]))
-            if self.pinv[t] >= 0:
-                positions.add(int(self.pinv[t]))
-        ops = fetch_ops(sorted(positions)) if positions else {}
-        self._ops = ops
+        ops = self.fetch_txn_ops(tids, fetch_ops)
         # explanations cite the read that shows each key's order: fetch those readers too
         more = set()
         for t in tids:
@@ -563,18 +548,8 @@ class Analyzer:
             for it in items[:MAX_INSTANCES]:
                 out[kind].append(self._explain_plain(kind, it))
         for c in found:
-            out[c["type"]].append(self._explain_cycle(c))
+            out[c["type"]].append(self.explain_cycle(c))
         return out
-
-    def op(self, tid):
-        return self._ops.get(int(self.pcmp[tid]))
-
-    def inv(self, tid):
-        p = int(self.pinv[tid])
-        return self._ops.get(p) if p >= 0 else None
-
-    def name(self, tid):
-        return txn_name(self.op(tid), tid)
 
     def mops(self, tid):
         """What the txn did: the completion's micro-ops for ok, the invoke's otherwise."""
@@ -641,22 +616,6 @@ class Analyzer:
             return {"ops": [self.op(t) for t in tids], "key": key[kid], "explanation": text}
         return {"explanation": f"{kind}: {it!r}"}
 
-    def _explain_cycle(self, c):
-        nodes, kinds = c["nodes"], c["kinds"]
-        names = [self.name(t) for t in nodes]
-        steps, texts = [], []
-        for i, (a, kind) in enumerate(zip(nodes, kinds)):
-            b = nodes[(i + 1) % len(nodes)]
-            why, key = self._why(a, b, kind)
-            texts.append(f"{self.name(a)} < {self.name(b)} ({kind}): {why}")
-            step = {"from": self.op(a), "to": self.op(b), "type": kind, "explanation": why}
-            if key is not None:
-                step["key"] = key
-            steps.append(step)
-        descriptions = [describe_txn(nm, self.op(t), self.inv(t)) for nm, t in zip(names, nodes)]
-        return {"cycle": [self.op(t) for t in nodes], "steps": steps,
-                "explanation": cycle_text(c["type"], names, descriptions, texts)}
-
     def _appends(self, tid):
         return [(m[1], m[2]) for m in self.mops(tid) if isinstance(m, list) and len(m) == 3
                 and m[0] == "append"]
@@ -676,15 +635,8 @@ class Analyzer:
                 continue
         return out
 
-    def _why(self, a, b, kind):
+    def why_data(self, a, b, kind):
         A, B = self.name(a), self.name(b)
-        if kind == "process":
-            op = self.op(a)
-            return (f"process {op.get('process') if op else '?'} completed {A} before it invoked {B}.", None)
-        if kind == "realtime":
-            ib = self.inv(b)
-            return (f"{A} completed (time {int(self.tcmp[a])}) before {B} was invoked "
-                    f"(time {ib.get('time') if ib else int(self.tinv[b])}).", None)
         if kind == "wr":
             for k, r in self._ext_reads(b):
                 kid = self.kids.get(k)
@@ -737,7 +689,7 @@ class Analyzer:
                                 f"{self.name(self.longest_by[kid])}'s read {fmt_list(L[:j + 1], j)} shows.", k)
                     return (f"{A} read key {k!r} = {fmt_list(r)}, which lacks {B}'s append of {y!r}; no read "
                             f"ever shows {y!r}, yet {B} committed, so {y!r} comes after everything reads show.", k)
-        return (f"{kind} dependency.", None)
+        return None
 
 
 def _stream_jsonl(an, path):
@@ -754,26 +706,6 @@ def _stream_jsonl(an, path):
                 raise HistoryError(path, bad, f"malformed JSON: {e}") from None
             for ops, line0, lines in read_chunks(path, f, bad + 1):
                 an.consume(ops, line0, lines, None)
-
-
-def fetch_lines(path, lines):
-    """{line: op} for the given file lines, parsing only those lines (a second, cheap pass)."""
-    want = set(lines)
-    if not want:
-        return {}
-    from checkers.history import is_edn
-    if is_edn(path):
-        return {ln: op for ln, op in iter_history(path) if ln in want}
-    import orjson
-    out = {}
-    last = max(want)
-    with open(path, "rb") as f:
-        for ln, raw in enumerate(f, 1):
-            if ln in want:
-                out[ln] = orjson.loads(raw)
-            if ln >= last:
-                break
-    return out
 
 
 def _tids_of(kind, it):
@@ -794,42 +726,31 @@ def _tids_of(kind, it):
 
 def check(history, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("txn",), **_):
     """Check an in-memory list of ops (a whole history or any subset of one)."""
-    with no_gc():
-        return _check(history, model, budget, fs)
-
-
-def _check(history, model, budget, fs):
-    t0 = time.perf_counter()
-    an = Analyzer(source_of(history), fs)
     lines = getattr(history, "lines", None)
-    an.consume(history, 0, None, (lambda p: lines[p]) if lines is not None else (lambda p: p + 1))
-
-    def fetch(positions):
-        return {p: history[p] for p in positions}
-
-    result = an.finish(fetch, model, budget=budget)
-    result["stats"]["seconds"] = round(time.perf_counter() - t0, 3)
-    return result
+    line_fn = (lambda p: lines[p]) if lines is not None else (lambda p: p + 1)
+    return _judge(source_of(history), fs, lambda an: an.consume(history, 0, None, line_fn),
+                  lambda positions: {p: history[p] for p in positions}, model, budget)
 
 
 def check_file(path, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("txn",), **_):
     """Check a history file, streaming it (positions are file lines)."""
-    with no_gc():
-        return _check_file(path, model, budget, fs)
+    def feed(an):
+        if is_edn(path):
+            for ops, line0, lines in read_chunks(path):
+                an.consume(ops, line0, lines, None)
+        else:
+            _stream_jsonl(an, path)
+
+    return _judge(str(path), fs, feed, lambda lines: fetch_lines(path, lines), model, budget)
 
 
-def _check_file(path, model, budget, fs):
+def _judge(source, fs, feed, fetch_ops, model, budget):
+    """feed(analyzer) streams the ops in; fetch_ops(positions) -> {position: op} brings back the
+    few ops explanations cite. The cyclic GC is paused throughout (see history.no_gc)."""
     t0 = time.perf_counter()
-    an = Analyzer(str(path), fs)
-    if is_edn(path):
-        for ops, line0, lines in read_chunks(path):
-            an.consume(ops, line0, lines, None)
-    else:
-        _stream_jsonl(an, path)
-
-    def fetch(lines):
-        return fetch_lines(path, lines)
-
-    result = an.finish(fetch, model, budget=budget)
+    with no_gc():
+        an = Analyzer(source, fs)
+        feed(an)
+        result = an.finish(fetch_ops, model, budget=budget)
     result["stats"]["seconds"] = round(time.perf_counter() - t0, 3)
     return result

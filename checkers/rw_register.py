@@ -26,15 +26,15 @@ import time
 from collections import defaultdict
 
 from checkers import cycles as cyc
-from checkers.api import MAX_INSTANCES, build_result
-from checkers.explain import cycle_text, describe_txn, fmt_value, txn_name
+from checkers.api import MAX_INSTANCES
+from checkers.explain import TxnExplainer, fmt_value
 from checkers.graph import FAIL, OK, RW, WR, WW, DepGraph, TxnTable
-from checkers.history import HistoryError, iter_history, line_of, no_gc, source_of
+from checkers.history import HistoryError, fetch_lines, iter_history, line_of, no_gc, source_of
 
 INIT = ("<init>",)   # the initial version (nil) as a hashable marker distinct from any value
 
 
-class RegisterAnalyzer:
+class RegisterAnalyzer(TxnExplainer):
     def __init__(self, path, fs=("txn",), sequential_keys=False, linearizable_keys=False):
         self.path = path
         self.table = TxnTable(path, fs)
@@ -186,14 +186,7 @@ class RegisterAnalyzer:
         stats = tab.stats()
         stats.update({"keys": len({k for k, _ in self.writer} | {k for _, k, _ in self.ext_reads}),
                       "edges": int(len(src))})
-        extra = {"search": search} if search["sccs"] else {}
-        unknown = None
-        if stats["ok"] == 0:
-            unknown = "no committed transactions to check"
-        else:
-            unknown = cyc.truncation_reason(search, model)
-        return build_result(anomalies, model, stats, unknown_reason=unknown, counts=dict(self.counts),
-                            **extra)
+        return cyc.cycle_check_result(anomalies, model, stats, search, self.counts)
 
     def feed_leftover(self, tid, code, value):
         if isinstance(value, list):
@@ -250,29 +243,14 @@ class RegisterAnalyzer:
                 tids.update(t for t in _tids_of(kind, it))
         for c in found:
             tids.update(c["nodes"])
-        positions = set()
-        for t in tids:
-            positions.add(int(self.pcmp[t]))
-            if self.pinv[t] >= 0:
-                positions.add(int(self.pinv[t]))
-        self._ops = fetch_ops(sorted(positions)) if positions else {}
+        self.fetch_txn_ops(tids, fetch_ops)
         out = defaultdict(list)
         for kind, items in self.raw.items():
             for it in items:
                 out[kind].append(self._explain_plain(kind, it))
         for c in found:
-            out[c["type"]].append(self._explain_cycle(c))
+            out[c["type"]].append(self.explain_cycle(c))
         return out
-
-    def op(self, tid):
-        return self._ops.get(int(self.pcmp[tid]))
-
-    def inv(self, tid):
-        p = int(self.pinv[tid])
-        return self._ops.get(p) if p >= 0 else None
-
-    def name(self, tid):
-        return txn_name(self.op(tid), tid)
 
     def _explain_plain(self, kind, it):
         if kind == "G1a":
@@ -307,30 +285,8 @@ class RegisterAnalyzer:
                     f"The assumed version order of key {k!r} is cyclic: {chain}."}
         return {"explanation": f"{kind}: {it!r}"}
 
-    def _explain_cycle(self, c):
-        nodes, kinds = c["nodes"], c["kinds"]
-        names = [self.name(t) for t in nodes]
-        steps, texts = [], []
-        for i, (a, kind) in enumerate(zip(nodes, kinds)):
-            b = nodes[(i + 1) % len(nodes)]
-            why, key = self._why(a, b, kind)
-            texts.append(f"{self.name(a)} < {self.name(b)} ({kind}): {why}")
-            step = {"from": self.op(a), "to": self.op(b), "type": kind, "explanation": why}
-            if key is not None:
-                step["key"] = key
-            steps.append(step)
-        descriptions = [describe_txn(nm, self.op(t), self.inv(t)) for nm, t in zip(names, nodes)]
-        return {"cycle": [self.op(t) for t in nodes], "steps": steps,
-                "explanation": cycle_text(c["type"], names, descriptions, texts)}
-
-    def _why(self, a, b, kind):
+    def why_data(self, a, b, kind):
         A, B = self.name(a), self.name(b)
-        if kind == "process":
-            op = self.op(a)
-            return f"process {op.get('process') if op else '?'} completed {A} before it invoked {B}.", None
-        if kind == "realtime":
-            return (f"{A} completed (time {int(self.tcmp[a])}) before {B} was invoked "
-                    f"(time {int(self.tinv[b])}).", None)
         wa, wb = self.txn_writes.get(a, {}), self.txn_writes.get(b, {})
         if kind == "wr":
             for t, k, v in self.ext_reads:
@@ -348,7 +304,7 @@ class RegisterAnalyzer:
                     why = ("every written version follows the initial nil" if v is INIT else self._basis())
                     return (f"{A} read key {k!r} = {shown}, and {B} wrote {fmt_value(wb[k])}, a later version "
                             f"({why}).", k)
-        return f"{kind} dependency.", None
+        return None
 
     def _basis(self):
         return ("by the assumed " + " and ".join(
@@ -397,7 +353,6 @@ def check(history, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("
 def check_file(path, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("txn",),
                sequential_keys=False, linearizable_keys=False, **_):
     """Check a rw-register history file (streamed; positions are file lines)."""
-    from checkers.list_append import fetch_lines
     t0 = time.perf_counter()
     with no_gc():
         an = RegisterAnalyzer(str(path), fs, sequential_keys, linearizable_keys)
