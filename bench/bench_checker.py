@@ -8,16 +8,20 @@ micro-ops per txn, exponential key choice over ~100 live keys, <= 64 appends per
 ~1 % info), write it as JSONL, then measure in fresh subprocesses (so peak RSS is per task):
   - parse: orjson.loads of every line, nothing else (the floor any checker pays);
   - check: `checkers.api.check_file(path, "list-append", "strict-serializable")`.
-Prints txns, seconds (wall, fastest of --repeat runs), txn/s, peak RSS (MB), the check/parse ratio
-in wall and in CPU time (CPU time is steadier on a shared machine), and the verdict (must be valid).
+Prints, per size, one plain line (txns, seconds, txn/s, peak RSS, the check/parse ratio in CPU and
+wall time: CPU time is steadier on a shared machine) and then the same as one JSON object. Times
+are the fastest of --repeat runs, parse and check interleaved so both see the same load.
 Imports (numpy, scipy: ~0.3 s) are timed apart, as `import_s`.
 
-Measured on the 2-core project VM shared with other jobs (load average ~5), 2026-11-26:
-    100,000 txns (35 MB):   check 0.62 s (+0.29 s imports), 161k txn/s, peak RSS 117 MB,
-                            check/parse 3.1 (wall) / 3.3 (CPU)
-  1,000,000 txns (366 MB):  check 6.3 s (+0.26 s imports), 158k txn/s, peak RSS 628 MB,
-                            check/parse 3.0 (wall) / 3.0 (CPU)
-Under heavier load (load average 10+) the same runs took up to 1.0 s / 14.8 s.
+Measured on the 2-core project VM shared with other jobs, 2026-11-26 (two runs each, load 0.8 / 2.2):
+    100,000 txns (35 MB):   check 0.57-0.61 s (+0.3 s imports), 165-176k txn/s, peak RSS 117 MB,
+                            check/parse 2.55-2.74 (CPU), 2.55-2.68 (wall)
+  1,000,000 txns (366 MB):  check 6.3-7.0 s (+0.3 s imports), 143-159k txn/s, peak RSS 628 MB,
+                            check/parse 2.64-2.79 (CPU), 2.53-2.79 (wall)
+The same runs with the checker before the struct-packed rows gave 2.80 (CPU) at both sizes. Load
+moves these ratios by +-0.2; a steadier measure is instructions under valgrind (callgrind, 20k
+txns, imports subtracted): parse 459 M, check 947 M (2.06x; before: 1041 M, 2.27x). The check
+pays more cache misses than the parse, so its time ratio sits above its instruction ratio.
 
 `simulate(...)` is importable: a seeded generator of histories where every transaction takes effect
 at one instant between its invoke and its completion (so the history is strict-serializable), with
@@ -238,11 +242,22 @@ with open(sys.argv[2], 'wb') as f:
 
 def _run(code, *args):
     """Run `code` in a fresh interpreter (its own peak RSS), return its printed words."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+    # OPENBLAS_NUM_THREADS=1: numpy's OpenBLAS starts a worker per core that spins for a while
+    # after import, CPU time that is not the checker's (it does no BLAS work at all)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
         [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))] +
         [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
                           text=True, timeout=1200, check=True, env=env).stdout.split()
+
+
+def plain(row):
+    """One line for people: the sizes, and the check/parse ratio the issue bounds (<= 3x)."""
+    return (f"{row['txns']:,} txns ({row['file_mb']} MB): check {row['check_s']:.2f} s wall "
+            f"({row['txn_per_s']:,} txn/s, +{row['import_s']:.2f} s imports), peak RSS "
+            f"{row['check_peak_rss_mb']} MB, valid={row['valid']}; check/parse ratio "
+            f"{row['ratio_cpu']:.2f}x CPU ({row['check_cpu_s']:.2f} s / {row['parse_cpu_s']:.2f} s), "
+            f"{row['ratio_wall']:.2f}x wall ({row['check_s']:.2f} s / {row['parse_s']:.2f} s); target <= 3x")
 
 
 def main(argv=None):
@@ -275,14 +290,17 @@ def main(argv=None):
         check_cpu = min(float(o[1]) for o in checks)
         import_s, check_mb = float(out[2]), float(out[3])
         valid, types, txns = json.loads(out[4]), json.loads(out[5]), int(out[6])
-        rows.append({"txns": txns, "file_mb": round(os.path.getsize(path) / 1e6),
-                     "parse_s": round(parse_wall, 2), "check_s": round(check_wall, 2),
-                     "import_s": round(import_s, 2), "txn_per_s": int(txns / check_wall),
-                     "check_peak_rss_mb": round(check_mb),
-                     "ratio_wall": round(check_wall / parse_wall, 2),
-                     "ratio_cpu": round(check_cpu / parse_cpu, 2),
-                     "valid": valid, "anomalies": types})
-        print(json.dumps(rows[-1]), flush=True)
+        row = {"txns": txns, "file_mb": round(os.path.getsize(path) / 1e6),
+               "parse_s": round(parse_wall, 2), "check_s": round(check_wall, 2),
+               "parse_cpu_s": round(parse_cpu, 2), "check_cpu_s": round(check_cpu, 2),
+               "import_s": round(import_s, 2), "txn_per_s": int(txns / check_wall),
+               "check_peak_rss_mb": round(check_mb),
+               "ratio_wall": round(check_wall / parse_wall, 2),
+               "ratio_cpu": round(check_cpu / parse_cpu, 2),
+               "valid": valid, "anomalies": types}
+        rows.append(row)
+        print(plain(row), flush=True)
+        print(json.dumps(row), flush=True)
     if not args.keep:
         import shutil
         shutil.rmtree(tmp, ignore_errors=True)
