@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 
 from harness.errors import UsageError
-from harness.spec import DB_NAMES, ISOLATIONS, ROUTINGS
+from harness.spec import TestSpec
 
 MULTI_NODE_FAULTS = ["none", "partition", "lag", "kill"]
 SINGLE_NODE_FAULTS = ["none", "kill"]
@@ -173,20 +173,17 @@ def load_matrix(path: str) -> Matrix:
 
 
 def _validate_cell(cell: Cell, where: str) -> None:
-    from workloads import WORKLOADS
-    import nemesis
-    if cell.db not in DB_NAMES:
-        raise UsageError(f"{where}: unknown db {cell.db!r} (known: {', '.join(DB_NAMES)})")
-    if cell.routing not in ROUTINGS:
-        raise UsageError(f"{where}: unknown routing {cell.routing!r}")
-    if cell.isolation not in ISOLATIONS:
-        raise UsageError(f"{where}: unknown isolation {cell.isolation!r}")
-    if not cell.workloads or any(w not in WORKLOADS for w in cell.workloads):
-        raise UsageError(f"{where}: workloads must be a non-empty list of {', '.join(WORKLOADS)}")
-    for fault_set in cell.nemesis:
-        for f in fault_names(fault_set):
-            if f not in nemesis.FAULTS:
-                raise UsageError(f"{where}: unknown nemesis {f!r}")
+    """Every run the cell expands to must be a valid test spec; name the file and cell if not."""
+    if not cell.workloads or not cell.nemesis:
+        raise UsageError(f"{where}: workloads and nemesis must be non-empty lists")
+    for workload in cell.workloads:
+        for fault_set in cell.nemesis:
+            try:
+                TestSpec(db=cell.db, workload=workload, nodes=cell.nodes, backend=cell.backend,
+                         isolation=cell.isolation, routing=cell.routing, nemesis=fault_names(fault_set),
+                         knobs=dict(cell.knobs), workload_opts=dict(cell.workload_opts)).validate()
+            except UsageError as e:
+                raise UsageError(f"{where}: {e}") from None
 
 
 def fault_names(fault_set: str) -> list[str]:

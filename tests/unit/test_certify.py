@@ -68,7 +68,7 @@ def test_load_toml_and_yaml_agree(tmp_path):
 @pytest.mark.parametrize("text, message", [
     ('[[cell]]\nname = "a"\ndb = "oracle"\n', "unknown db 'oracle'"),
     ('[[cell]]\nname = "a"\n', "'name' and 'db' are required"),
-    ('[[cell]]\nname = "a"\ndb = "galera"\nnemesis = ["earthquake"]\n', "unknown nemesis 'earthquake'"),
+    ('[[cell]]\nname = "a"\ndb = "galera"\nnemesis = ["earthquake"]\n', "unknown nemesis earthquake"),
     ('[[cell]]\nname = "a"\ndb = "galera"\ncolour = 3\n', "unknown field(s) colour"),
     ('x = [\n', "not valid toml"),
     ('cell = []\n', "non-empty list named 'cell'"),
