@@ -76,8 +76,10 @@ def answer(rows: list[dict]) -> str:
             f"{r['title']} ({', '.join(r['violations']) or 'violations'})" for r in by[UNSAFE])
             + ": the state a user saved through one machine was not reliably what the other showed.")
     if by[SAFE]:
-        parts.append("Yes on " + "; ".join(r["title"] for r in by[SAFE])
-                     + ": every run kept the saved state, whichever machine served the user.")
+        parts.append("Yes, as far as these runs show, on " + "; ".join(
+            f"{r['title']} ({r['runs']} runs, {r['ops']} ops)" for r in by[SAFE])
+            + ": every run kept the saved state, whichever machine served the user (a test can "
+              "prove a violation, not its absence: longer runs and more faults raise confidence).")
     if by[INCONCLUSIVE]:
         parts.append("Not established on " + "; ".join(r["title"] for r in by[INCONCLUSIVE])
                      + " (runs errored or gave no verdict).")
