@@ -55,6 +55,9 @@ class Postgres(DbDef):
             "hot_standby = on",
             "wal_keep_size = 128MB",
             "log_line_prefix = '%m [%p] '",
+            # segments in the data dir, not /dev/shm: a SIGKILLed postmaster (nemesis, teardown)
+            # would otherwise leave its POSIX segments behind in /dev/shm for good
+            "dynamic_shared_memory_type = mmap",
         ]
         iso = cluster.knobs.get("isolation")
         if iso:
