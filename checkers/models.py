@@ -100,24 +100,24 @@ MODELS = tuple(_topo_order())          # weakest first
 _RANK = {m: i for i, m in enumerate(MODELS)}
 
 
-def _up_closure(models):
+def _closure(models, edges):
     out, todo = set(), list(models)
     while todo:
         m = todo.pop()
         if m not in out:
             out.add(m)
-            todo.extend(_STRONGER[m])
+            todo.extend(edges[m])
     return out
+
+
+def _up_closure(models):
+    """The models and every stronger one."""
+    return _closure(models, _STRONGER)
 
 
 def _down_closure(model):
-    out, todo = set(), [model]
-    while todo:
-        m = todo.pop()
-        if m not in out:
-            out.add(m)
-            todo.extend(_WEAKER[m])
-    return out
+    """The model and every weaker one."""
+    return _closure([model], _WEAKER)
 
 
 def _compute_forbidden():

@@ -11,7 +11,7 @@ Ops: {"f": "transfer", "value": {"from": a, "to": b, "amount": n}}  (fail: insuf
 """
 from __future__ import annotations
 
-from workloads.base import Abort, Workload, run_ddl, transaction
+from workloads.base import Abort, Workload, run_ddl, table_options, transaction
 
 
 class Bank(Workload):
@@ -33,7 +33,7 @@ class Bank(Workload):
         return None
 
     def setup(self, cluster):
-        engine = "" if cluster.dialect == "postgres" else " ENGINE=InnoDB"
+        engine = table_options(cluster.dialect)
         n, bal = int(self.opts["accounts"]), int(self.opts["initial_balance"])
         rows = ", ".join(f"({i}, {bal})" for i in range(n))
         run_ddl(cluster, [f"CREATE TABLE accounts (id INT PRIMARY KEY, balance BIGINT NOT NULL){engine}",

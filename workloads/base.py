@@ -181,6 +181,11 @@ def transaction(conn, dialect: str):
         cur.close()
 
 
+def table_options(dialect: str) -> str:
+    """What follows CREATE TABLE (...): InnoDB on MariaDB (transactional, row locks), nothing on PostgreSQL."""
+    return " ENGINE=InnoDB" if dialect == "mysql" else ""
+
+
 def sql(dialect: str, mysql: str, postgres: str) -> str:
     """Pick the statement text for the connection's dialect."""
     return mysql if dialect == "mysql" else postgres

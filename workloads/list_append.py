@@ -12,7 +12,7 @@ Keys rotate as in Elle: `key_count` keys are active at a time; once a key has re
 """
 from __future__ import annotations
 
-from workloads.base import Workload, run_ddl, transaction
+from workloads.base import Workload, run_ddl, table_options, transaction
 
 
 class KeyPool:
@@ -89,7 +89,7 @@ class KeyedTxnWorkload(Workload):
         return None
 
     def setup(self, cluster):
-        engine = "" if cluster.dialect == "postgres" else " ENGINE=InnoDB"
+        engine = table_options(cluster.dialect)
         run_ddl(cluster, [f"CREATE TABLE {self.table} (k BIGINT PRIMARY KEY, "
                           f"v {self.value_type[cluster.dialect]} NOT NULL){engine}"])
 

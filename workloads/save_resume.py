@@ -66,7 +66,7 @@ import weakref
 
 from harness.errors import UsageError
 from harness.generator import EachWorker
-from workloads.base import Abort, Workload, describe, run_ddl, sql, transaction
+from workloads.base import Abort, Workload, describe, run_ddl, sql, table_options, transaction
 
 PROC_DEF = "order-process"
 SID_BLOCK = 10 ** 8  # save ids per worker
@@ -81,7 +81,7 @@ TABLES = {  # table -> columns in dump order, ordered by the first (the key)
 
 
 def schema(dialect: str, unique: bool) -> list[str]:
-    engine = " ENGINE=InnoDB" if dialect == "mysql" else ""
+    engine = table_options(dialect)
     s = "VARCHAR(64)"
     return [
         f"CREATE TABLE ru_execution (id {s} PRIMARY KEY, rev INT NOT NULL, proc_inst_id {s} NOT NULL, "

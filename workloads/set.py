@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 
-from workloads.base import Workload, run_ddl, transaction
+from workloads.base import Workload, run_ddl, table_options, transaction
 
 
 class SetWorkload(Workload):
@@ -18,7 +18,7 @@ class SetWorkload(Workload):
     defaults = {}
 
     def setup(self, cluster):
-        engine = "" if cluster.dialect == "postgres" else " ENGINE=InnoDB"
+        engine = table_options(cluster.dialect)
         run_ddl(cluster, [f"CREATE TABLE set_elems (v BIGINT PRIMARY KEY){engine}"])
 
     def generator(self, rng):
