@@ -56,7 +56,7 @@ def certify(matrix: Matrix, store: str = "store", seed: int = 1, echo=print) -> 
     started = time.monotonic()
     results: dict[str, list[dict]] = {c.name: [] for c in matrix.cells}
     done = 0
-    for key, group in groupby(runs, key=lambda cs: cs[0].cluster_key):
+    for _, group in groupby(runs, key=lambda cs: cs[0].cluster_key):
         group = list(group)
         cluster = None
         try:
