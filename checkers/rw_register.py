@@ -339,26 +339,33 @@ def _tids_of(kind, it):
 def check(history, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("txn",),
           sequential_keys=False, linearizable_keys=False, **_):
     """Check an in-memory list of rw-register ops (a whole history or any subset)."""
-    t0 = time.perf_counter()
-    with no_gc():
-        an = RegisterAnalyzer(source_of(history), fs, sequential_keys, linearizable_keys)
+    def feed(an):
         for i, op in enumerate(history):
             line = line_of(history, i)
             an.feed(i, op, line if line is not None else i + 1)
-        result = an.finish(lambda ps: {p: history[p] for p in ps}, model, budget)
-    result["stats"]["seconds"] = round(time.perf_counter() - t0, 3)
-    return result
+
+    return _judge(RegisterAnalyzer(source_of(history), fs, sequential_keys, linearizable_keys), feed,
+                  lambda ps: {p: history[p] for p in ps}, model, budget)
 
 
 def check_file(path, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("txn",),
                sequential_keys=False, linearizable_keys=False, **_):
     """Check a rw-register history file (streamed; positions are file lines)."""
-    t0 = time.perf_counter()
-    with no_gc():
-        an = RegisterAnalyzer(str(path), fs, sequential_keys, linearizable_keys)
+    def feed(an):
         for line, op in iter_history(path):
             an.feed(line, op, line)
-        result = an.finish(lambda ls: fetch_lines(path, ls), model, budget)
+
+    return _judge(RegisterAnalyzer(str(path), fs, sequential_keys, linearizable_keys), feed,
+                  lambda ls: fetch_lines(path, ls), model, budget)
+
+
+def _judge(an, feed, fetch_ops, model, budget):
+    """feed(an) streams the ops in; fetch_ops(positions) brings back the ops explanations cite.
+    The cyclic GC is paused throughout (see history.no_gc)."""
+    t0 = time.perf_counter()
+    with no_gc():
+        feed(an)
+        result = an.finish(fetch_ops, model, budget)
     result["stats"]["seconds"] = round(time.perf_counter() - t0, 3)
     return result
 

@@ -51,20 +51,19 @@ def guess_workload(path) -> str:
     return "list-append"
 
 
-# the engine is documented at READ COMMITTED: its histories are judged there unless told otherwise
-DEFAULT_MODEL = {"save-resume": "read-committed"}
-
-
 def run(args) -> int:
     from checkers import models
     from checkers.api import check_file
     from checkers.history import HistoryError
+    from checkers.registry import checker_for
     try:
         workload = args.workload or guess_workload(args.history)
     except HistoryError as e:
         raise UsageError(str(e)) from None
     try:
-        model = models.canonical(args.model or DEFAULT_MODEL.get(workload, "strict-serializable"))
+        # a checker may name its own default (save-resume: read committed, the engine's level)
+        default = getattr(checker_for(workload), "DEFAULT_MODEL", "strict-serializable")
+        model = models.canonical(args.model or default)
     except ValueError as e:
         raise UsageError(str(e)) from None
     try:
