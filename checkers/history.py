@@ -116,6 +116,10 @@ def _open_check(path):
 def iter_history(path):
     """Yield (line, op) for each op in file order, validating each. Constant memory for JSONL."""
     _open_check(path)
+    from checkers.jepsen_log import is_jepsen_log, read_log_ops
+    if is_jepsen_log(path):  # Jepsen's plain log lines (`INFO jepsen.util - 3 :invoke :cas [1 4]`)
+        yield from read_log_ops(path)
+        return
     if is_edn(path):
         from checkers.edn import read_edn_ops
         yield from read_edn_ops(path)

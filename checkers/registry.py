@@ -7,6 +7,7 @@ CHECKERS = {
     "bank": "checkers.bank",
     "set": "checkers.set_check",
     "save-resume": "checkers.save_resume",
+    "cas-register": "checkers.linearizable",
 }
 
 

@@ -9,7 +9,7 @@ import sys
 
 from harness.errors import UsageError
 
-WORKLOADS = ("list-append", "rw-register", "bank", "set", "save-resume")
+WORKLOADS = ("list-append", "rw-register", "bank", "set", "save-resume", "cas-register")
 
 
 def register(subparsers):
@@ -19,8 +19,8 @@ def register(subparsers):
                     "Exit 0 valid, 1 invalid under --model, 2 unknown or unusable input.")
     p.add_argument("history", metavar="HISTORY", help="history.jsonl or history.edn")
     p.add_argument("--workload", choices=WORKLOADS, default=None,
-                   help="which checker (default: guessed from the micro-ops: append -> list-append, "
-                        "w -> rw-register)")
+                   help="which checker (default: guessed from the ops: append -> list-append, "
+                        "w -> rw-register, f read/write/cas -> cas-register)")
     p.add_argument("--model", default=None,
                    help="consistency model to judge against (default strict-serializable; "
                         "read-committed for save-resume, the level the engine runs at)")
@@ -32,13 +32,15 @@ def register(subparsers):
 
 
 def guess_workload(path) -> str:
-    """list-append or rw-register, from the first micro-ops found in the file."""
+    """list-append, rw-register or cas-register, from the first ops found in the file."""
     from checkers.history import iter_history
     seen = 0
     for _, op in iter_history(path):
         seen += 1
         if seen > 2000:
             break
+        if op.get("f") in ("write", "cas") and op.get("process") != "nemesis":
+            return "cas-register"  # single-object register ops (reads alone could be the bank's)
         value = op.get("value")
         if op.get("process") == "nemesis" or not isinstance(value, list):
             continue
