@@ -49,6 +49,8 @@ from checkers.history import (HistoryError, fetch_lines, is_edn, no_gc, read_chu
 TYPES = dict(TYPE_CODE)
 KEEP = 100   # raw instances kept per anomaly type while scanning (the result shows MAX_INSTANCES)
 pack_read = struct.Struct("4q").pack   # one committed read: tid, kid, length, external (0/1)
+READ_BYTES = 32
+NOAPP = object()   # marks "no append of its own to this key yet" in a txn's per-key state
 
 
 class Analyzer(TxnExplainer):
@@ -65,7 +67,8 @@ class Analyzer(TxnExplainer):
         self.inter = {}          # kid -> values whose appender appended to the key again later
         self.bad = set()         # kids whose order is unusable (incompatible / duplicates)
         self.reads = bytearray() # per committed read, packed int64: tid, kid, length, external?
-        self.rmw = []            # (kid, read length, tid): read then appended the same key
+        self.rmw = []            # (kid, first read's length, tid, its row): read, then appended
+        self.odd = {}            # read row -> value, for reads not a prefix of the longest read
         self.raw = defaultdict(list)
         self.counts = defaultdict(int)
         self.line_fn = None
@@ -111,6 +114,7 @@ class Analyzer(TxnExplainer):
         reads = self.reads
         inter = self.inter
         rmw_append = self.rmw.append
+        nread = len(reads) // READ_BYTES
         tid = tab.n
         self.line_fn = line_fn
         pos = pos0 - 1
@@ -174,8 +178,9 @@ class Analyzer(TxnExplainer):
                     continue
                 # --- a committed txn, inline (this runs once per micro-op of the history) ---
                 cur = tid - 1
-                own = None          # kid -> this txn's appends so far
-                last = None         # kid -> this txn's last read
+                # kid -> [expected base (a read, or None: unknown), own appends since it,
+                #         first read, its row, last read, last own append (or NOAPP)]
+                state = None
                 for mop in value:
                     try:
                         f, k, v = mop     # anything but a 3-item micro-op fails here or below
@@ -202,22 +207,34 @@ class Analyzer(TxnExplainer):
                                     longest[kid] = v
                                     longest_by[kid] = cur
                                 else:
-                                    self._incompatible(kid, cur, v, L)
+                                    self._incompatible(kid, cur, v, L, nread)
                             elif (v != L) if n == m else (L[:n] != v):
-                                self._incompatible(kid, cur, v, L)
-                        ext = 1
-                        if own is not None:
-                            mine = own.get(kid)
-                            if mine:
-                                ext = 0
-                                j = len(mine)
-                                if n < j or v[n - j:] != mine:
-                                    self._record("internal", (cur, kid, v, list(mine)))
-                        if last is None:
-                            last = {kid: v}
+                                self._incompatible(kid, cur, v, L, nread)
+                        s = state.get(kid) if state is not None else None
+                        if s is None:
+                            if state is None:
+                                state = {kid: [v, [], v, nread, v, NOAPP]}
+                            else:
+                                state[kid] = [v, [], v, nread, v, NOAPP]
+                            reads += pack_read(cur, kid, n, 1)
                         else:
-                            last[kid] = v
-                        reads += pack_read(cur, kid, n, ext)
+                            # Elle's internal: a read must show the txn's own view so far (its
+                            # previous read, plus its own appends since)
+                            base, tail = s[0], s[1]
+                            if base is None:
+                                j = len(tail)
+                                if n < j or v[n - j:] != tail:
+                                    self._record("internal", (cur, kid, v, None, list(tail)))
+                            elif (v != base + tail) if tail else (v != base):
+                                self._record("internal", (cur, kid, v, base, list(tail)))
+                            s[0] = v
+                            s[1] = []
+                            s[4] = v
+                            if s[2] is None:
+                                s[2] = v
+                                s[3] = nread
+                            reads += pack_read(cur, kid, n, s[5] is NOAPP)
+                        nread += 1
                     elif f == "append":
                         w = writers[kid]
                         try:
@@ -226,23 +243,23 @@ class Analyzer(TxnExplainer):
                         except TypeError:
                             self._unhashable(mop, pos)
                         w[v] = cur
-                        if own is None:
-                            own = {kid: [v]}
-                            mine = None
-                        else:
-                            mine = own.get(kid)
-                            if mine is None:
-                                own[kid] = [v]
+                        s = state.get(kid) if state is not None else None
+                        if s is None:
+                            if state is None:
+                                state = {kid: [None, [v], None, -1, None, v]}
                             else:
-                                inter.setdefault(kid, []).append(mine[-1])
-                                mine.append(v)
-                        if last is not None:
-                            lr = last.get(kid)
-                            if lr is not None:
-                                if not mine:
-                                    rmw_append((kid, len(lr), cur))
-                                if v in lr:
-                                    self._record("future-read", (cur, kid, lr, v))
+                                state[kid] = [None, [v], None, -1, None, v]
+                            continue
+                        s[1].append(v)
+                        if s[5] is NOAPP:
+                            if s[2] is not None:     # lost update is keyed on the first read (Elle)
+                                rmw_append((kid, len(s[2]), cur, s[3]))
+                        else:
+                            inter.setdefault(kid, []).append(s[5])
+                        s[5] = v
+                        lr = s[4]
+                        if lr is not None and (v in lr or (s[2] is not lr and v in s[2])):
+                            self._record("future-read", (cur, kid, lr if v in lr else s[2], v))
                     else:
                         self._bad_mop(mop, pos)
         finally:
@@ -296,7 +313,8 @@ class Analyzer(TxnExplainer):
         raise HistoryError(self.path, self._line(line), f"value {v!r} appended to key {k!r} more than once "
                                             "(appended values must be unique per key)")
 
-    def _incompatible(self, kid, tid, v, L):
+    def _incompatible(self, kid, tid, v, L, row):
+        self.odd[row] = v        # the only reads that are not a prefix of their key's longest read
         self.counts["incompatible-order"] += 1
         if kid not in self.bad:
             self.bad.add(kid)
@@ -319,13 +337,16 @@ class Analyzer(TxnExplainer):
         self.pcmp, self.pinv = tab.col("pos_cmp"), tab.col("pos_inv")
         nk = len(self.keys)
 
-        # flatten every key's version order: flat position -> writer txn (-1 if none known)
+        # flatten every key's version order: flat position -> writer txn (-1 if none known). The
+        # order is the longest read, duplicates dropped (as Elle does, also for keys whose reads
+        # disagree: those are reported, and their edges kept as the longest read implies them)
         flat_w = []
         offs = [0] * (nk + 1)
         uo_key, uo_tid = [], []             # appends no read shows (filtered to ok below)
         inter = self.inter
         inter_pos = []
         bad = self.bad
+        self.orders = {}                    # kid -> order, where it is not the longest read itself
         extend = flat_w.extend
         for kid in range(nk):
             L = self.longest[kid] or ()
@@ -335,18 +356,19 @@ class Analyzer(TxnExplainer):
             nknown = 0
             if L:
                 try:
-                    ws = list(map(W.get, L, repeat(-1, len(L))))
                     Lset = set(L)
                 except TypeError:
                     pos = int(self.table.table()[self.longest_by[kid]][5])
                     raise HistoryError(self.path, self._line(pos),
                                        f"read of key {self.keys[kid]!r} holds an element that is not "
                                        "a number or string") from None
-                nknown = len(ws) - ws.count(-1)
-                extend(ws)
                 if len(Lset) != len(L):
                     self._duplicates(kid, L)
                     bad.add(kid)
+                    L = self.orders[kid] = list(dict.fromkeys(L))
+                ws = list(map(W.get, L, repeat(-1, len(L))))
+                nknown = len(ws) - ws.count(-1)
+                extend(ws)
                 for x in inter.get(kid, ()):
                     if x in Lset:
                         inter_pos.append(off + L.index(x))
@@ -367,14 +389,17 @@ class Analyzer(TxnExplainer):
         known = fw >= 0
         fw_type = np.where(known, types[np.where(known, fw, 0)] if n else 0, -1)
         failed = fw_type == FAIL
-        valid = known & ~failed & ~key_bad[flat_key]
+        valid = known & ~failed
 
         rd = (np.frombuffer(self.reads, dtype=np.int64).reshape(-1, 4) if len(self.reads)
               else np.zeros((0, 4), np.int64))
         r_txn, r_kid, r_len, r_ext = rd[:, 0], rd[:, 1], rd[:, 2], rd[:, 3].astype(bool)
         r_off = key_off[r_kid]
+        # reads of keys whose reads disagree or repeat elements are judged one by one on their
+        # values (below); every other read is a prefix of its key's order, judged by its length
+        r_bad = key_bad[r_kid]
 
-        self._g1a_g1b_dirty(fw, fw_type, failed, key_off, key_len, key_bad, inter_pos,
+        self._g1a_g1b_dirty(fw, fw_type, failed, known, key_off, key_len, r_bad, inter_pos,
                             r_txn, r_kid, r_len, r_off)
         self._lost_updates()
 
@@ -393,7 +418,7 @@ class Analyzer(TxnExplainer):
         # unobserved committed appends, grouped by key
         uo_key = np.asarray(uo_key, dtype=np.int64)
         uo_tid = np.asarray(uo_tid, dtype=np.int64)
-        keep = (~key_bad[uo_key] & (types[uo_tid] == OK)) if len(uo_key) else np.zeros(0, bool)
+        keep = (types[uo_tid] == OK) if len(uo_key) else np.zeros(0, bool)
         uo_key, uo_tid = uo_key[keep], uo_tid[keep]
         order = np.argsort(uo_key, kind="stable")
         uo_key, uo_tid = uo_key[order], uo_tid[order]
@@ -409,7 +434,7 @@ class Analyzer(TxnExplainer):
             mm = src != dst
             g.add(src[mm], dst[mm], WW)
 
-        ext = r_ext & ~key_bad[r_kid]
+        ext = r_ext & ~r_bad
         # wr: writer of the last valid element a read shows -> reader
         has = ext & (r_len > 0)
         if len(idx):
@@ -419,21 +444,16 @@ class Analyzer(TxnExplainer):
             src, dst = fw[q[m]], r_txn[m]
             mm = src != dst
             g.add(src[mm], dst[mm], WR)
-            # rw: reader -> writer of the first valid element it lacks
+            # rw: reader -> writer of the first valid element it lacks (also from a read that
+            # stops inside another txn's appends: G1b, and, as Elle reports, G-single with it)
             p = np.where(ext & (r_len < key_len[r_kid]), r_off + r_len, 0)
             q = next_valid[np.minimum(p, len(idx) - 1)]
             nxt = ext & (r_len < key_len[r_kid]) & (q < r_off + key_len[r_kid])
-            # a read that stops inside one txn's run of appends saw an intermediate state (G1b):
-            # it is not a committed version, so it anti-depends on nothing
-            last = prev_valid[np.where(has, r_off + r_len - 1, 0)]
-            last_w = np.where(has & (last >= r_off), fw[np.maximum(last, 0)], -1)
-            split = last_w == fw[np.minimum(q, len(idx) - 1)]
-            src, dst = r_txn[nxt & ~split], fw[q[nxt & ~split]]
+            src, dst = r_txn[nxt], fw[q[nxt]]
             mm = src != dst
             g.add(src[mm], dst[mm], RW)
         else:
             nxt = np.zeros(len(r_txn), bool)
-            last_w = np.full(len(r_txn), -1)
         # reads that show every valid element: -> every unshown committed append of the key
         tail = ext & ~nxt
         if len(uo_key) and tail.any():
@@ -443,8 +463,11 @@ class Analyzer(TxnExplainer):
             starts = np.repeat(uo_start[r_kid[rs]], cnt)
             within = np.arange(len(rep)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
             src, dst = r_txn[rep], uo_tid[starts + within]
-            mm = (src != dst) & (last_w[rep] != dst)   # not from an intermediate state (see above)
+            mm = src != dst
             g.add(src[mm], dst[mm], RW)
+        if r_bad.any():
+            self._odd_key_reads(g, np.nonzero(r_bad)[0], r_txn, r_kid, r_len, r_ext,
+                                uo_key, uo_tid, uo_start, uo_count)
         g.add_session_and_realtime(types, procs, t_inv, t_cmp)
         src, dst, typ = g.edges()
         t_graph = time.perf_counter()
@@ -465,26 +488,40 @@ class Analyzer(TxnExplainer):
             seen.add(x)
         self._record("duplicate-elements", (kid, self.longest_by[kid], list(L), dups))
 
-    def _g1a_g1b_dirty(self, fw, fw_type, failed, key_off, key_len, key_bad, inter_pos,
+    def _g1a_g1b_dirty(self, fw, fw_type, failed, known, key_off, key_len, r_bad, inter_pos,
                        r_txn, r_kid, r_len, r_off):
+        """G1a, garbage-read, G1b and dirty-update on the reads that are prefixes of their key's
+        order (the others: _odd_key_reads)."""
         if len(fw) == 0:
             return
         nk = len(key_len)
-        if failed.any():
-            fpos = np.nonzero(failed)[0]
-            fkey = np.repeat(np.arange(nk), key_len)[fpos]
-            first_fail = np.full(nk, np.iinfo(np.int64).max, np.int64)
-            np.minimum.at(first_fail, fkey, fpos - key_off[fkey])
-            hit = np.nonzero((r_len > first_fail[r_kid]) & ~key_bad[r_kid])[0]
+        good = ~r_bad
+        flat_key = np.repeat(np.arange(nk), key_len)
+        first_fail = None
+        # G1a: a read that shows an append of a failed txn; garbage-read: an element no txn appended
+        for kind, mask in (("G1a", failed), ("garbage-read", ~known)):
+            if not mask.any():
+                continue
+            fpos = np.nonzero(mask)[0]
+            fkey = flat_key[fpos]
+            first = np.full(nk, np.iinfo(np.int64).max, np.int64)
+            np.minimum.at(first, fkey, fpos - key_off[fkey])
+            if kind == "G1a":
+                first_fail = (fkey, first)
+            hit = np.nonzero(good & (r_len > first[r_kid]))[0]
             for i in hit[:KEEP]:
                 kid = int(r_kid[i])
-                p = int(key_off[kid] + first_fail[kid])
-                self._record("G1a", (int(r_txn[i]), kid, int(r_len[i]), int(fw[p]), p - int(key_off[kid])))
-            self.counts["G1a"] += max(0, len(hit) - KEEP)
+                p = int(key_off[kid] + first[kid])
+                shown = self.order(kid)[:int(r_len[i])]
+                x = shown[p - int(key_off[kid])]
+                self._record(kind, (int(r_txn[i]), kid, shown, int(fw[p]), x))
+            self.counts[kind] += max(0, len(hit) - KEEP)
+        if first_fail is not None:
             # dirty update: a non-failed append after a failed one in the same key's order
+            fkey, first = first_fail
             for kid in np.unique(fkey):
                 lo, hi = int(key_off[kid]), int(key_off[kid + 1])
-                f0 = lo + int(first_fail[kid])
+                f0 = lo + int(first[kid])
                 later = np.nonzero((fw_type[f0 + 1:hi] == OK) | (fw_type[f0 + 1:hi] == INFO))[0]
                 if len(later):
                     self._record("dirty-update", (int(kid), int(fw[f0]), f0 - lo,
@@ -492,22 +529,96 @@ class Analyzer(TxnExplainer):
         if inter_pos:
             inter = np.zeros(len(fw), bool)
             inter[np.asarray(inter_pos, dtype=np.int64)] = True
-            has = (r_len > 0) & ~key_bad[r_kid]
+            has = (r_len > 0) & good
             p = np.where(has, r_off + r_len - 1, 0)
             hit = np.nonzero(has & inter[p] & (fw[p] != r_txn) & (fw_type[p] == OK))[0]
             for i in hit[:KEEP]:
                 kid = int(r_kid[i])
-                self._record("G1b", (int(r_txn[i]), kid, int(r_len[i]), int(fw[p[i]])))
+                self._record("G1b", (int(r_txn[i]), kid, self.order(kid)[:int(r_len[i])], int(fw[p[i]])))
             self.counts["G1b"] += max(0, len(hit) - KEEP)
 
+    def _read_value(self, row, kid, n):
+        """What a read showed: its own value if it disagreed with the longest read, else a prefix."""
+        v = self.odd.get(row)
+        return v if v is not None else self.longest[kid][:n]
+
+    def _odd_key_reads(self, g, rows, r_txn, r_kid, r_len, r_ext, uo_key, uo_tid, uo_start, uo_count):
+        """Reads of keys whose reads disagree or repeat elements, judged one by one on what they
+        show, as Elle judges them: G1a / garbage-read / G1b on their elements, wr from the writer
+        of the last element shown, rw to the writer of the next element in the key's order."""
+        ty = self.ty
+        wr_s, wr_d, rw_s, rw_d = [], [], [], []
+        pos_of, inter_of = {}, {}
+        for i, t, kid, nn, ext in zip(rows.tolist(), r_txn[rows].tolist(), r_kid[rows].tolist(),
+                                      r_len[rows].tolist(), r_ext[rows].tolist()):
+            v = self._read_value(i, kid, nn)
+            W = self.writers[kid]
+            O = self.order(kid)
+            if kid not in pos_of:
+                pos_of[kid] = {x: j for j, x in enumerate(O)}
+                inter_of[kid] = set(self.inter.get(kid, ()))
+            try:
+                for x in v:
+                    w = W.get(x)
+                    if w is None:
+                        self._record("garbage-read", (t, kid, list(v), -1, x))
+                        break
+                    if ty[w] == FAIL:
+                        self._record("G1a", (t, kid, list(v), w, x))
+                        break
+                last = v[-1] if v else None
+                j = pos_of[kid].get(last, -2) if v else -1
+            except TypeError:
+                raise HistoryError(self.path, self._line(int(self.pcmp[t])),
+                                   f"read of key {self.keys[kid]!r} holds an element that is not "
+                                   "a number or string") from None
+            if v:
+                w = W.get(last)
+                if w is not None and w != t and ty[w] == OK and last in inter_of[kid]:
+                    self._record("G1b", (t, kid, list(v), w))
+            if not ext:
+                continue
+            for x in reversed(v):
+                w = W.get(x)
+                if w is not None and ty[w] != FAIL:
+                    if w != t:
+                        wr_s.append(w)
+                        wr_d.append(t)
+                    break
+            if j == -2:          # its last element is not in the key's order: nothing follows it
+                continue
+            nxt = None
+            for x in O[j + 1:]:
+                w = W.get(x)
+                if w is not None and ty[w] != FAIL:
+                    nxt = w
+                    break
+            targets = ([nxt] if nxt is not None else
+                       uo_tid[uo_start[kid]:uo_start[kid] + uo_count[kid]].tolist() if len(uo_key) else [])
+            for w in targets:
+                if w != t:
+                    rw_s.append(t)
+                    rw_d.append(w)
+        g.add(wr_s, wr_d, WR)
+        g.add(rw_s, rw_d, RW)
+
     def _lost_updates(self):
+        """Elle's lost update: two committed txns whose first read of a key showed the same
+        version, and which both then appended to it."""
         groups = defaultdict(list)
-        for kid, n, tid in self.rmw:
-            if kid not in self.bad:
+        bad = self.bad
+        for kid, n, tid, row in self.rmw:
+            if kid in bad:
+                try:
+                    groups[(kid, tuple(self._read_value(row, kid, n)))].append(tid)
+                except TypeError:
+                    continue      # an unhashable element: reported as bad input by _odd_key_reads
+            else:
                 groups[(kid, n)].append(tid)
-        for (kid, n), tids in groups.items():
+        for (kid, v), tids in groups.items():
             if len(tids) > 1:
-                self._record("lost-update", (kid, n, tids))
+                shown = list(v) if isinstance(v, tuple) else self.longest[kid][:v]
+                self._record("lost-update", (kid, shown, tids))
 
     # -- explanations ---------------------------------------------------------------------
     def _instances(self, found, fetch_ops, fw, key_off):
@@ -531,10 +642,10 @@ class Analyzer(TxnExplainer):
                     if kid is not None and self.longest_by[kid] >= 0:
                         more.add(self.longest_by[kid])
         for kind, items in self.raw.items():
-            if kind in ("G1a", "G1b", "dirty-update", "lost-update", "incompatible-order",
-                        "duplicate-elements"):
+            if kind in ("G1a", "G1b", "garbage-read", "dirty-update", "lost-update",
+                        "incompatible-order", "duplicate-elements"):
                 for it in items[:MAX_INSTANCES]:
-                    kid = it[1] if kind in ("G1a", "G1b") else it[0]
+                    kid = it[1] if kind in ("G1a", "G1b", "garbage-read") else it[0]
                     if self.longest_by[kid] >= 0:
                         more.add(self.longest_by[kid])
         extra = set()
@@ -560,15 +671,31 @@ class Analyzer(TxnExplainer):
         return v if isinstance(v, list) else []
 
     def order(self, kid):
-        return self.longest[kid] or []
+        """A key's version order: its longest read (duplicates dropped)."""
+        o = self.orders.get(kid)
+        return o if o is not None else (self.longest[kid] or [])
 
     def _explain_plain(self, kind, it):
         key = self.keys
         if kind == "internal":
-            tid, kid, v, mine = it
-            text = (f"{self.name(tid)} appended {fmt_list(mine)} to key {key[kid]!r} and then read it as "
-                    f"{fmt_list(v)}, which does not end with its own appends.")
+            tid, kid, v, base, mine = it
+            T = self.name(tid)
+            if base is None:
+                text = (f"{T} appended {fmt_list(mine)} to key {key[kid]!r} and then read it as "
+                        f"{fmt_list(v)}, which does not end with its own appends.")
+            elif mine:
+                text = (f"{T} read key {key[kid]!r} = {fmt_list(base)}, then appended {fmt_list(mine)}, "
+                        f"then read it as {fmt_list(v)}, not {fmt_list(base + mine)}: a transaction must "
+                        f"see its own earlier state.")
+            else:
+                text = (f"{T} read key {key[kid]!r} = {fmt_list(base)} and later, with no append of its "
+                        f"own in between, read it as {fmt_list(v)}: a transaction must see one state.")
             return {"ops": [self.op(tid)], "key": key[kid], "explanation": text}
+        if kind == "garbage-read":
+            reader, kid, shown, _, x = it
+            text = (f"{self.name(reader)} read key {key[kid]!r} = {fmt_list(shown, shown.index(x))}, which "
+                    f"includes {x!r}, a value no transaction in the history appended to that key.")
+            return {"ops": [self.op(reader)], "key": key[kid], "explanation": text}
         if kind == "future-read":
             tid, kid, lr, v = it
             text = (f"{self.name(tid)} read key {key[kid]!r} = {fmt_list(lr)}, which already contains "
@@ -586,19 +713,17 @@ class Analyzer(TxnExplainer):
                     f"{', '.join(map(repr, dups))} more than once, though each value was appended once.")
             return {"ops": [self.op(t)], "key": key[kid], "explanation": text}
         if kind == "G1a":
-            reader, kid, n, writer, pos = it
-            L = self.order(kid)
-            text = (f"{self.name(reader)} read key {key[kid]!r} = {fmt_list(L[:n], pos)}, which includes "
-                    f"{L[pos]!r}, appended by {self.name(writer)}, a transaction that failed "
+            reader, kid, shown, writer, x = it
+            text = (f"{self.name(reader)} read key {key[kid]!r} = {fmt_list(shown, shown.index(x))}, which "
+                    f"includes {x!r}, appended by {self.name(writer)}, a transaction that failed "
                     f"(aborted): it read a write that never committed.")
             return {"ops": [self.op(reader), self.op(writer)], "key": key[kid], "explanation": text}
         if kind == "G1b":
-            reader, kid, n, writer = it
-            L = self.order(kid)
+            reader, kid, shown, writer = it
             later = [m[2] for m in self.mops(writer) if m[0] == "append" and m[1] == key[kid]]
-            text = (f"{self.name(reader)} read key {key[kid]!r} = {fmt_list(L[:n])}, ending with "
-                    f"{L[n - 1]!r}; but {self.name(writer)} appended {fmt_list(later)} to that key, so "
-                    f"{L[n - 1]!r} was an intermediate state of {self.name(writer)}, never committed as final.")
+            text = (f"{self.name(reader)} read key {key[kid]!r} = {fmt_list(shown)}, ending with "
+                    f"{shown[-1]!r}; but {self.name(writer)} appended {fmt_list(later)} to that key, so "
+                    f"{shown[-1]!r} was an intermediate state of {self.name(writer)}, never committed as final.")
             return {"ops": [self.op(reader), self.op(writer)], "key": key[kid], "explanation": text}
         if kind == "dirty-update":
             kid, fwt, fpos, later, lpos = it
@@ -608,11 +733,10 @@ class Analyzer(TxnExplainer):
                     f"{L[lpos]!r} comes after it: a committed write built on an aborted one.")
             return {"ops": [self.op(fwt), self.op(later)], "key": key[kid], "explanation": text}
         if kind == "lost-update":
-            kid, n, tids = it
-            L = self.order(kid)
+            kid, shown, tids = it
             names = ", ".join(self.name(t) for t in tids)
-            text = (f"{names} all read key {key[kid]!r} = {fmt_list(L[:n])} (the same version) and each "
-                    f"then appended to it and committed: each one's update ignores the others'.")
+            text = (f"{names} all first read key {key[kid]!r} = {fmt_list(shown)} (the same version) and "
+                    f"each then appended to it and committed: each one's update ignores the others'.")
             return {"ops": [self.op(t) for t in tids], "key": key[kid], "explanation": text}
         return {"explanation": f"{kind}: {it!r}"}
 
@@ -709,7 +833,7 @@ def _stream_jsonl(an, path):
 
 
 def _tids_of(kind, it):
-    if kind in ("internal", "future-read"):
+    if kind in ("internal", "future-read", "garbage-read"):
         return [it[0]]
     if kind == "incompatible-order":
         return [it[1], it[3]]

@@ -49,15 +49,18 @@ ALIASES = {
 # Cycle anomalies get -process / -realtime forms.
 CYCLE_ANOMALIES = ("G0", "G1c", "G-single", "G-nonadjacent", "G2-item")
 
-# Anomalies that corrupt the data itself: no isolation level permits them.
-_EVERY_MODEL = ["internal", "duplicate-elements", "incompatible-order", "future-read",
-                "cyclic-versions"]
+# Anomalies that corrupt the data itself: no isolation level permits them (garbage-read: a read
+# shows a value no transaction wrote).
+_EVERY_MODEL = ["duplicate-elements", "incompatible-order", "future-read", "cyclic-versions",
+                "garbage-read"]
 
 # What each base model proscribes directly (plus what weaker models forbid).
 _DIRECT = {
     "read-uncommitted": ["G0"] + _EVERY_MODEL,
     "read-committed": ["G1a", "G1b", "G1c", "dirty-update"],
-    "monotonic-atomic-view": [],
+    # Elle's internal (a read that disagrees with the txn's own earlier read or appends) is
+    # proscribed from read atomic up, as in Elle: read committed allows non-repeatable reads
+    "monotonic-atomic-view": ["internal"],
     "cursor-stability": ["lost-update"],
     "repeatable-read": ["G-single", "G-nonadjacent", "G2-item"],
     "snapshot-isolation": ["G-single", "G-nonadjacent"],

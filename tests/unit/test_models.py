@@ -34,7 +34,10 @@ def test_stronger_models_forbid_more():
     ("lost-update", "read-committed", True),
     ("lost-update", "cursor-stability", False),
     ("lost-update", "snapshot-isolation", False),
-    ("internal", "read-uncommitted", False),
+    ("internal", "read-committed", True),          # Elle: read committed allows non-repeatable reads
+    ("internal", "monotonic-atomic-view", False),
+    ("internal", "snapshot-isolation", False),
+    ("garbage-read", "read-uncommitted", False),
     ("incompatible-order", "read-uncommitted", False),
 ])
 def test_verdicts(anomaly, model, valid):
