@@ -11,14 +11,19 @@ sound is used:
     linearizable_keys=True each key is linearizable: a version written or read by an op that
                            completed before another op was invoked precedes what that op wrote
                            or read (only the latest such op is used; fewer facts, still sound).
+    wfr_keys=True          writes follow reads: a txn that read k = v and then wrote k wrote a
+                           version after v.
   If the resulting version order per key has a cycle: cyclic-versions, and that key gives no
   ww/rw edges.
 - fail txns never happened; info txns may have: their writes give edges only when a committed
   read shows them; their reads are unknown.
+Every read of a key in a txn counts, not only the first: each one before the txn writes the key
+gives wr / rw edges, and each one is judged for G1a / G1b / garbage-read.
 Non-cycle anomalies: G1a (read of a failed write), G1b (read of a version its writer overwrote in
-the same txn), internal (a read after the txn's own write shows something else), future-read
-(a read shows the value its own txn writes only later), lost-update (two committed txns read the
-same version of a key and both wrote it).
+the same txn), garbage-read (a read of a value no txn wrote), internal (as Elle: a read that is not
+the txn's own last write or last read of the key), future-read (a read shows the value its own txn
+writes only later), lost-update (as Elle: two committed txns whose first read of a key showed the
+same version, and which both wrote it).
 """
 from __future__ import annotations
 
@@ -35,15 +40,19 @@ INIT = ("<init>",)   # the initial version (nil) as a hashable marker distinct f
 
 
 class RegisterAnalyzer(TxnExplainer):
-    def __init__(self, path, fs=("txn",), sequential_keys=False, linearizable_keys=False):
+    def __init__(self, path, fs=("txn",), sequential_keys=False, linearizable_keys=False,
+                 wfr_keys=False):
         self.path = path
         self.table = TxnTable(path, fs)
         self.sequential = sequential_keys
         self.linearizable = linearizable_keys
+        self.wfr = wfr_keys
         self.values = {}                 # tid -> micro-ops (what the txn did)
         self.writer = {}                 # (key, value) -> tid
         self.final = {}                  # (key, value) -> True if the writer's last write of key
-        self.ext_reads = []              # (tid, key, value or INIT)
+        self.ext_reads = []              # (tid, key, value or INIT): reads before the txn wrote key
+        self.first_reads = []            # (tid, key, value or INIT): the first of those per key
+        self.late_reads = []             # (tid, key, value): reads after the txn wrote key
         self.txn_writes = defaultdict(dict)  # tid -> {key: final value}
         self.raw = defaultdict(list)
         self.counts = defaultdict(int)
@@ -94,21 +103,32 @@ class RegisterAnalyzer(TxnExplainer):
             self.values[tid] = (code, value)
             return
         self.values[tid] = (code, value)
+        # every read counts: the first one of a key (lost update, as Elle keys it), every one
+        # before the txn writes the key (wr / rw edges, G1a, G1b), and the ones after (G1a, G1b)
         state = {}
-        for i, (f, k, v) in enumerate(value):
+        shown = set()
+        for f, k, v in value:
             if f == "w":
                 state[k] = ("w", v)
                 continue
             seen = INIT if v is None else v
             prev = state.get(k)
-            if prev is not None and prev[0] == "w":
-                if v != prev[1]:
-                    self._record("internal", (tid, k, prev[1], v))
-                continue
-            if v is not None and self.writer.get((k, v)) == tid:
+            if prev is not None:
+                # Elle's internal: a read shows the txn's own last write, or its own last read
+                if seen != prev[1]:
+                    self._record("internal", (tid, k, prev[1], seen, prev[0]))
+                if prev[0] == "w":
+                    if v is not None and v != prev[1] and (k, v) not in shown:
+                        shown.add((k, v))
+                        self.late_reads.append((tid, k, v))
+                    continue
+            elif v is not None and self.writer.get((k, v)) == tid:
                 self._record("future-read", (tid, k, v))
                 continue
             if prev is None:
+                self.first_reads.append((tid, k, seen))
+            if (k, seen) not in shown:
+                shown.add((k, seen))
                 self.ext_reads.append((tid, k, seen))
             state[k] = ("r", seen)
 
@@ -129,16 +149,12 @@ class RegisterAnalyzer(TxnExplainer):
             readers[(k, v)].append(tid)
             if v is INIT:
                 continue
-            w = self.writer.get((k, v))
-            if w is None or w == tid:
-                continue
-            if types[w] == FAIL:
-                self._record("G1a", (tid, k, v, w))
-                continue
-            if not self.final.get((k, v), True) and types[w] == OK:
-                self._record("G1b", (tid, k, v, w))
-            wr_s.append(w)
-            wr_d.append(tid)
+            w = self._judge_read(tid, k, v, types)
+            if w is not None:
+                wr_s.append(w)
+                wr_d.append(tid)
+        for tid, k, v in self.late_reads:
+            self._judge_read(tid, k, v, types)
         g.add(wr_s, wr_d, WR)
         observed = {kv for kv in readers if kv[1] is not INIT}
 
@@ -149,7 +165,7 @@ class RegisterAnalyzer(TxnExplainer):
             if self.final.get((k, v)) and (types[w] == OK or (types[w] != FAIL and (k, v) in observed)):
                 writes_by_key[k].append(v)
                 facts[k].add((INIT, v))
-        if self.sequential or self.linearizable:
+        if self.sequential or self.linearizable or self.wfr:
             self._assumed_facts(facts, types, procs, t_inv, t_cmp, observed)
         # cyclic versions
         bad = set()
@@ -177,14 +193,14 @@ class RegisterAnalyzer(TxnExplainer):
                         rw_d.append(whi)
         g.add(ww_s, ww_d, WW)
         g.add(rw_s, rw_d, RW)
-        self._lost_updates(readers)
+        self._lost_updates()
         g.add_session_and_realtime(types, procs, t_inv, t_cmp)
         src, dst, typ = g.edges()
         found, search = cyc.find_cycles(src, dst, typ, g.n_nodes, n, budget=budget)
         self.facts = facts
         anomalies = self._instances(found, fetch_ops)
         stats = tab.stats()
-        stats.update({"keys": len({k for k, _ in self.writer} | {k for _, k, _ in self.ext_reads}),
+        stats.update({"keys": len({k for k, _ in self.writer} | {k for _, k, _ in self.first_reads}),
                       "edges": int(len(src))})
         return cyc.cycle_check_result(anomalies, model, stats, search, self.counts)
 
@@ -198,7 +214,15 @@ class RegisterAnalyzer(TxnExplainer):
         self.values[tid] = (code, value)
 
     def _assumed_facts(self, facts, types, procs, t_inv, t_cmp, observed):
-        """Version order from the sequential / linearizable per-key assumptions."""
+        """Version order from the sequential / linearizable / writes-follow-reads assumptions."""
+        if self.wfr:
+            # a txn that first read k = v and then wrote k wrote a version after v
+            for t, k, v in self.first_reads:
+                final = self.txn_writes.get(t, {}).get(k)
+                if v is not INIT and final is not None and final != v and self.ty[t] == OK:
+                    facts[k].add((v, final))
+        if not (self.sequential or self.linearizable):
+            return
         events = defaultdict(list)   # key -> [(t_inv, t_cmp, proc, version, tid)]
         for tid, (code, value) in self.values.items():
             if code != OK:
@@ -228,10 +252,31 @@ class RegisterAnalyzer(TxnExplainer):
                     if j >= 0 and by_cmp[j][1] >= 0 and by_cmp[j][3] != b[3]:
                         facts[k].add((by_cmp[j][3], b[3]))
 
-    def _lost_updates(self, readers):
+    def _judge_read(self, tid, k, v, types):
+        """G1a / G1b / garbage-read for a read of (k, v) by another txn; the writer for a wr edge
+        (None when there is none: unknown, failed, or the reader itself)."""
+        w = self.writer.get((k, v))
+        if w is None:
+            self._record("garbage-read", (tid, k, v))
+            return None
+        if w == tid:
+            return None
+        if types[w] == FAIL:
+            self._record("G1a", (tid, k, v, w))
+            return None
+        if not self.final.get((k, v), True) and types[w] == OK:
+            self._record("G1b", (tid, k, v, w))
+        return w
+
+    def _lost_updates(self):
+        """Elle's lost update: committed txns whose first read of a key showed the same version,
+        and which all then wrote that key."""
         writes = self.txn_writes
-        for (k, v), tids in readers.items():
-            both = [t for t in tids if k in writes.get(t, {}) and self.ty[t] == OK]
+        groups = defaultdict(list)
+        for t, k, v in self.first_reads:
+            if k in writes.get(t, ()) and self.ty[t] == OK:
+                groups[(k, v)].append(t)
+        for (k, v), both in groups.items():
             if len(both) > 1:
                 self._record("lost-update", (k, v, both))
 
@@ -264,10 +309,18 @@ class RegisterAnalyzer(TxnExplainer):
                     f"{self.name(r)} read key {k!r} = {fmt_value(v)}, but {self.name(w)} overwrote that value "
                     f"with another write to the same key before committing: an intermediate state."}
         if kind == "internal":
-            t, k, wrote, read = it
+            t, k, expected, read, how = it
+            shown = lambda x: fmt_value(None if x is INIT else x)
+            text = (f"{self.name(t)} wrote {shown(expected)} to key {k!r} and then read it as {shown(read)}: "
+                    f"a transaction must see its own writes." if how == "w" else
+                    f"{self.name(t)} read key {k!r} = {shown(expected)} and later, with no write of its own "
+                    f"in between, read it as {shown(read)}: a transaction must see one state.")
+            return {"ops": [self.op(t)], "key": k, "explanation": text}
+        if kind == "garbage-read":
+            t, k, v = it
             return {"ops": [self.op(t)], "key": k, "explanation":
-                    f"{self.name(t)} wrote {fmt_value(wrote)} to key {k!r} and then read it as "
-                    f"{fmt_value(read)}: a transaction must see its own writes."}
+                    f"{self.name(t)} read key {k!r} = {fmt_value(v)}, a value no transaction in the history "
+                    f"wrote to that key."}
         if kind == "future-read":
             t, k, v = it
             return {"ops": [self.op(t)], "key": k, "explanation":
@@ -307,9 +360,9 @@ class RegisterAnalyzer(TxnExplainer):
         return None
 
     def _basis(self):
-        return ("by the assumed " + " and ".join(
-            x for x, on in (("sequential", self.sequential), ("linearizable", self.linearizable)) if on)
-                + " per-key order") if (self.sequential or self.linearizable) else "by the version order"
+        on = [x for x, flag in (("sequential", self.sequential), ("linearizable", self.linearizable),
+                                ("writes-follow-reads", self.wfr)) if flag]
+        return ("by the assumed " + " and ".join(on) + " per-key order") if on else "by the version order"
 
 
 def _version_cycle(facts):
@@ -329,7 +382,7 @@ def _version_cycle(facts):
 def _tids_of(kind, it):
     if kind in ("G1a", "G1b"):
         return [it[0], it[3]]
-    if kind in ("internal", "future-read"):
+    if kind in ("internal", "future-read", "garbage-read"):
         return [it[0]]
     if kind == "lost-update":
         return list(it[2])
@@ -337,25 +390,25 @@ def _tids_of(kind, it):
 
 
 def check(history, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("txn",),
-          sequential_keys=False, linearizable_keys=False, **_):
+          sequential_keys=False, linearizable_keys=False, wfr_keys=False, **_):
     """Check an in-memory list of rw-register ops (a whole history or any subset)."""
     def feed(an):
         for i, op in enumerate(history):
             line = line_of(history, i)
             an.feed(i, op, line if line is not None else i + 1)
 
-    return _judge(RegisterAnalyzer(source_of(history), fs, sequential_keys, linearizable_keys), feed,
+    return _judge(RegisterAnalyzer(source_of(history), fs, sequential_keys, linearizable_keys, wfr_keys), feed,
                   lambda ps: {p: history[p] for p in ps}, model, budget)
 
 
 def check_file(path, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("txn",),
-               sequential_keys=False, linearizable_keys=False, **_):
+               sequential_keys=False, linearizable_keys=False, wfr_keys=False, **_):
     """Check a rw-register history file (streamed; positions are file lines)."""
     def feed(an):
         for line, op in iter_history(path):
             an.feed(line, op, line)
 
-    return _judge(RegisterAnalyzer(str(path), fs, sequential_keys, linearizable_keys), feed,
+    return _judge(RegisterAnalyzer(str(path), fs, sequential_keys, linearizable_keys, wfr_keys), feed,
                   lambda ls: fetch_lines(path, ls), model, budget)
 
 
