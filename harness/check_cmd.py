@@ -9,6 +9,9 @@ import sys
 
 from harness.errors import UsageError
 
+# rw-register's version-order assumptions: option name -> checker keyword
+ASSUMPTIONS = {"sequential-keys": "sequential_keys", "linearizable-keys": "linearizable_keys",
+               "wfr-keys": "wfr_keys"}
 WORKLOADS = ("list-append", "rw-register", "bank", "set", "save-resume", "cas-register")
 
 
@@ -28,6 +31,9 @@ def register(subparsers):
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--budget", type=int, default=None,
                    help="cycle-search effort bound in visited states (default 2,000,000)")
+    p.add_argument("--assume", default=None, metavar="A,B",
+                   help="rw-register: per-key order assumptions the caller vouches for, comma "
+                        "separated: " + ", ".join(ASSUMPTIONS))
     p.set_defaults(func=run)
 
 
@@ -53,6 +59,19 @@ def guess_workload(path) -> str:
     return "list-append"
 
 
+def assumptions(text, workload) -> dict:
+    """--assume sequential-keys,wfr-keys -> {"sequential_keys": True, "wfr_keys": True}."""
+    if not text:
+        return {}
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    unknown = [x for x in names if x not in ASSUMPTIONS]
+    if unknown:
+        raise UsageError(f"unknown --assume {', '.join(unknown)} (known: {', '.join(ASSUMPTIONS)})")
+    if workload != "rw-register":
+        raise UsageError(f"--assume applies to rw-register histories, not {workload}")
+    return {ASSUMPTIONS[x]: True for x in names}
+
+
 def run(args) -> int:
     from checkers import models
     from checkers.api import check_file
@@ -72,6 +91,7 @@ def run(args) -> int:
         opts = {}
         if args.budget is not None:
             opts["budget"] = args.budget
+        opts.update(assumptions(args.assume, workload))
         result = check_file(args.history, workload, model, **opts)
     except HistoryError as e:
         raise UsageError(str(e)) from None
