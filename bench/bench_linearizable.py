@@ -30,6 +30,7 @@ import argparse
 import os
 import random
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -224,6 +225,34 @@ def write_events(by_key, path: Path):
     path.write_text("".join(line + "\n" for _, line in events))
 
 
+def run_porcupine(driver, events_file, args):
+    """(verdict, seconds) from one driver process per history, its address space capped at
+    --memory-gb: at 100k ops Porcupine's cache (a bitset copy per configuration) can outgrow the
+    machine, and the kernel's OOM killer would pick any process, not just this one."""
+    limit = int(args.memory_gb * (1 << 30))
+
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    try:
+        out = subprocess.run([str(driver), args.timeout, str(args.repeat), events_file],
+                             capture_output=True, text=True, preexec_fn=cap,
+                             timeout=args.repeat * (go_seconds(args.timeout) + 30))
+    except subprocess.TimeoutExpired:
+        return "timeout", float("nan")
+    if out.returncode != 0:
+        oom = "out of memory" in out.stderr or "cannot allocate" in out.stderr
+        return ("out-of-memory" if oom else f"crash({out.returncode})"), float("nan")
+    _, verdict, seconds = out.stdout.split()
+    return verdict, float(seconds)
+
+
+def go_seconds(duration: str) -> float:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)", duration)
+    if not m:
+        sys.exit(f"bench_linearizable: --timeout {duration!r}: use e.g. 500ms, 120s or 5m")
+    return float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[m.group(2)]
+
+
 def time_ours(by_key, repeat):
     best, verdict = None, None
     for _ in range(repeat):
@@ -246,6 +275,8 @@ def main(argv=None):
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--timeout", default="120s", help="Porcupine's timeout per history (Go duration)")
+    ap.add_argument("--memory-gb", type=float, default=4.0,
+                    help="address-space cap of each Porcupine process (default 4)")
     ap.add_argument("--skip-etcd", action="store_true")
     ap.add_argument("--skip-generated", action="store_true")
     args = ap.parse_args(argv)
@@ -277,9 +308,7 @@ def main(argv=None):
         p = work / f"h{i:04d}.events"
         write_events(by_key, p)
         files.append(str(p))
-    out = subprocess.run([str(driver), args.timeout, str(args.repeat), *files], check=True,
-                         capture_output=True, text=True).stdout.split("\n")
-    go = {line.split()[0]: (line.split()[1], float(line.split()[2])) for line in out if line.strip()}
+    go = {f: run_porcupine(driver, f, args) for f in files}
 
     print(f"{'history':<24} {'ops':>7} {'expected':>8} {'ours':>7} {'porcupine':>9} "
           f"{'ours s':>9} {'porc s':>9} {'ratio':>7}")
@@ -290,6 +319,8 @@ def main(argv=None):
         theirs, theirs_s = go[f]
         ops = sum(len(v) for v in by_key.values())
         t = totals.setdefault(group, [0, 0.0, 0.0])
+        if theirs_s != theirs_s:   # nan: Porcupine gave no answer, keep it out of the totals
+            t = [0, 0.0, 0.0]
         t[0] += 1
         t[1] += ours_s
         t[2] += theirs_s

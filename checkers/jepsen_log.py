@@ -18,15 +18,17 @@ from checkers.history import HistoryError
 
 _OP_LINE = re.compile(r"jepsen\.util\s+-\s+(\S+)\s+:(invoke|ok|fail|info)\s+:(\S+)\s*(.*?)\s*$")
 _MARKER = re.compile(r"\bjepsen\.util\s+-\s+")
+_OP_START = re.compile(rb"jepsen\.util\s+-\s+\S+[ \t]+:(invoke|ok|fail|info)[ \t]+:")
 
 
 def is_jepsen_log(path) -> bool:
+    """Not JSON or EDN (which start with `{`, `[` or `;`), and an op line in the first 64 KB
+    (a jepsen.log starts with the test's setup chatter)."""
     with open(path, "rb") as f:
-        head = f.read(4096)
-    for raw in head.splitlines():
-        if raw.strip():
-            return _OP_LINE.search(raw.decode("utf-8", "replace")) is not None
-    return False
+        head = f.read(65536)
+    if head.lstrip().startswith((b"{", b"[", b";")):
+        return False
+    return _OP_START.search(head) is not None
 
 
 def _process(text, path, lineno):

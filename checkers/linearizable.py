@@ -56,6 +56,7 @@ models.register_anomaly(ANOMALY, ["strict-serializable"])
 
 DATATYPES = ("register", "cas-register")
 DEFAULT_BUDGET = 2_000_000
+EXPLAIN_BUDGET = 200_000   # configurations spent explaining a verdict the zone test already gave
 DEFAULT_MODEL = "strict-serializable"
 READ, WRITE, CAS, MISMATCH, CAS_INFO = range(5)
 NEVER = float("inf")
@@ -127,10 +128,10 @@ def collect(history, datatype="cas-register"):
         started = open_ops.pop(proc, None)
         if started is None:
             raise HistoryError(*where, f"a {t} of process {proc} with no invoke before it")
-        call, inv, _ = started
+        call, inv, inv_where = started
         if inv.get("f") != f:
             raise HistoryError(*where, f"completion f {f!r} does not match its invoke's {inv.get('f')!r}")
-        _add(by_key, call, pos, t, inv, op, datatype, where)
+        _add(by_key, call, pos, t, inv, op, datatype, inv_where)  # errors name the invoke's line
     for call, inv, where in open_ops.values():  # never completed: like info
         _add(by_key, call, None, "info", inv, None, datatype, where)
     for ops in by_key.values():
@@ -389,7 +390,9 @@ def check_keys(by_key, budget=DEFAULT_BUDGET, time_limit=None):
                 continue
         searched += 1
         try:
-            ok, found = search(ops, budget=budget, deadline=deadline)
+            # a key the zone test already failed is searched only for its explanation: cheaply
+            ok, found = search(ops, budget=budget if reason is None else min(budget, EXPLAIN_BUDGET),
+                               deadline=deadline)
         except Budget as b:
             configurations += b.args[0]
             if reason is None:

@@ -1,0 +1,83 @@
+"""Property tests of checkers/linearizable.py: a simulated linearizable store is always valid, a
+store with a planted stale read or lost write is always caught, and the zone test agrees with
+the search on random unique-valued register histories (valid and not)."""
+import random
+
+import pytest
+
+from checkers.linearizable import check_ops, collect, search, zone_check, zones_apply
+from checkers.register_sim import simulate
+
+
+def _histories(datatype, fault, count=150):
+    for seed in range(count):
+        rng = random.Random(seed * 7919 + len(datatype))
+        yield seed, simulate(rng.randrange(5, 80), rng, processes=rng.randrange(1, 7),
+                             keys=rng.choice([None, 1, 3]), datatype=datatype, fault=fault,
+                             info_rate=rng.choice([0.0, 0.1, 0.3]))
+
+
+@pytest.mark.parametrize("datatype", ["register", "cas-register"])
+def test_linearizable_store_is_always_valid(datatype):
+    for seed, hist in _histories(datatype, None):
+        r = check_ops(hist, datatype)
+        assert r["valid"] is True, (seed, r["anomalies"])
+
+
+@pytest.mark.parametrize("datatype", ["register", "cas-register"])
+@pytest.mark.parametrize("fault", ["stale-read", "lost-write"])
+def test_planted_faults_are_always_found(datatype, fault):
+    planted = 0
+    for seed, hist in _histories(datatype, fault):
+        if hist.planted:
+            planted += 1
+            r = check_ops(hist, datatype)
+            assert r["valid"] is False, seed
+            assert r["anomalies"]["nonlinearizable"][0]["explanation"]
+    assert planted > 50   # the simulator did plant most of the time
+
+
+def test_non_unique_values_valid_store_is_valid():
+    for seed in range(60):
+        rng = random.Random(seed)
+        hist = simulate(rng.randrange(5, 200), rng, processes=5, keys=2, datatype="cas-register",
+                        unique=False, values=3, info_rate=0.1)
+        assert check_ops(hist)["valid"] is True, seed
+
+
+def _random_register_history(rng):
+    """Random intervals, unique written values, reads of random values: mostly not linearizable."""
+    ops, nproc, open_, pid, written = [], rng.randrange(1, 5), {}, {}, 0
+    for _ in range(rng.randrange(2, 22)):
+        p = rng.randrange(nproc)
+        proc = pid.setdefault(p, p)
+        if p in open_:
+            f, v = open_.pop(p)
+            t = rng.choice(["ok"] * 6 + ["info", "fail"])
+            if f == "read":
+                t = "fail" if t == "fail" else "ok"
+                v = rng.choice([None] + list(range(1, written + 2)))
+            ops.append({"type": t, "process": proc, "f": f, "value": v})
+            if t == "info":
+                pid[p] = proc + 100
+        else:
+            f = rng.choice(["read", "write"])
+            v = None
+            if f == "write":
+                written += 1
+                v = written
+            open_[p] = (f, v)
+            ops.append({"type": "invoke", "process": proc, "f": f, "value": v})
+    return ops
+
+
+def test_zone_test_agrees_with_the_search():
+    outcomes = set()
+    for seed in range(3000):
+        hist = _random_register_history(random.Random(seed))
+        for ops in collect(hist, "register").values():
+            assert zones_apply(ops)
+            zones = zone_check(ops) is None
+            assert zones == search(ops)[0], seed
+            outcomes.add(zones)
+    assert outcomes == {True, False}
