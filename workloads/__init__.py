@@ -11,6 +11,7 @@ WORKLOADS = {
     "bank": "workloads.bank:Bank",
     "set": "workloads.set:SetWorkload",
     "save-resume": "workloads.save_resume:SaveResume",
+    "cas-register": "workloads.cas_register:CasRegister",
 }
 
 
