@@ -14,6 +14,8 @@ to the isolation anomaly behind it:
   duplicate-instance  two running instances for one business key although a unique index forbids it
   torn-state          execution, variable, task/job and history disagree within one read
   divergence          the nodes' final states differ
+and, from ids, locks and replication (checkers/engine_locks.py): duplicate-id, duplicate-definition,
+exclusive-overlap, duplicate-cleanup-job, replication-halted and next-day-resume.
 
 Beside those, every instance's step list is encoded as a list-append key (each start/save/execute
 appends its save id, every read reads the list) and judged by checkers.list_append: anomalies the
@@ -42,6 +44,17 @@ ISOLATION_BEHIND = {
     "torn-state": "fractured read / read skew (G-single): one read saw parts of different transactions",
     "divergence": "replicas diverged: no single order of the committed transactions explains the nodes' "
                   "final states",
+    "duplicate-id": "lost update (P4) on ACT_GE_PROPERTY 'next.dbid': two engines read the same block "
+                    "and both REV_-checked writes committed",
+    "duplicate-definition": "write skew on a predicate (G2) that the deployment lock should have "
+                            "prevented: SELECT ... FOR UPDATE did not serialise the two deployments",
+    "exclusive-overlap": "write skew on a predicate (G2): two acquisitions each saw no locked exclusive "
+                         "job of the instance; or a lost update (P4) on the message subscription row",
+    "duplicate-cleanup-job": "write skew on a predicate (G2) under the history-cleanup lock: both "
+                             "schedulers saw no cleanup job",
+    "replication-halted": "replication stopped: acknowledged writes of one machine never reach the other",
+    "next-day-resume": "lost or stale state after the faults healed: a node shows an instance other than "
+                       "as the user's last acknowledged write left it",
 }
 ENGINE_ANOMALIES = tuple(ISOLATION_BEHIND)
 # the weakest consistency models each engine anomaly rules out (checkers.models.register_anomaly)
@@ -53,6 +66,12 @@ REGISTRATION = {
     "duplicate-instance": ["serializable"],   # write skew on the unique predicate
     "torn-state": ["monotonic-atomic-view"],  # fractured read
     "divergence": "all",                      # no single history explains the nodes
+    "duplicate-id": ["cursor-stability"],     # lost update on the id-block property row
+    "duplicate-definition": ["serializable"],  # predicate write skew (the lock did not hold)
+    "exclusive-overlap": ["serializable"],
+    "duplicate-cleanup-job": ["serializable"],
+    "replication-halted": "all",
+    "next-day-resume": "all",                 # an acknowledged state is gone after healing
 }
 WRITE_FS = ("start", "save", "execute")
 DEFAULT_MODEL = "read-committed"
@@ -117,35 +136,47 @@ def _who(rec) -> str:
 
 # --- states: what a read saw of one instance -------------------------------------------------------
 
-def states_from_tables(tables: dict) -> dict[int, list[dict]]:
-    """Instance key -> list of execution states (one per execution row) from a final table dump."""
-    execs = tables.get("ru_execution") or []
-    vars_by_exec = defaultdict(list)
-    for r in tables.get("ru_variable") or []:
-        if r[3] == "step":
-            vars_by_exec[r[2]].append(r[4])
-    tasks = defaultdict(list)
-    for r in tables.get("ru_task") or []:
-        tasks[r[2]].append(r[0])
-    jobs = defaultdict(list)
-    for r in tables.get("ru_job") or []:
-        jobs[r[2]].append(r[0])
-    hist = defaultdict(list)
-    for r in tables.get("hi_actinst") or []:
-        hist[r[1]].append([r[2], r[0]])
+def rows(final_txn, dump: dict, table: str) -> list[dict]:
+    """A final dump's rows of `table` as column -> value (the final op names its columns)."""
+    cols = (_v(final_txn).get("columns") or {}).get(table) or []
+    return [dict(zip(cols, r)) for r in (dump.get("tables") or {}).get(table) or []]
+
+
+def states_of_dump(final_txn, dump: dict) -> dict[int, list[dict]]:
+    """Instance key -> list of execution states (one per execution row of the business key), from one
+    node's final dump, in the shape a resume returns."""
+    var, order, bytes_of = defaultdict(list), defaultdict(list), {}
+    for b in rows(final_txn, dump, "ACT_GE_BYTEARRAY"):
+        bytes_of[b["ID_"]] = b["BYTES_"]
+    for r in rows(final_txn, dump, "ACT_RU_VARIABLE"):
+        if r["NAME_"] == "step":
+            var[r["EXECUTION_ID_"]].append(r["TEXT_"])
+        elif r["NAME_"] == "order":
+            order[r["EXECUTION_ID_"]].append(bytes_of.get(r["BYTEARRAY_ID_"]))
+    tasks, jobs, hist = defaultdict(list), defaultdict(list), defaultdict(list)
+    for r in rows(final_txn, dump, "ACT_RU_TASK"):
+        tasks[r["EXECUTION_ID_"]].append(r["DESCRIPTION_"])
+    for r in rows(final_txn, dump, "ACT_RU_JOB"):
+        if r["HANDLER_TYPE_"] == "async-continuation":
+            jobs[r["PROCESS_INSTANCE_ID_"]].append(r["HANDLER_CFG_"])
+    for r in rows(final_txn, dump, "ACT_HI_ACTINST"):
+        hist[r["PROC_INST_ID_"]].append([r["SEQUENCE_COUNTER_"], sid_of(r["ID_"])])
     out = defaultdict(list)
-    for e in execs:
-        eid, rev, bkey, act, seq = e[0], e[1], e[2], e[3], e[4]
-        key = key_of_business_key(bkey)
-        vs = vars_by_exec.get(eid, [])
-        out[key].append({"exec": eid, "rev": rev, "seq": seq, "act": act,
-                         "var": vs[0] if len(vs) == 1 else (vs or None),
-                         "tasks": sorted(tasks.get(eid, [])), "jobs": sorted(jobs.get(eid, [])),
-                         "hist": sorted(hist.get(eid, [])), "n_exec": None})
-    for key, states in out.items():
+    for e in rows(final_txn, dump, "ACT_RU_EXECUTION"):
+        eid = e["ID_"]
+        out[key_of_business_key(e["BUSINESS_KEY_"])].append({
+            "exec": eid, "rev": e["REV_"], "seq": e["SEQUENCE_COUNTER_"], "act": e["ACT_INST_ID_"],
+            "var": _one_or_all(var.get(eid)), "order": _one_or_all(order.get(eid)),
+            "tasks": sorted(tasks.get(eid, []), key=str), "jobs": sorted(jobs.get(eid, []), key=str),
+            "hist": sorted(hist.get(eid, []), key=_hist_order), "n_exec": None})
+    for states in out.values():
         for s in states:
             s["n_exec"] = len(states)
     return dict(out)
+
+
+def _one_or_all(values):
+    return values[0] if values and len(values) == 1 else (values or None)
 
 
 def key_of_business_key(bkey) -> int | str:
@@ -155,19 +186,22 @@ def key_of_business_key(bkey) -> int | str:
     return bkey
 
 
-def step_sid(act) -> tuple[int, int] | None:
-    """'step-5-123' -> (5, 123): the step an execution row or history row records, and which save."""
-    if not isinstance(act, str):
+def sid_of(activity_instance) -> int | None:
+    """'userTask:123' / 'serviceTask:123#2' -> 123: the save id of the write that made it."""
+    if not isinstance(activity_instance, str) or ":" not in activity_instance:
         return None
-    parts = act.split("-")
-    if len(parts) == 3 and parts[0] == "step" and parts[1].isdigit() and parts[2].isdigit():
-        return int(parts[1]), int(parts[2])
-    return None
+    tail = activity_instance.split(":", 1)[1].split("#", 1)[0]
+    return int(tail) if tail.isdigit() else None
+
+
+def _hist_order(entry):
+    seq, sid = entry
+    return (seq if isinstance(seq, int) else -1, sid if isinstance(sid, int) else -1)
 
 
 def hist_list(state) -> list[int]:
     """The instance's step list as list-append sees it: save ids in (seq, id) order."""
-    return [sid for _, sid in sorted(state.get("hist") or [])]
+    return [sid for _, sid in sorted(state.get("hist") or [], key=_hist_order)]
 
 
 # --- the reads of a history ------------------------------------------------------------------------
@@ -185,7 +219,7 @@ def reads(txns) -> list[tuple[dict, int | str, dict | None, str]]:
         if t["f"] == "resume":
             out.append((t, v.get("key"), v.get("state"), v.get("node") or t.get("node")))
     for t, node, dump in final_dumps(txns):
-        for key, states in states_from_tables(dump.get("tables") or {}).items():
+        for key, states in states_of_dump(t, dump).items():
             out.append((t, key, primary_state(states), node))
     if isinstance(txns, Txns):
         txns.observations = out
@@ -220,9 +254,15 @@ def observed_sids(txns) -> dict[int, tuple[dict, str]]:
             for sid in _v(t).get("list") or []:
                 seen.setdefault(sid, (t, t.get("node")))
     for t, node, dump in final_dumps(txns):
-        for r in dump["tables"].get("job_effect") or []:
-            seen.setdefault(r[1], (t, node))
+        for r in rows(t, dump, "HARNESS_EFFECT"):
+            seen.setdefault(r["ATTEMPT_"], (t, node))
     return seen
+
+
+def makes_step(t) -> bool:
+    """Did this write (if it took effect) move its instance one step: a start, a save, or the execute
+    of a service step's last job (the join)? An earlier branch's execute only bumps REV_."""
+    return t["f"] in ("start", "save") or (t["f"] == "execute" and _v(t).get("joined") is not False)
 
 
 def writes(txns) -> dict[int, dict]:
@@ -275,9 +315,9 @@ def check_history_sequences(txns, by_sid) -> tuple[list, list]:
             writers = [by_sid.get(s) for s in sorted(sids)]
             names = "; ".join(_who(w) if w else f"save #{s} (not in this history)"
                               for s, w in zip(sorted(sids), writers))
-            kept = step_sid(state.get("act"))
-            keep_txt = (f" The execution row on {node} carries save #{kept[1]}'s step; the other "
-                        f"save's work is lost." if kept and kept[0] == seq and kept[1] in sids else
+            kept = sid_of(state.get("act"))
+            keep_txt = (f" The execution row on {node} carries save #{kept}'s step; the other "
+                        f"save's work is lost." if state.get("seq") == seq and kept in sids else
                         " At most one of them can be the instance's real history; the others' work is lost.")
             lost.append(_finding(
                 "lost-save",
@@ -321,9 +361,10 @@ def check_double_win_acks(txns, already: set) -> list:
 def check_final_missing(txns) -> list:
     """lost-save: an acknowledged write missing from a node's final state."""
     out = []
-    acked = [t for t in txns if t["type"] == "ok" and t["f"] in WRITE_FS and _v(t).get("sid") is not None]
+    acked = [t for t in txns if t["type"] == "ok" and t["f"] in WRITE_FS and makes_step(t)
+             and _v(t).get("sid") is not None]
     for f, node, dump in final_dumps(txns):
-        states = states_from_tables(dump["tables"])
+        states = states_of_dump(f, dump)
         present = defaultdict(set)
         for key, ss in states.items():
             for s in ss:
@@ -398,7 +439,7 @@ def check_stale_resumes(txns) -> list:
 def check_double_execution(txns, seen) -> list:
     out = []
     # (a) more than one committed effect per job: ok executes, info executes proven by a read,
-    #     and job_effect rows in any node's final state
+    #     and effect rows in any node's final state
     effects = defaultdict(dict)  # job -> {attempt sid: (txn, how)}
     for t in txns:
         v = _v(t)
@@ -407,8 +448,9 @@ def check_double_execution(txns, seen) -> list:
         if t["type"] == "ok" or (t["type"] == "info" and v.get("sid") in seen):
             effects[v["job"]][v["sid"]] = t
     for f, node, dump in final_dumps(txns):
-        for job, attempt, _ in dump["tables"].get("job_effect") or []:
-            effects[job].setdefault(attempt, f)
+        for r in rows(f, dump, "HARNESS_EFFECT"):
+            if r["KIND_"] == "job":
+                effects[r["TARGET_"]].setdefault(r["ATTEMPT_"], f)
     for job, attempts in sorted(effects.items()):
         if len(attempts) < 2:
             continue
@@ -418,7 +460,7 @@ def check_double_execution(txns, seen) -> list:
             f"Job {job} took effect {len(attempts)} times (attempts "
             f"{', '.join('#' + str(a) for a in sorted(attempts))}): "
             + "; ".join(_who(r) for r in recs if r["f"] == "execute")
-            + (". Its job_effect rows in a final state prove it." if any(r["f"] == "final" for r in recs)
+            + (". Its effect rows (HARNESS_EFFECT) in a final state prove it." if any(r["f"] == "final" for r in recs)
                else ".") + " A service task would have run twice (e.g. a payment charged twice).",
             recs, job=job, nodes=sorted({r.get("node") for r in recs if r.get("node")})))
     # (b) overlapping live leases held by different owners / two leases from one job revision
@@ -453,14 +495,19 @@ def check_duplicate_instances(txns, seen) -> list:
     if not unique:
         return []
     out = []
+    exec_of_first_step = {}  # save id of a start -> the execution whose history begins with it
+    for t, key, state, node in reads(txns):
+        for seq, sid in (state or {}).get("hist") or []:
+            if seq == 0:
+                exec_of_first_step.setdefault(sid, state["exec"])
     starts = defaultdict(dict)
     for t in txns:
         v = _v(t)
-        if t["f"] == "start" and (t["type"] == "ok" or (t["type"] == "info" and v.get("sid") in seen)):
-            if v.get("exec"):
-                starts[v.get("key")][v["exec"]] = t
-            elif v.get("sid") in seen:
-                starts[v.get("key")][f"pi-{v.get('key')}-{v['sid']}"] = t
+        if t["f"] != "start":
+            continue
+        eid = v.get("exec") if t["type"] == "ok" else exec_of_first_step.get(v.get("sid"))
+        if eid is not None and (t["type"] == "ok" or v.get("sid") in seen):
+            starts[v.get("key")][eid] = t
     reported = set()
     for key, ex in sorted(starts.items(), key=lambda kv: str(kv[0])):
         if len(ex) > 1:
@@ -487,29 +534,33 @@ def check_duplicate_instances(txns, seen) -> list:
 
 def torn_reasons(state: dict) -> list[str]:
     """Why one read of an instance is internally inconsistent ([] when it is whole). A whole state
-    names one latest save X at step q everywhere: execution act 'step-q-X', variable 'q:X', history's
-    top entry (q, X), and exactly one successor: task 't-X' or job 'j-X'."""
+    names one latest write X at step q everywhere: execution ACT_INST_ID_ '<activity>:X' and
+    SEQUENCE_COUNTER_ q, variable 'step' 'q:X', the serialized variable's bytes 'q:X', history's top
+    entry (q, X), and its successor: at a user task exactly task 'userTask:X'; at the service step one
+    or more of its jobs 'serviceTask:X#b' (the branches not yet executed) and no task."""
     reasons = []
-    q = state.get("seq")
-    act = step_sid(state.get("act"))
-    if act is None or act[0] != q:
-        reasons.append(f"the execution says step {q} but its activity is {state.get('act')!r}")
-        return reasons
-    x = act[1]
-    if state.get("var") != f"{q}:{x}":
-        reasons.append(f"the execution is at step {q} by save #{x} but the variable says {state.get('var')!r}")
-    hist = sorted(state.get("hist") or [])
-    # the history's last step must be q and include save X (two saves at one step are a double-win,
+    q, act = state.get("seq"), state.get("act")
+    x = sid_of(act)
+    if x is None:
+        return [f"the execution's activity instance {act!r} names no write"]
+    for what, field in (("variable 'step'", "var"), ("serialized variable 'order'", "order")):
+        if state.get(field) != f"{q}:{x}":
+            reasons.append(f"the execution is at step {q} by write #{x} but the {what} says {state.get(field)!r}")
+    hist = sorted(state.get("hist") or [], key=_hist_order)
+    # the history's last step must be q and include write X (two writes at one step are a double-win,
     # reported as such, not a fractured read)
     if not hist or hist[-1][0] != q or [q, x] not in hist:
         top = hist[-1] if hist else None
-        reasons.append(f"the execution is at step {q} by save #{x} but the history's last entry is "
-                       + (f"step {top[0]} by save #{top[1]}" if top else "missing"))
-    succ = [("task", s) for s in sorted(state.get("tasks") or [])] + [("job", s) for s in sorted(state.get("jobs") or [])]
-    want = {f"t-{x}", f"j-{x}"}
-    if len(succ) != 1 or succ[0][1] not in want:
-        have = ", ".join(f"{k} {s}" for k, s in succ) or "nothing"
-        reasons.append(f"save #{x} left one successor (task t-{x} or job j-{x}) but the read shows {have}")
+        reasons.append(f"the execution is at step {q} by write #{x} but the history's last entry is "
+                       + (f"step {top[0]} by write #{top[1]}" if top else "missing"))
+    tasks, jobs = list(state.get("tasks") or []), list(state.get("jobs") or [])
+    have = ", ".join([f"task {t}" for t in tasks] + [f"job {j}" for j in jobs]) or "nothing"
+    if str(act).startswith("serviceTask:"):
+        if tasks or not jobs or any(sid_of(j) != x for j in jobs) or len(set(jobs)) != len(jobs):
+            reasons.append(f"write #{x} left the instance waiting for its service jobs (serviceTask:{x}#...), "
+                           f"but the read shows {have}" + (": no job will ever move it on" if not jobs else ""))
+    elif tasks != [f"userTask:{x}"] or jobs:
+        reasons.append(f"write #{x} left one user task (userTask:{x}) but the read shows {have}")
     return reasons
 
 
@@ -553,7 +604,7 @@ def check_divergence(txns) -> list:
         if not differing:
             continue
         examples = [f"{list(r)} only on {', '.join(n for n in nodes if r in rows[n])}" for r in differing[:6]]
-        notes = "; ".join(f"{n}: {last[n]['replication']}" for n in nodes if last[n].get("replication"))
+        notes = "; ".join(f"{n}: {status_text(last[n]['replication'])}" for n in nodes if last[n].get("replication"))
         out.append(_finding(
             "divergence",
             f"Table {table}: after the faults were healed the nodes {', '.join(nodes)} disagree on "
@@ -563,6 +614,14 @@ def check_divergence(txns) -> list:
             + ". e.g. " + "; ".join(examples) + "." + (f" Replication status: {notes}." if notes else ""),
             [last_t], table=table, nodes=nodes, rows=len(differing)))
     return out
+
+
+def status_text(status) -> str:
+    """A node's replication status in a few words (a dict from the cluster, or text)."""
+    if not isinstance(status, dict):
+        return str(status)
+    keys = ("io_running", "sql_running", "last_error", "state", "receiver", "replay_lag_s", "error")
+    return ", ".join(f"{k}={status[k]}" for k in keys if status.get(k) not in (None, ""))
 
 
 def engine_findings(history: list[dict], txns: Txns | None = None) -> dict[str, list[dict]]:
@@ -581,6 +640,8 @@ def engine_findings(history: list[dict], txns: Txns | None = None) -> dict[str, 
         "torn-state": check_torn(txns),
         "divergence": check_divergence(txns),
     }
+    from checkers import engine_locks
+    found.update(engine_locks.findings(txns, seen))
     return {k: v for k, v in found.items() if v}
 
 
@@ -604,8 +665,9 @@ def list_append_history(history: list[dict], txns: Txns | None = None) -> list[d
         if f == "start" and v.get("sid") is not None:
             mops = [["append", key, v["sid"]]]
         elif f in ("save", "execute") and v.get("sid") is not None:
-            if key is None:
-                key = seen_key.get(v["sid"])
+            if f == "execute" and not (done and v.get("joined")):
+                # only the joining execute touches the step list; an open one counts once a read shows it
+                key = None if done else seen_key.get(v["sid"])
             if key is None:
                 continue
             lst = v.get("list") if done else None
@@ -617,7 +679,7 @@ def list_append_history(history: list[dict], txns: Txns | None = None) -> list[d
             for i, (node, dump) in enumerate(sorted((v.get("nodes") or {}).items())):
                 if not isinstance(dump, dict) or dump.get("tables") is None:
                     continue
-                states = states_from_tables(dump["tables"])
+                states = states_of_dump(t, dump)
                 mops = [["r", k, hist_list(primary_state(s))] for k, s in sorted(states.items(), key=str)]
                 # each node's dump is its own read-only transaction, by a process of its own
                 p = FINAL_PROCESS_BASE + 100 * (t["process"] if isinstance(t["process"], int) else 0) + i
@@ -655,18 +717,22 @@ def _order(op) -> float:
 
 # --- input validation ------------------------------------------------------------------------------
 
-ENGINE_FS = ("start", "save", "resume", "acquire", "execute", "final")
+ENGINE_FS = ("schedule-cleanup", "deploy", "start", "save", "resume", "correlate", "acquire", "execute", "final")
 _INT = (int,)
 # fields an ok completion must carry, with their types (None allowed where the tuple has type(None))
 _OK_FIELDS = {
+    "schedule-cleanup": {"existing": (list,)},
+    "deploy": {"version": _INT},
     "start": {"key": _INT, "sid": _INT},
     "save": {"key": _INT, "sid": _INT, "exec": (str,), "rev": _INT, "seq": _INT, "list": (list,)},
     "resume": {"key": _INT, "state": (dict, type(None))},
+    "correlate": {"key": _INT, "sid": _INT, "exec": (str,), "subscription": (str,)},
     "acquire": {"owner": (str,), "now": _INT, "exp": _INT, "jobs": (list,)},
-    "execute": {"sid": _INT, "job": (str,), "key": _INT, "exec": (str,), "rev": _INT, "seq": _INT,
-                "list": (list,)},
+    "execute": {"sid": _INT, "job": (str,), "key": _INT, "exec": (str,), "rev": _INT},
     "final": {},
 }
+_OK_FLAGS = {"deploy": "deployed", "execute": "joined"}  # booleans an ok completion must carry
+_JOINED_FIELDS = {"seq": _INT, "list": (list,)}           # an execute that joined moved a step
 _STATE_FIELDS = {"exec": (str,), "rev": _INT, "seq": _INT, "hist": (list,), "tasks": (list,), "jobs": (list,)}
 
 
@@ -690,7 +756,11 @@ def validate(history) -> None:
             bad(pos, f"{f} op: value must be an object (the save-resume encoding), not {type(v).__name__}")
         if typ != "ok":
             continue
-        for field, types in _OK_FIELDS[f].items():
+        flag = _OK_FLAGS.get(f)
+        if flag and not isinstance(v.get(flag), bool):
+            bad(pos, f"ok {f} op: value.{flag} missing or not true/false")
+        fields = {**_OK_FIELDS[f], **(_JOINED_FIELDS if f == "execute" and v.get("joined") else {})}
+        for field, types in fields.items():
             if field not in v or isinstance(v[field], bool) or not isinstance(v[field], types):
                 bad(pos, f"ok {f} op: value.{field} missing or not {'/'.join(t.__name__ for t in types)}")
         st = v.get("state") if f == "resume" else None
@@ -706,6 +776,12 @@ def validate(history) -> None:
             nodes = v.get("nodes", {})
             if not isinstance(nodes, dict):
                 bad(pos, "ok final op: value.nodes must be an object of node -> dump")
+            if nodes and not (isinstance(v.get("columns"), dict) and all(
+                    isinstance(c, list) and all(isinstance(x, str) for x in c) for c in v["columns"].values())):
+                bad(pos, "ok final op: value.columns must map table names to lists of column names")
+            if not isinstance(v.get("resumes", {}), dict) or not all(
+                    isinstance(r, dict) for r in v.get("resumes", {}).values()):
+                bad(pos, "ok final op: value.resumes must map node -> {business key: state}")
             for node, dump in nodes.items():
                 tables = dump.get("tables") if isinstance(dump, dict) else 0
                 if tables is not None and not (isinstance(tables, dict) and all(
@@ -713,8 +789,8 @@ def validate(history) -> None:
                         for rows in tables.values())):
                     bad(pos, f"ok final op: value.nodes.{node}.tables must map table names to lists of rows")
     if history and not seen_engine_op:
-        raise HistoryError(source_of(history), None, "no save-resume operations (f start, save, resume, "
-                           "acquire, execute or final): is this another workload's history?")
+        raise HistoryError(source_of(history), None, "no save-resume operations (f " + ", ".join(ENGINE_FS)
+                           + "): is this another workload's history?")
 
 
 # --- the verdict -----------------------------------------------------------------------------------

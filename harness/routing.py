@@ -8,6 +8,9 @@ Policies (the load balancer in front of the cluster):
                  goes to the next node in turn and the choice is remembered in a mapping table
                  (as Zalando pinned process instances to nodes)
     failover     the first node until it fails, then the next (a virtual IP that moves)
+    local        each engine node talks to its own database: an op hinted `engine` k goes to node
+                 k (mod the nodes), as machines A and B each with their own database; ops without
+                 the hint go to the first node
 
 Read/write splitting: when the topology has standbys (role "standby"), ops that write go to the
 writable nodes only (the primary), and only ops hinted `readonly` follow the policy over all nodes,
@@ -20,7 +23,7 @@ import threading
 
 from harness.errors import UsageError
 
-POLICIES = ("primary", "round-robin", "random", "sticky", "failover")
+POLICIES = ("primary", "round-robin", "random", "sticky", "failover", "local")
 
 
 class Router:
@@ -51,6 +54,9 @@ class Router:
         group, nodes = self.candidates(op)
         if len(nodes) == 1 or self.policy == "primary":
             return nodes[0]
+        if self.policy == "local":
+            engine = op.get("engine")
+            return nodes[engine % len(nodes)] if isinstance(engine, int) and not isinstance(engine, bool) else nodes[0]
         with self._lock:
             if self.policy == "round-robin":
                 return self._next_in_turn(group, nodes)

@@ -12,7 +12,7 @@ from harness.errors import UsageError
 
 DB_NAMES = ("mariadb", "galera", "mariadb-mm", "postgres", "postgres-standby")
 BACKENDS = ("netns", "docker")
-ROUTINGS = ("primary", "round-robin", "random", "sticky", "failover")
+from harness.routing import POLICIES as ROUTINGS
 ISOLATIONS = ("read-uncommitted", "read-committed", "repeatable-read", "serializable")
 
 # The consistency model the checker is asked about for each isolation level. SERIALIZABLE on one

@@ -23,6 +23,12 @@ ENGINE_INVARIANTS = {
     "duplicate-instance": "two running process instances exist for one business key",
     "torn-state": "one read saw execution, variables, task and history out of step with each other",
     "divergence": "after healing, the nodes hold different data: what the engine sees depends on the node",
+    "duplicate-id": "two engines handed out the same ids: rows collide, and replication stops on the duplicate key",
+    "duplicate-definition": "two deployments made the same version of a process: instances start on either at random",
+    "exclusive-overlap": "two job executors ran one instance's exclusive steps at once, or a message was handled twice",
+    "duplicate-cleanup-job": "two history-cleanup jobs exist: cleanup runs twice and contends with itself",
+    "replication-halted": "a machine stopped receiving the other's writes: its users see the past from then on",
+    "next-day-resume": "the next day, users opening their instances on this machine find them in a wrong state",
 }
 
 # Plain words for the isolation anomalies (Adya/Elle), for readers who do not know the letters.

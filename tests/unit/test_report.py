@@ -37,7 +37,8 @@ def test_invalid_report_puts_the_verdict_first_in_plain_words(invalid_report):
     assert "the history violates read-committed (the model checked) and every stronger model" in first
     assert 'class="verdict v-invalid"' in html
     assert ("Engine invariants:</b> broken: lost-save, stale-resume; held: double-win, double-execution, "
-            "duplicate-instance, torn-state, divergence.") in html
+            "duplicate-instance, torn-state, divergence, duplicate-id, duplicate-definition, exclusive-overlap, "
+            "duplicate-cleanup-job, replication-halted, next-day-resume.") in html
     # and, for each isolation anomaly, what it could do to a process engine
     assert "What the database allowed could do to a process engine:</b> <b>G-single</b>: one read can see" in html
 

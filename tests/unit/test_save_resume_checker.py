@@ -3,6 +3,7 @@ and NOT reported for a near twin that does not (no false positives, nothing rest
 import pytest
 
 from checkers import save_resume as sr
+from workloads.engine_schema import DUMP
 
 
 class H:
@@ -37,40 +38,43 @@ class H:
     def resume(self, p, key, state, t0, **kw):
         return self.op(p, "resume", {"key": key}, {"state": state}, t0, **kw)
 
-    def final(self, p, nodes, t0, settled=True, **kw):
-        return self.op(p, "final", {}, {"nodes": nodes, "settled": settled, "waited": 0.0}, t0, **kw)
+    def final(self, p, nodes, t0, settled=True, resumes=None, **kw):
+        return self.op(p, "final", {}, {"nodes": nodes, "columns": DUMP, "settled": settled, "waited": 0.0,
+                                        "resumes": resumes or {}}, t0, **kw)
 
 
 def state(key, steps, exec_sid=None, var=None, tasks=None, jobs=None, act=None, n_exec=1):
     """A whole state of instance `key` whose history is steps = [(seq, sid), ...]; override parts
-    to make it torn."""
+    to make it torn. At a service step (jobs given) the activity is serviceTask."""
     steps = [list(s) for s in steps]
     q, x = max(steps)
     ex = f"pi-{key}-{exec_sid if exec_sid is not None else steps[0][1]}"
-    return {"exec": ex, "rev": q + 1, "seq": q, "act": act or f"step-{q}-{x}",
-            "var": var if var is not None else f"{q}:{x}",
-            "tasks": tasks if tasks is not None else ([] if jobs else [f"t-{x}"]),
+    return {"exec": ex, "rev": q + 1, "seq": q, "act": act or f"{'serviceTask' if jobs else 'userTask'}:{x}",
+            "var": var if var is not None else f"{q}:{x}", "order": var if var is not None else f"{q}:{x}",
+            "tasks": tasks if tasks is not None else ([] if jobs else [f"userTask:{x}"]),
             "jobs": jobs or [], "hist": steps, "n_exec": n_exec}
 
 
-def tables(instances: dict, job_effect=()):
-    """A node's final dump from {key: state}."""
-    t = {k: [] for k in sr_tables()}
+def tables(instances: dict, effects=(), extra=None):
+    """A node's final dump (rows in DUMP's column order) from {key: state}; effects are
+    (kind, target, attempt, node) rows of HARNESS_EFFECT."""
+    t = {k: [] for k in DUMP}
     for key, st in instances.items():
-        t["ru_execution"].append([st["exec"], st["rev"], f"bk-{key}", st["act"], st["seq"]])
-        t["ru_variable"].append([f"v-{st['exec']}", st["rev"], st["exec"], "step", st["var"]])
-        for task in st["tasks"]:
-            t["ru_task"].append([task, 1, st["exec"], f"task-{st['seq']}"])
-        for job in st["jobs"]:
-            t["ru_job"].append([job, 1, st["exec"], None, None, 3, 0])
+        e = st["exec"]
+        t["ACT_RU_EXECUTION"].append([e, st["rev"], f"bk-{key}", st["act"], st["seq"]])
+        t["ACT_RU_VARIABLE"].append([f"v-{e}", st["rev"], e, "step", st["var"], None])
+        t["ACT_RU_VARIABLE"].append([f"o-{e}", st["rev"], e, "order", None, f"b-{e}"])
+        t["ACT_GE_BYTEARRAY"].append([f"b-{e}", st["rev"], "order", st["order"]])
+        for i, task in enumerate(st["tasks"]):
+            t["ACT_RU_TASK"].append([f"task-{e}-{i}", 1, e, task])
+        for i, job in enumerate(st["jobs"]):
+            t["ACT_RU_JOB"].append([f"job-{e}-{i}", 1, e, "async-continuation", job, None])
         for seq, sid in st["hist"]:
-            t["hi_actinst"].append([sid, st["exec"], seq, f"step-{seq}-{sid}", "n1"])
-    t["job_effect"] = [list(r) for r in job_effect]
+            t["ACT_HI_ACTINST"].append([f"userTask:{sid}", e, seq, "userTask"])
+    t["HARNESS_EFFECT"] = [[f"{k}:{tg}:{a}", k, tg, a, n] for k, tg, a, n in effects]
+    for table, rows in (extra or {}).items():
+        t[table] = t.get(table, []) + rows
     return t
-
-
-def sr_tables():
-    return ["ru_execution", "ru_variable", "ru_task", "ru_job", "hi_actinst", "job_effect"]
 
 
 def findings(h):
@@ -170,7 +174,7 @@ def test_duplicate_step_in_history_is_double_win_and_lost_save_even_from_info_sa
     h.save(1, 0, 2, rev=1, seq=1, lst=[1], t0=1.0, node="n1", type_="info")
     h.save(2, 0, 3, rev=1, seq=1, lst=[1], t0=1.0, node="n2", type_="info")
     st = state(0, [(0, 1), (1, 2), (1, 3)])
-    st["act"], st["var"], st["tasks"] = "step-1-3", "1:3", ["t-3"]
+    st["act"], st["var"], st["order"], st["tasks"] = "userTask:3", "1:3", "1:3", ["userTask:3"]
     h.resume(3, 0, st, 2.0)
     f = findings(h)
     assert set(f) == {"double-win", "lost-save"}
@@ -216,10 +220,12 @@ def test_save_acknowledged_after_final_read_began_is_not_owed():
 # --- torn-state ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("override,needle", [
-    ({"var": "1:2"}, "variable says"),
+    ({"var": "1:2"}, "variable 'step' says"),
+    ({"order": "1:2"}, "serialized variable 'order' says"),
     ({"tasks": []}, "nothing"),
-    ({"tasks": ["t-3", "t-2"]}, "task t-2, task t-3"),
-    ({"act": "step-2-9"}, "history's last entry"),
+    ({"tasks": ["userTask:2", "userTask:3"]}, "task userTask:2, task userTask:3"),
+    ({"act": "userTask:9"}, "history's last entry"),
+    ({"act": "serviceTask:3", "tasks": []}, "no job will ever move it on"),
 ])
 def test_torn_resume(override, needle):
     h = clean_run()
@@ -234,8 +240,11 @@ def test_job_successor_is_whole():
     h = H()
     h.start(0, 0, 1, 0.0)
     h.save(1, 0, 2, rev=1, seq=1, lst=[1], t0=1.0)
-    h.resume(2, 0, state(0, [(0, 1), (1, 2)], jobs=["j-2"]), 2.0)
+    h.resume(2, 0, state(0, [(0, 1), (1, 2)], jobs=["serviceTask:2#1", "serviceTask:2#2"]), 2.0)
+    h.resume(2, 0, state(0, [(0, 1), (1, 2)], jobs=["serviceTask:2#2"]), 2.5)  # one branch done
     assert findings(h) == {}
+    h.resume(2, 0, state(0, [(0, 1), (1, 2)], jobs=["serviceTask:1#2"]), 3.0)  # an older step's job
+    assert list(findings(h)) == ["torn-state"]
 
 
 # --- double-execution ------------------------------------------------------------------------------
@@ -267,7 +276,8 @@ def test_two_acknowledged_executions_of_one_job():
     h = H()
     for p, sid, node in ((1, 7, "n1"), (2, 8, "n2")):
         h.op(p, "execute", {"owner": f"engine-{p}", "sid": sid},
-             {"job": "j-5", "job_rev": 2, "key": 0, "exec": "pi-0-1", "rev": 3, "seq": 3 + p, "list": []},
+             {"job": "j-5", "job_rev": 2, "key": 0, "exec": "pi-0-1", "rev": 3, "joined": True, "seq": 3 + p,
+              "list": []},
              1.0 + p, node=node)
     f = findings(h)
     assert "double-execution" in f
@@ -277,11 +287,12 @@ def test_two_acknowledged_executions_of_one_job():
 def test_job_effects_in_final_state():
     h = H()
     st = state(0, [(0, 1)])
-    h.final(3, {"n1": {"tables": tables({0: st}, job_effect=[("j-5", 7, "n1"), ("j-5", 8, "n2")])}}, 3.0)
+    h.final(3, {"n1": {"tables": tables({0: st}, effects=[("job", "j-5", 7, "n1"), ("job", "j-5", 8, "n2")])}}, 3.0)
     f = findings(h)
     assert list(f) == ["double-execution"]
     h2 = H()
-    h2.final(3, {"n1": {"tables": tables({0: st}, job_effect=[("j-5", 7, "n1"), ("j-6", 8, "n2")])}}, 3.0)
+    h2.final(3, {"n1": {"tables": tables({0: st}, effects=[("job", "j-5", 7, "n1"), ("job", "j-6", 8, "n2")])}},
+             3.0)
     assert findings(h2) == {}
 
 
@@ -324,12 +335,13 @@ def test_divergence_names_table_nodes_and_replication_error():
     a = state(0, [(0, 1), (1, 2), (2, 3)])
     b = {**a, "rev": 9}
     h.final(3, {"n1": {"tables": tables({0: a})},
-                "n2": {"tables": tables({0: b}), "replication": "replica IO=Yes SQL=No error: 1062"}},
+                "n2": {"tables": tables({0: b}), "replication": {"io_running": "Yes", "sql_running": "No",
+                                                                "last_error": "1062: Duplicate entry"}}},
             3.0, settled=False)
     f = findings(h)
-    assert list(f) == ["divergence"]
+    assert set(f) == {"divergence", "replication-halted"}
     d = f["divergence"]
-    assert {x["table"] for x in d} == {"ru_execution", "ru_variable"}
+    assert {x["table"] for x in d} == {"ACT_RU_EXECUTION", "ACT_RU_VARIABLE", "ACT_GE_BYTEARRAY"}
     assert "1062" in d[0]["explanation"] and d[0]["nodes"] == ["n1", "n2"]
 
 
@@ -417,3 +429,158 @@ def test_unusable_histories_are_one_line_errors_with_the_line(tmp_path, mutate, 
     with pytest.raises(HistoryError) as e:
         sr.validate(read_history(path))
     assert needle in str(e.value) and str(e.value).startswith(str(path)) and "\n" not in str(e.value)
+
+
+# --- ids, locks, replication (checkers/engine_locks.py) --------------------------------------------
+
+def cmd(h, p, f, value, done, t0, node="n1", **kw):
+    return h.op(p, f, value, done, t0, node=node, **kw)
+
+
+def test_overlapping_id_blocks_are_duplicate_ids():
+    h = H()
+    cmd(h, 0, "deploy", {"engine": 0, "resource": "r1"}, {"deployed": False, "version": 0,
+                                                         "id_blocks": [[1, 101, 1]]}, 0.0)
+    cmd(h, 1, "deploy", {"engine": 1, "resource": "r1"}, {"deployed": False, "version": 0,
+                                                         "id_blocks": [[1, 101, 1]]}, 0.0, node="n2")
+    f = findings(h)
+    assert list(f) == ["duplicate-id"] and f["duplicate-id"][0]["ids"] == [1, 100]
+    assert "engine-0" in f["duplicate-id"][0]["explanation"] and "engine-1" in f["duplicate-id"][0]["explanation"]
+    twin = H()
+    cmd(twin, 0, "deploy", {"engine": 0, "resource": "r1"}, {"deployed": False, "version": 0,
+                                                            "id_blocks": [[1, 101, 1]]}, 0.0)
+    cmd(twin, 1, "deploy", {"engine": 1, "resource": "r1"}, {"deployed": False, "version": 0,
+                                                            "id_blocks": [[101, 201, 2]]}, 0.0, node="n2")
+    assert findings(twin) == {}
+
+
+def test_two_acknowledged_rows_with_one_id():
+    h = clean_run()
+    h.ops[1]["value"]["created"] = [["ACT_RU_EXECUTION", "7"]]
+    h.ops[3]["value"]["created"] = [["ACT_RU_TASK", "7"]]
+    f = findings(h)
+    assert list(f) == ["duplicate-id"] and f["duplicate-id"][0]["id"] == "7"
+    h.ops[3]["value"]["created"] = [["ACT_RU_TASK", "8"]]
+    assert findings(h) == {}
+
+
+def deploy(h, p, version, def_id, t0, deployed=True, node="n1"):
+    return cmd(h, p, "deploy", {"engine": p, "resource": "r2"},
+               {"deployed": deployed, "version": version, "def": def_id if deployed else None}, t0, node=node)
+
+
+def test_two_deployments_of_one_version():
+    h = H()
+    deploy(h, 0, 2, "order-process:2:11", 1.0)
+    deploy(h, 1, 2, "order-process:2:21", 1.0, node="n2")
+    f = findings(h)
+    assert list(f) == ["duplicate-definition"] and f["duplicate-definition"][0]["version"] == 2
+    twin = H()
+    deploy(twin, 0, 2, "order-process:2:11", 1.0)
+    deploy(twin, 1, 2, None, 1.1, deployed=False, node="n2")  # duplicate filtering: nothing new
+    assert findings(twin) == {}
+
+
+def test_final_state_with_two_definitions_of_one_version():
+    h = H()
+    st = state(0, [(0, 1)])
+    defs = [["order-process:1:5", "order-process", 1, "4"], ["order-process:1:9", "order-process", 1, "8"]]
+    h.final(3, {"n1": {"tables": tables({0: st}, extra={"ACT_RE_PROCDEF": defs})}}, 3.0)
+    assert list(findings(h)) == ["duplicate-definition"]
+    h2 = H()
+    h2.final(3, {"n1": {"tables": tables({0: st}, extra={"ACT_RE_PROCDEF": defs[:1]})}}, 3.0)
+    assert findings(h2) == {}
+
+
+def acq(h, p, owner, jobs, t0, t1=None, lease=2.0, node="n1"):
+    now = int(t0 * 1000)
+    return h.op(p, "acquire", {"owner": owner}, {"now": now, "exp": now + int(lease * 1000), "lease": lease,
+                                                 "jobs": jobs}, t0, t1=t1, node=node)
+
+
+def test_exclusive_jobs_of_one_instance_held_by_two_executors():
+    h = H()
+    acq(h, 1, "engine-0", [{"job": "j1", "rev": 1, "exec": "pi-0-1"}], 1.0)
+    acq(h, 2, "engine-1", [{"job": "j2", "rev": 1, "exec": "pi-0-1"}], 1.5, node="n2")
+    f = findings(h)
+    assert list(f) == ["exclusive-overlap"] and f["exclusive-overlap"][0]["exec"] == "pi-0-1"
+
+
+def test_exclusive_jobs_in_turn_are_fine():
+    h = H()
+    acq(h, 1, "engine-0", [{"job": "j1", "rev": 1, "exec": "pi-0-1"}], 1.0)
+    # j1 executed (deleted) at 1.2 s, so engine-0's lock ended then, before engine-1 took j2
+    h.op(3, "execute", {"owner": "engine-0", "sid": 5},
+         {"job": "j1", "job_rev": 2, "key": 0, "exec": "pi-0-1", "rev": 4, "joined": False}, 1.2)
+    acq(h, 2, "engine-1", [{"job": "j2", "rev": 1, "exec": "pi-0-1"}], 1.5, node="n2")
+    acq(h, 4, "engine-1", [{"job": "j3", "rev": 1, "exec": "pi-0-1"}], 3.2, node="n2")  # after expiry
+    assert findings(h) == {}
+
+
+def test_an_open_execute_may_have_ended_the_lock():
+    h = H()
+    acq(h, 1, "engine-0", [{"job": "j1", "rev": 1, "exec": "pi-0-1"}], 1.0)
+    h.op(3, "execute", {"owner": "engine-0", "sid": 5}, None, 1.2, type_="info")
+    acq(h, 2, "engine-1", [{"job": "j2", "rev": 1, "exec": "pi-0-1"}], 1.5, node="n2")
+    assert findings(h) == {}
+
+
+def correlate(h, p, sid, sub, t0, node="n1", type_="ok"):
+    return h.op(p, "correlate", {"key": 0, "sid": sid, "engine": 0},
+                {"exec": "pi-0-1", "subscription": sub}, t0, node=node, type_=type_)
+
+
+def test_one_message_correlated_twice():
+    h = H()
+    correlate(h, 1, 5, "s1", 1.0)
+    correlate(h, 2, 6, "s1", 1.0, node="n2")
+    f = findings(h)
+    assert list(f) == ["exclusive-overlap"] and f["exclusive-overlap"][0]["subscription"] == "s1"
+    twin = H()
+    correlate(twin, 1, 5, "s1", 1.0)
+    correlate(twin, 2, 6, "s1", 1.0, node="n2", type_="fail")
+    correlate(twin, 3, 7, "s2", 2.0)
+    assert findings(twin) == {}
+
+
+def test_two_history_cleanup_jobs():
+    h = H()
+    cmd(h, 0, "schedule-cleanup", {"engine": 0}, {"job": "c1", "existing": []}, 0.0)
+    cmd(h, 1, "schedule-cleanup", {"engine": 1}, {"job": "c2", "existing": []}, 0.0, node="n2")
+    assert list(findings(h)) == ["duplicate-cleanup-job"]
+    twin = H()
+    cmd(twin, 0, "schedule-cleanup", {"engine": 0}, {"job": "c1", "existing": []}, 0.0)
+    cmd(twin, 1, "schedule-cleanup", {"engine": 1}, {"job": None, "existing": ["c1"]}, 0.1, node="n2")
+    assert findings(twin) == {}
+
+
+def test_halted_replication_names_the_first_write_the_node_never_got():
+    h = clean_run()
+    h.ops[3]["value"]["created"] = [["ACT_HI_ACTINST", "userTask:2"]]  # save #2, on n1
+    st = state(0, [(0, 1), (1, 2), (2, 3)])
+    stuck = {"io_running": "Yes", "sql_running": "No", "last_error": "1062: Duplicate entry 'bk-7'"}
+    h.final(3, {"n1": {"tables": tables({0: st})},
+                "n2": {"tables": tables({0: state(0, [(0, 1)])}), "replication": stuck}}, 3.0)
+    f = findings(h)
+    (x,) = f["replication-halted"]
+    assert x["nodes"] == ["n2"] and "1062" in x["error"] and "save #2" in x["explanation"] and x["missed"] == 1
+    running = {"io_running": "Yes", "sql_running": "Yes"}
+    h2 = clean_run()
+    h2.final(3, {"n1": {"tables": tables({0: st})}, "n2": {"tables": tables({0: st}), "replication": running}}, 3.0)
+    assert findings(h2) == {}
+
+
+def test_next_day_resume_counts_wrong_instances_per_node():
+    h = clean_run()
+    h.start(0, 1, 11, 0.0)
+    now, old = state(0, [(0, 1), (1, 2), (2, 3)]), state(0, [(0, 1), (1, 2)])
+    one = state(1, [(0, 11)])
+    h.final(3, {"n1": {"tables": tables({0: now, 1: one})}, "n2": {"tables": tables({0: now, 1: one})}}, 3.0,
+            resumes={"n1": {"bk-0": now, "bk-1": one}, "n2": {"bk-0": old, "bk-1": None}})
+    f = findings(h)
+    (x,) = f["next-day-resume"]
+    assert x["nodes"] == ["n2"] and x["wrong"] == 2 and x["instances"] == 2
+    assert "step 1 instead of 2" in x["explanation"] and "no such instance" in x["explanation"]
+    h2 = clean_run()
+    h2.final(3, {"n1": {"tables": tables({0: now})}}, 3.0, resumes={"n1": {"bk-0": now}, "n2": {"bk-0": now}})
+    assert findings(h2) == {}

@@ -26,6 +26,11 @@ def test_registered_under_its_cli_name():
     ({"generation_ops": 0}, "generation_ops must be an integer from 1"),
     ({"unique": "perhaps"}, "unique must be true or false"),
     ({"no_such_option": 1}, "unknown option(s) no_such_option"),
+    ({"idgen": "foo"}, "idgen must be one of db, uuid"),
+    ({"engines": 0}, "engines must be an integer from 1"),
+    ({"id_block": -1}, "id_block must be an integer from 1"),
+    ({"lb": "sometimes"}, "lb must be one of request, session"),
+    ({"jobs_per_step": 0}, "jobs_per_step must be an integer from 1"),
 ])
 def test_nonsense_options_are_one_clear_usage_error(opts, needle):
     with pytest.raises(UsageError) as e:
@@ -40,7 +45,8 @@ def test_options_from_the_command_line_are_strings():
 
 def test_sessions_start_an_instance_before_first_touching_it():
     got = ops(600, instances=4, generation_ops=10 ** 6)
-    assert {o["f"] for o in got} >= {"start", "save", "resume", "acquire", "execute"}
+    assert {o["f"] for o in got} >= {"start", "save", "resume", "acquire", "execute", "correlate",
+                                     "deploy", "schedule-cleanup"}
     first_touch = {}
     for o in got:
         if o["f"] in ("start", "save", "resume"):
@@ -52,6 +58,18 @@ def test_sessions_start_an_instance_before_first_touching_it():
         if o["f"] in ("start", "save", "resume"):
             assert o["instance"] == o["value"]["key"]      # sticky per process instance
         assert o.get("readonly", False) == (o["f"] == "resume")
+        assert o["engine"] in (0, 1)                       # the engine node the request reaches
+
+
+def test_deployers_deploy_first_and_engines_follow_the_load_balancer():
+    assert [o["f"] for o in ops(2, worker=0)] == ["schedule-cleanup", "deploy"]
+    assert [o["f"] for o in ops(2, worker=1)] == ["schedule-cleanup", "deploy"]
+    assert ops(2, worker=1)[1]["value"] == {"engine": 1, "resource": "revision 1"}
+    assert "deploy" not in [o["f"] for o in ops(50, worker=2)]  # only one deployer per engine
+    user = [o for o in ops(400, worker=3, lb="session") if o["f"] in ("start", "save", "resume")]
+    assert {o["engine"] for o in user} == {1}                # sticky per user session: 3 % 2
+    spread = [o for o in ops(400, worker=3) if o["f"] in ("start", "save", "resume")]
+    assert {o["engine"] for o in spread} == {0, 1}           # per request
 
 
 def test_instances_come_in_generations():
@@ -75,7 +93,7 @@ def test_workers_are_sessions_with_disjoint_save_ids():
 
 
 def test_users_resume_after_saving():
-    got = ops(2000, resume_after_save=1.0, restart_fraction=0.0)
+    got = ops(2000, worker=4, resume_after_save=1.0, restart_fraction=0.0)
     pairs = [(a, b) for a, b in zip(got, got[1:]) if a["f"] == "save"]
     assert len(pairs) > 100
     assert all(b["f"] == "resume" and b["value"]["key"] == a["value"]["key"] for a, b in pairs)
@@ -86,33 +104,49 @@ def test_final_read_is_one_op():
 
 
 @pytest.mark.parametrize("dialect", ["mysql", "postgres"])
-def test_schema_has_engine_tables_and_unique_option(dialect):
-    ddl = " ".join(w.schema(dialect, unique=True))
-    for table in w.TABLES:
-        assert f"CREATE TABLE {table} " in ddl
-    assert "CREATE UNIQUE INDEX ux_exec_bkey" in ddl
-    assert "UNIQUE" not in " ".join(w.schema(dialect, unique=False))
+def test_schema_is_camundas_tables_and_constraints(dialect):
+    from workloads import engine_schema
+    ddl = " ".join(engine_schema.ddl(dialect, unique_business_key=True))
+    for table in ("ACT_RU_EXECUTION", "ACT_RU_VARIABLE", "ACT_GE_BYTEARRAY", "ACT_RU_TASK", "ACT_RU_JOB",
+                  "ACT_RU_EVENT_SUBSCR", "ACT_RE_PROCDEF", "ACT_GE_PROPERTY", "ACT_HI_ACTINST"):
+        assert f"CREATE TABLE {table} (" in ddl
+    assert "ACT_UNIQ_VARIABLE UNIQUE (VAR_SCOPE_, NAME_)" in ddl
+    assert "APP_UNIQ_EXEC_BUSKEY" in ddl
+    assert "APP_UNIQ" not in " ".join(engine_schema.ddl(dialect, unique_business_key=False))
+    assert "(KEY_, VERSION_)" not in ddl  # Camunda has no such constraint: only the deployment lock
+    for name in ("next.dbid", "deployment.lock", "history.cleanup.job.lock", "startup.lock"):
+        assert f"'{name}'" in ddl
     assert ("ENGINE=InnoDB" in ddl) == (dialect == "mysql")
+    assert ("LONGBLOB" in ddl) == (dialect == "mysql") and ("bytea" in ddl) == (dialect == "postgres")
 
 
 def test_resume_is_a_single_statement_per_dialect():
     my, pg = w.resume_sql("mysql"), w.resume_sql("postgres")
     assert my.count(";") == pg.count(";") == 0
     assert "GROUP_CONCAT" in my and "string_agg" in pg
-    assert my.count("%s") == pg.count("%s") == 2
+    assert my.count("%s") == pg.count("%s") == 1
 
 
 def test_parse_resume_row():
-    st = w.parse_resume_row(("pi-3-4", 3, 2, "step-2-9", "2:9", "t-9", None, "0:4,1:7,2:9", 1))
-    assert st == {"exec": "pi-3-4", "rev": 3, "seq": 2, "act": "step-2-9", "var": "2:9", "tasks": ["t-9"],
-                  "jobs": [], "hist": [[0, 4], [1, 7], [2, 9]], "n_exec": 1}
-    torn = w.parse_resume_row(("pi-3-4", 3, 2, "step-2-9", "2:9|1:7", "t-7,t-9", "j-7", None, 2))
-    assert torn["var"] == ["2:9", "1:7"] and torn["tasks"] == ["t-7", "t-9"] and torn["jobs"] == ["j-7"]
+    st = w.parse_resume_row(("41", 3, 2, "userTask:9", "2:9", "2:9", "userTask:9", None,
+                             "0|userTask:4,1|userTask:7,2|userTask:9", 1))
+    assert st == {"exec": "41", "rev": 3, "seq": 2, "act": "userTask:9", "var": "2:9", "order": "2:9",
+                  "tasks": ["userTask:9"], "jobs": [], "hist": [[0, 4], [1, 7], [2, 9]], "n_exec": 1}
+    torn = w.parse_resume_row(("41", 3, 2, "serviceTask:9", "2:9,1:7", None, None, "serviceTask:9#1", None, 2))
+    assert torn["var"] == ["2:9", "1:7"] and torn["order"] is None and torn["jobs"] == ["serviceTask:9#1"]
     assert torn["hist"] == [] and w.parse_resume_row(None) is None
 
 
-def test_key_of_exec():
-    assert w.key_of_exec("pi-12-345") == 12 and w.key_of_exec("other") is None
+def test_sid_of_activity_instances():
+    assert w.sid_of("userTask:345") == 345 and w.sid_of("serviceTask:12#2") == 12
+    assert w.sid_of("other") is None and w.sid_of(None) is None
+
+
+def test_uuid_ids_need_no_database():
+    from workloads import engine_ids
+    gen, blocks = engine_ids.make("uuid", 100), []
+    ids = gen.take(None, "mysql", 5, blocks)
+    assert len(set(ids)) == 5 and blocks == []
 
 
 class _Cursor:
