@@ -44,7 +44,8 @@ from checkers.explain import TxnExplainer, fmt_list
 from checkers.graph import (FAIL, INFO, NO_TIME, OK, RW, TYPE_CODE, WR, WW, DepGraph, TxnTable,
                             pack_row)
 from checkers.history import (HistoryError, fetch_lines, is_edn, no_gc, read_chunks, read_history,
-                              read_line, source_of, validate_op)
+                              read_line, refused_on_crash, source_of, strict_ops,
+                              validate_op)
 
 TYPES = dict(TYPE_CODE)
 KEEP = 100   # raw instances kept per anomaly type while scanning (the result shows MAX_INSTANCES)
@@ -69,6 +70,7 @@ class Analyzer(TxnExplainer):
         self.reads = bytearray() # per committed read, packed int64: tid, kid, length, external?
         self.rmw = []            # (kid, first read's length, tid, its row): read, then appended
         self.odd = {}            # read row -> value, for reads not a prefix of the longest read
+        self.switches = defaultdict(list)   # kid -> [(row, longest read before that row)]
         self.raw = defaultdict(list)
         self.counts = defaultdict(int)
         self.line_fn = None
@@ -320,6 +322,12 @@ class Analyzer(TxnExplainer):
             self.bad.add(kid)
             if len(self.raw["incompatible-order"]) < KEEP:
                 self.raw["incompatible-order"].append((kid, tid, list(v), self.longest_by[kid], list(L)))
+        if len(v) > len(L):
+            # the key's order is its longest read, as in Elle; reads before this one were
+            # prefixes of L (see _read_value)
+            self.switches[kid].append((row, L))
+            self.longest[kid] = v
+            self.longest_by[kid] = tid
 
     # -- analysis -------------------------------------------------------------------------
     def finish(self, fetch_ops, model, budget=cyc.DEFAULT_BUDGET):
@@ -538,9 +546,15 @@ class Analyzer(TxnExplainer):
             self.counts["G1b"] += max(0, len(hit) - KEEP)
 
     def _read_value(self, row, kid, n):
-        """What a read showed: its own value if it disagreed with the longest read, else a prefix."""
+        """What a read showed: its own value if it disagreed with the longest read so far, else a
+        prefix of the longest read as it was when the read came."""
         v = self.odd.get(row)
-        return v if v is not None else self.longest[kid][:n]
+        if v is not None:
+            return v
+        for switched_at, before in self.switches.get(kid, ()):
+            if row < switched_at:
+                return before[:n]
+        return self.longest[kid][:n]
 
     def _odd_key_reads(self, g, rows, r_txn, r_kid, r_len, r_ext, uo_key, uo_tid, uo_start, uo_count):
         """Reads of keys whose reads disagree or repeat elements, judged one by one on what they
@@ -821,9 +835,9 @@ def _stream_jsonl(an, path):
     The first blank line switches the rest of the file to the careful batch reader."""
     if not os.path.isfile(path):
         read_history(path)   # raises the right one-line error
-    with open(path, "rb") as f:
+    with open(path, "rb") as f, refused_on_crash(path):
         try:
-            an.consume(map(orjson.loads, f), 1, None, None)
+            an.consume(strict_ops(path, f), 1, None, None)   # validated: exact types
         except orjson.JSONDecodeError as e:
             bad = an.last_pos + 1
             if read_line(path, bad).strip():
