@@ -90,7 +90,7 @@ def _hashable(v):
     return tuple(_hashable(x) for x in v) if isinstance(v, list) else v
 
 
-def _split(f, value):
+def split_value(f, value):
     """(key, v) from an independent-key value, or (None, v) for a bare one."""
     if isinstance(value, list) and len(value) == 2:
         if f != "cas" or isinstance(value[1], list) or value[1] is None:
@@ -141,11 +141,11 @@ def collect(history, datatype="cas-register"):
 
 def _add(by_key, call, pos, t, inv, done, datatype, where):
     f = inv["f"]
-    key, arg = _split(f, inv.get("value"))
+    key, arg = split_value(f, inv.get("value"))
     if f == "read":
         if t != "ok":
             return  # a failed read did nothing; an unknown read constrains nothing
-        _, v = _split(f, done.get("value"))
+        _, v = split_value(f, done.get("value"))
         op = Op(call, pos, READ, _hashable(v), None, inv, done, key)
     elif f == "write":
         if t == "fail":

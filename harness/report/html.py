@@ -274,6 +274,11 @@ class Page:
         graph = link_graphviz_nodes(graph, anchor) if graph else (cycle_svg(a, self.op, anchor) if a.get("cycle") else "")
         if graph:
             out.append(f'<div class="graph">{graph}</div>')
+        if atype == "nonlinearizable":  # Porcupine-style: the key's ops per process, the failing point
+            from harness.report.linearizability import key_timeline_svg
+            svg = key_timeline_svg(a, self.ops, anchor)
+            if svg:
+                out.append(f'<div class="graph">{svg}</div>')
         steps = steps_of(a)
         if steps:
             out.append('<ol class="steps">' + "".join(f"<li>{_e(s)}</li>" for s in steps) + "</ol>")
