@@ -3,13 +3,17 @@
 Jepsen writes one op map per line (`{:type :invoke, :f :txn, :value [[:append 5 12]], ...}`);
 some tools write one vector of maps instead. Both are read. Keywords become strings without the
 colon (`:invoke` -> "invoke"), so an EDN history looks exactly like the JSONL one. Sets become
-lists, tagged literals (`#inst "..."`) their value, `nil` None. Errors name the file and line.
+lists, tagged literals (`#inst "..."`) their value, `nil` None, `#_ form` is skipped (also as the
+last form of a file). As strict as the JSONL reader: integers within int64, finite floats, map keys
+that are keywords, strings or integers, nesting at most history.MAX_DEPTH, only EDN's string
+escapes. Errors name the file and line.
 """
 from __future__ import annotations
 
+import math
 import re
 
-from checkers.history import HistoryError, validate_op
+from checkers.history import INT64_MAX, INT64_MIN, MAX_DEPTH, HistoryError, checked
 
 _TOKEN = re.compile(r"""
     (?P<ws>[\s,]+)
@@ -57,14 +61,17 @@ class _Reader:
             return kind, tok, line
         return None
 
-    def read(self, tok=None):
-        """Read one form (starting with `tok` if given). Returns (value, line)."""
+    def read(self, tok=None, depth=0):
+        """Read one form (starting with `tok` if given). Returns (value, line); (_SKIP, line) for
+        a `#_` discard, which callers drop."""
         if tok is None:
             tok = self.next_token()
             if tok is None:
                 self.error("unexpected end of file")
         kind, text, line = tok
         if kind == "open":
+            if depth >= MAX_DEPTH:
+                self.error(f"data nested deeper than {MAX_DEPTH} levels", line)
             items = []
             closer = _CLOSERS[text]
             while True:
@@ -75,48 +82,63 @@ class _Reader:
                     if t[1] != closer:
                         self.error(f"expected {closer!r} to close {text!r} from line {line}, got {t[1]!r}")
                     break
-                items.append(self.read(t)[0])
+                item = self.read(t, depth + 1)[0]
+                if item is not _SKIP:
+                    items.append(item)
             if text == "{":
                 if len(items) % 2:
                     self.error(f"map opened on line {line} has an odd number of forms", line)
-                return {_key(items[i]): items[i + 1] for i in range(0, len(items), 2)}, line
+                return {self._key(items[i], line): items[i + 1] for i in range(0, len(items), 2)}, line
             return items, line
         if kind == "close":
             self.error(f"unexpected {text!r}")
         if kind == "discard":
-            self.read()
-            nxt = self.next_token()
-            if nxt is None:
-                self.error("nothing after #_ discard")
-            return self.read(nxt)
+            if self.read(None, depth)[0] is _SKIP:   # `#_ #_ a b` discards two forms
+                self.read(None, depth)
+            return _SKIP, line
         if kind == "tag":
-            return self.read()[0], line
+            value = self.read(None, depth)[0]
+            if value is _SKIP:
+                self.error(f"tag {text} applies to nothing")
+            return value, line
         if kind == "string":
-            return _unescape(text[1:-1]), line
+            return _unescape(text[1:-1], self, line), line
         if kind == "char":
             body = text[1:]
             return _CHARS.get(body, body), line
         return _atom(text, self, line), line
 
+    def _key(self, k, line):
+        if k is None or type(k) in (str, int):
+            return k
+        self.error(f"map key {k!r} must be a keyword, string or integer", line)
 
-def _key(k):
-    return tuple(k) if isinstance(k, list) else k
+
+_SKIP = object()   # what a `#_` discard reads as
 
 
-def _unescape(s):
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _unescape(s, reader, line):
     if "\\" not in s:
         return s
     out = []
     i = 0
     while i < len(s):
         c = s[i]
-        if c == "\\" and i + 1 < len(s):
-            n = s[i + 1]
-            if n == "u" and i + 5 < len(s):
-                out.append(chr(int(s[i + 2:i + 6], 16)))
+        if c == "\\":
+            n = s[i + 1]      # the tokenizer never ends a string on a lone backslash
+            if n == "u":
+                digits = s[i + 2:i + 6]
+                if len(digits) != 4 or not _HEX.issuperset(digits):
+                    reader.error(f"bad unicode escape {s[i:i + 6]!r} in a string (\\u needs 4 hex digits)", line)
+                out.append(chr(int(digits, 16)))
                 i += 6
                 continue
-            out.append(_ESCAPES.get(n, n))
+            if n not in _ESCAPES:
+                reader.error(f"unknown escape {s[i:i + 2]!r} in a string", line)
+            out.append(_ESCAPES[n])
             i += 2
             continue
         out.append(c)
@@ -136,9 +158,15 @@ def _atom(text, reader, line):
             reader.error("empty keyword ':'", line)
         return text[1:]
     if _INT.match(text):
-        return int(text.rstrip("N"))
+        n = int(text.rstrip("N"))
+        if not INT64_MIN <= n <= INT64_MAX:
+            reader.error(f"integer {text} is outside the 64-bit range", line)
+        return n
     if _FLOAT.match(text):
-        return float(text.rstrip("M"))
+        x = float(text.rstrip("M"))
+        if not math.isfinite(x):
+            reader.error(f"number {text} is out of range", line)
+        return x
     return text  # a symbol: keep its name
 
 
@@ -150,7 +178,9 @@ def parse_edn(text, path="<edn>"):
         tok = r.next_token()
         if tok is None:
             return forms
-        forms.append(r.read(tok))
+        form = r.read(tok)
+        if form[0] is not _SKIP:
+            forms.append(form)
 
 
 def read_edn_ops(path):
@@ -170,9 +200,8 @@ def read_edn_ops(path):
             if t is None or t[0] == "close":
                 break
             op, line = r.read(t)
-            validate_op(op, path, line)
-            yield line, op
+            if op is not _SKIP:
+                yield line, checked(op, path, line)
         return
     for op, line in forms:
-        validate_op(op, path, line)
-        yield line, op
+        yield line, checked(op, path, line)

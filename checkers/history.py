@@ -17,12 +17,14 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import re
+import stat
 from array import array
 
+import numpy as np
 import orjson
 
 OP_TYPES = ("invoke", "ok", "fail", "info")
-_NUMBERS = (int, float)
 
 
 class HistoryError(Exception):
@@ -75,23 +77,182 @@ def no_gc():
             gc.enable()
 
 
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+CHUNK_BYTES = 4 << 20
+_SCALAR_KEYS = (int, str)      # exact types: bool is not int, and a float key is refused
+
+
+def _int64(x):
+    return type(x) is int and INT64_MIN <= x <= INT64_MAX
+
+
 def validate_op(op, path, line):
-    """Check the fields every op needs; raise HistoryError naming the line otherwise."""
+    """Check the fields every op needs, with exact types; raise HistoryError naming the line otherwise.
+
+    Exact means: `type` and `f` are strings, `process` an integer that is not a bool (or a string
+    such as "nemesis"), `time` a finite number within int64, `index` an integer; every integer
+    anywhere in the op fits int64 and every float is finite; the keys and values of a
+    transaction's micro-ops are integers or strings, never floats or bools (1, 1.0 and true
+    would otherwise be one key, and integers beyond 2^64 arrive from JSON rounded to floats).
+    """
     if not isinstance(op, dict):
         raise HistoryError(path, line, f"expected an op object, got {type(op).__name__}")
     t = op.get("type")
     if t is None:
         raise HistoryError(path, line, "missing field 'type'")
-    if t not in OP_TYPES:
+    if type(t) is not str or t not in OP_TYPES:
         raise HistoryError(path, line, f"unknown op type {t!r} (expected invoke, ok, fail or info)")
     if "f" not in op:
         raise HistoryError(path, line, "missing field 'f'")
+    f = op["f"]
+    if type(f) is not str:
+        raise HistoryError(path, line, f"field 'f' must be a string, got {f!r}")
     tm = op.get("time")
-    if tm is not None and (type(tm) is not int and type(tm) is not float):
-        raise HistoryError(path, line, f"field 'time' must be a number, got {tm!r}")
+    if tm is not None and not (_int64(tm) or (type(tm) is float and INT64_MIN <= tm <= INT64_MAX)):
+        raise HistoryError(path, line, f"field 'time' must be a number of nanoseconds within int64, got {tm!r}")
     p = op.get("process")
-    if p is not None and type(p) is not int and p != "nemesis" and not isinstance(p, str):
+    if p is not None and not _int64(p) and type(p) is not str:
         raise HistoryError(path, line, f"field 'process' must be an integer or \"nemesis\", got {p!r}")
+    i = op.get("index")
+    if i is not None and not _int64(i):
+        raise HistoryError(path, line, f"field 'index' must be an integer, got {i!r}")
+    node = op.get("node")
+    if node is not None and type(node) is not str:
+        raise HistoryError(path, line, f"field 'node' must be a string, got {node!r}")
+    _check_numbers(op, path, line)
+    value = op.get("value")
+    if f == "txn" and type(value) is list:
+        for mop in value:
+            if type(mop) is list and len(mop) == 3 and type(mop[0]) is str:
+                _check_mop(mop, path, line)
+
+
+MAX_DEPTH = 64   # ops nest a few levels; far deeper data only serves to exhaust the stack
+
+
+def _check_numbers(op, path, line):
+    """Every integer within int64, every float finite, nesting at most MAX_DEPTH (iterative)."""
+    stack = [(op, 0)]
+    while stack:
+        x, depth = stack.pop()
+        tx = type(x)
+        if tx is dict or tx is list or tx is tuple:
+            if depth >= MAX_DEPTH:
+                raise HistoryError(path, line, f"data nested deeper than {MAX_DEPTH} levels")
+            stack.extend((y, depth + 1) for y in (x.values() if tx is dict else x))
+        elif tx is int:
+            if not INT64_MIN <= x <= INT64_MAX:
+                raise HistoryError(path, line, f"integer {x} is outside the 64-bit range")
+        elif tx is float and (x != x or x in (float("inf"), float("-inf"))):
+            raise HistoryError(path, line, f"number {x!r} is not finite")
+
+
+def _check_mop(mop, path, line):
+    _, k, v = mop
+    if type(k) not in _SCALAR_KEYS:
+        raise HistoryError(path, line, f"micro-op {mop!r}: the key must be an integer or a string, "
+                                       f"got {type(k).__name__} {k!r}")
+    vals = v if type(v) is list else (v,)
+    for x in vals:
+        if x is not None and type(x) not in _SCALAR_KEYS:
+            raise HistoryError(path, line, f"micro-op {mop!r}: values must be integers or strings "
+                                           f"(1, 1.0 and true are different), got {type(x).__name__} {x!r}")
+
+
+# What may need the full check, found by fast scans over a whole chunk of lines: a float (a '.',
+# or an exponent right after a digit), a 19+ digit integer (beyond int64, or rounded to a float by
+# the JSON parser), a bool, an escaped key. A chunk without any (almost all) only gets the cheap
+# envelope test per op; a chunk with one is tested line by line.
+_LITERALS = (b".", b"E", b"true", b"false", b"\\u", b"[[[[")
+_PROCESS_TYPES = (int, str, type(None))
+
+
+def _suspect(raw: bytes) -> bool:
+    for x in _LITERALS:
+        if x in raw:
+            return True
+    a = np.frombuffer(raw, np.uint8)
+    d = (a - 48) < 10                       # digits (uint8 wraps the rest above 10)
+    if (d[:-1] & ((a[1:] | 32) == 101)).any():
+        return True                         # a digit then e/E: an exponent
+    run = d[:-1] & d[1:]                    # 2 digits from here
+    run = run[:-2] & run[2:]                # 4
+    run = run[:-4] & run[4:]                # 8
+    run = run[:-8] & run[8:]                # 16
+    return bool((run[:-3] & run[3:]).any())  # 19
+
+
+def _bad_envelope(op) -> bool:
+    """True unless the op's own fields have their exact types (the nested data is _suspect's)."""
+    return (type(op) is not dict or type(op.get("type")) is not str or op["type"] not in OP_TYPES
+            or type(op.get("f")) is not str
+            or type(op.get("process")) not in _PROCESS_TYPES or type(op.get("index", 0)) is not int
+            or type(op.get("time", 0)) is not int)
+
+
+def checked(op, path, line):
+    """An op read from a file, validated: a missing `f` means a transaction (Elle's histories)."""
+    if type(op) is dict and "f" not in op:
+        op["f"] = "txn"
+    validate_op(op, path, line)
+    return op
+
+
+def _bad_f_or_index(op) -> bool:
+    """The part of _bad_envelope a checker would not trip over by itself (see strict_ops)."""
+    return type(op) is not dict or type(op.get("f")) is not str or type(op.get("index", 0)) is not int
+
+
+def _jsonl_ops(path, f, line0, blank_ok, bad_envelope=_bad_envelope):
+    """(line, op) for each line of an open JSONL file, validated; see strict_ops."""
+    loads = orjson.loads
+    line = line0
+    while True:
+        start = f.tell()
+        raws = f.readlines(CHUNK_BYTES)
+        if not raws:
+            return
+        careful = _suspect(b"".join(raws))
+        for i, raw in enumerate(raws):
+            try:
+                op = loads(raw)
+            except orjson.JSONDecodeError as e:
+                if blank_ok:
+                    if not raw.strip():
+                        line += 1
+                        continue
+                    raise HistoryError(path, line, f"malformed JSON: {e}") from None
+                f.seek(start + sum(map(len, raws[:i + 1])))
+                raise
+            if careful or bad_envelope(op):
+                checked(op, path, line)
+            yield line, op
+            line += 1
+
+
+def strict_ops(path, f, line0=1):
+    """Ops from an open JSONL file for a checker's hot loop: a drop-in for map(orjson.loads, f).
+
+    Every op is validated as iter_history does, except that an op whose `type` or `process` is
+    a list or object may pass when nothing else in its chunk looks odd (a cheaper test per op):
+    such an op makes the checker raise TypeError, so wrap the loop in `refused_on_crash(path)`,
+    which then re-reads the file strictly for the one-line error. A blank or malformed line raises
+    orjson.JSONDecodeError with `f` just after that line, as map(orjson.loads, f) would leave it.
+    """
+    for _, op in _jsonl_ops(path, f, line0, False, _bad_f_or_index):
+        yield op
+
+
+@contextlib.contextmanager
+def refused_on_crash(path):
+    """A checker fed by strict_ops crashed with TypeError / KeyError: if the file is malformed,
+    raise its one-line HistoryError instead (a clean file re-raises the crash: a checker bug)."""
+    try:
+        yield
+    except (TypeError, KeyError, ValueError, RecursionError) as crash:
+        for _ in iter_history(path):
+            pass
+        raise crash
 
 
 def is_edn(path) -> bool:
@@ -101,16 +262,24 @@ def is_edn(path) -> bool:
         return True
     if name.endswith((".jsonl", ".json")):
         return False
+    _open_check(path)
     with open(path, "rb") as f:
         head = f.read(4096).lstrip()
     return head.startswith((b"{:", b"[{:", b"[", b";")) and not head.startswith(b'[{"')
 
 
 def _open_check(path):
-    if not os.path.exists(path):
-        raise HistoryError(path, None, "no such file")
-    if os.path.isdir(path):
+    """Refuse at once what is not a regular file: a FIFO or device would block or never end."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise HistoryError(path, None, "no such file") from None
+    except OSError as e:
+        raise HistoryError(path, None, f"cannot read: {e.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
         raise HistoryError(path, None, "is a directory, expected a history file")
+    if not stat.S_ISREG(st.st_mode):
+        raise HistoryError(path, None, "not a regular file (a FIFO, socket or device), expected a history file")
 
 
 def iter_history(path):
@@ -124,24 +293,8 @@ def iter_history(path):
         from checkers.edn import read_edn_ops
         yield from read_edn_ops(path)
         return
-    loads = orjson.loads
-    valid_types = OP_TYPES
     with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            try:
-                op = loads(raw)
-            except orjson.JSONDecodeError as e:
-                if not raw.strip():
-                    continue  # blank line
-                raise HistoryError(path, lineno, f"malformed JSON: {e}") from None
-            # fast path for well-formed ops; the full check names the problem otherwise
-            if (type(op) is not dict or op.get("type") not in valid_types or "f" not in op
-                    or type(op.get("time", 0)) not in _NUMBERS):
-                validate_op(op, path, lineno)
-            yield lineno, op
-
-
-CHUNK_BYTES = 4 << 20
+        yield from _jsonl_ops(path, f, 1, True)
 
 
 def read_chunks(path, f=None, line0=1):
@@ -149,7 +302,7 @@ def read_chunks(path, f=None, line0=1):
 
     One list comprehension of orjson.loads per ~4 MB. A chunk with a blank or malformed line is
     re-read line by line (blank lines skipped, bad ones reported). EDN files come as one batch
-    with explicit lines. Ops are not validated here beyond JSON. `f`/`line0` continue reading an
+    with explicit lines. Ops are validated as iter_history does. `f`/`line0` continue reading an
     already open binary file from a given line.
     """
     if f is None:
@@ -166,18 +319,25 @@ def read_chunks(path, f=None, line0=1):
         raw = f.readlines(CHUNK_BYTES)
         if not raw:
             return
+        careful = _suspect(b"".join(raw))
         try:
             ops = [loads(x) for x in raw]
+            for i, op in enumerate(ops):
+                if careful or _bad_envelope(op):
+                    checked(op, path, line0 + i)
             yield ops, line0, None
         except orjson.JSONDecodeError:
             ops, lines = [], []
             for i, x in enumerate(raw):
                 try:
-                    ops.append(loads(x))
+                    op = loads(x)
                 except orjson.JSONDecodeError as e:
                     if not x.strip():
                         continue
                     raise HistoryError(path, line0 + i, f"malformed JSON: {e}") from None
+                if careful or _bad_envelope(op):
+                    checked(op, path, line0 + i)
+                ops.append(op)
                 lines.append(line0 + i)
             yield ops, line0, lines
         line0 += len(raw)
@@ -205,7 +365,7 @@ def fetch_lines(path, lines) -> dict:
     with open(path, "rb") as f:
         for ln, raw in enumerate(f, 1):
             if ln in want:
-                out[ln] = orjson.loads(raw)
+                out[ln] = checked(orjson.loads(raw), path, ln)
             if ln >= last:
                 break
     return out

@@ -68,7 +68,7 @@ def test_edn_values():
 @pytest.mark.parametrize("text, line, message", [
     ('{"type":"invoke","f":"txn","value":[]}\n{"type": "ok",\n', 2, "malformed JSON"),
     ('{"type":"invoke","f":"txn","value":[]}\n{"f":"txn","value":[]}\n', 2, "missing field 'type'"),
-    ('{"type":"invoke","value":[]}\n', 1, "missing field 'f'"),
+    ('{"type":"invoke","f":["txn"],"value":[]}\n', 1, "field 'f' must be a string"),
     ('{"type":"done","f":"txn"}\n', 1, "unknown op type"),
     ('[1, 2]\n', 1, "expected an op object"),
     ('{"type":"ok","f":"txn","time":"soon"}\n', 1, "field 'time' must be a number"),
