@@ -170,10 +170,15 @@ class Worker(threading.Thread):
     def main_phase(self):
         ctx = self.ctx
         while not ctx.stop.is_set():
-            if not ctx.pacer.wait(ctx.main_deadline) or time.monotonic() >= ctx.main_deadline:
+            if time.monotonic() >= ctx.main_deadline:
                 return
             op = ctx.source.next_op(self.wid)
             if op is None:
+                return
+            # a follow-up (a user's next click right after the answer) is not paced: it comes at once
+            if not op.get("follow_up") and not ctx.pacer.wait(ctx.main_deadline):
+                return
+            if time.monotonic() >= ctx.main_deadline:
                 return
             self.execute(op)
 

@@ -18,6 +18,9 @@ harness.routing.Router:
     instance  -> same, for a process instance (wins over `key`)
     readonly  -> True when the transaction only reads: in primary/standby topologies it may be served
                  by a standby (read/write splitting); writes always go to a writable node.
+    engine    -> the engine node (0, 1, ...) the request reached: `local` routing sends it to
+                 database node `engine` (each engine machine with its own database)
+    follow_up -> True for a user's next request right after the previous answer: not paced
 Hints stay in the recorded op (the history may carry workload-specific fields).
 
 `invoke(conn, dialect, op)` runs against ONE DB-API connection (PyMySQL when dialect == "mysql",

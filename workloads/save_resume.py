@@ -276,8 +276,10 @@ class SaveResume(Workload):
                 e = engine()
                 yield {"f": f, "value": {"key": i, "sid": sid, "engine": e}, "instance": i, "engine": e,
                        "session": worker}
-                if f == "save" and rng.random() < self.resume_after_save:  # the user logs in again
-                    yield self._resume(i, engine(), worker)
+                if f == "save" and rng.random() < self.resume_after_save:
+                    # the user's next request, at once, reaches the other engine (machine B)
+                    yield {**self._resume(i, (e + 1) % self.engines if self.lb == "request" else e, worker),
+                           "follow_up": True}
             elif f == "resume":
                 yield self._resume(i, engine(), worker)
             else:
@@ -294,6 +296,7 @@ class SaveResume(Workload):
 
     @staticmethod
     def _resume(i, e, worker):
+        # routing hints: `instance` (sticky), `readonly` (may be served by a standby), `engine` (local)
         return {"f": "resume", "value": {"key": i, "engine": e}, "instance": i, "readonly": True,
                 "engine": e, "session": worker}
 

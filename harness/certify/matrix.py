@@ -68,41 +68,52 @@ def _cell(name, title, db, **kw) -> Cell:
     return Cell(name=name, title=title, db=db, **kw)
 
 
+CAMUNDA = {"camunda": True}  # Camunda's documented Galera settings: READ COMMITTED, wsrep_sync_wait=7, ...
+ENGINE = ["save-resume"]
+
 PROFILES: dict[str, list[Cell]] = {
-    # The motivating question's architectures, each under no fault, partitions, lag and kills.
+    # The motivating question's architectures, each under no fault, partitions, lag and kills. Two
+    # engine nodes (machines A and B) in every cell; `local` = each engine with its own database.
     "camunda-7": [
         _cell("mariadb-rc", "One MariaDB node, READ COMMITTED (the documented baseline)", "mariadb"),
-        _cell("galera-primary-sw0", "Galera, engine talks to ONE node, wsrep_sync_wait=0", "galera",
+        _cell("galera-primary-sw0", "Galera, both engines talk to ONE node, wsrep_sync_wait=0", "galera",
               routing="primary", knobs={"wsrep_sync_wait": 0}),
-        _cell("galera-primary-sw7", "Galera, engine talks to ONE node, wsrep_sync_wait=7", "galera",
-              routing="primary", knobs={"wsrep_sync_wait": 7}),
-        _cell("galera-failover-sw7", "Galera, ONE node with failover to the next, wsrep_sync_wait=7",
-              "galera", routing="failover", knobs={"wsrep_sync_wait": 7}),
-        _cell("galera-rr", "Galera behind a load balancer spreading requests (round-robin)", "galera",
-              routing="round-robin", knobs={"wsrep_sync_wait": 7}),
-        _cell("mm-rr", "MariaDB async master-master, machines A and B, round-robin", "mariadb-mm",
-              routing="round-robin"),
+        _cell("galera-primary", "Galera with Camunda's settings, both engines talk to ONE node", "galera",
+              routing="primary", knobs=CAMUNDA),
+        _cell("galera-failover", "Galera with Camunda's settings, ONE node with failover to the next",
+              "galera", routing="failover", knobs=CAMUNDA),
+        _cell("galera-rr", "Galera with Camunda's settings behind a load balancer (round-robin)", "galera",
+              routing="round-robin", knobs=CAMUNDA),
+        _cell("galera-local", "Galera with Camunda's settings, each engine on its own node", "galera",
+              routing="local", knobs=CAMUNDA),
+        _cell("mm-local", "MariaDB async master-master, machines A and B each on their own database",
+              "mariadb-mm", routing="local"),
+        _cell("mm-local-uuid", "MariaDB async master-master, machines A and B, UUID ids", "mariadb-mm",
+              routing="local", workload_opts={"idgen": "uuid"}),
         _cell("mm-sticky", "MariaDB async master-master, sticky routing per process instance",
               "mariadb-mm", routing="sticky"),
-        _cell("pg-standby-async", "PostgreSQL primary + standby, resumes on the standby (async)",
-              "postgres-standby", routing="round-robin"),
+        _cell("pg-standby-async", "PostgreSQL primary + standby, machine B reads its standby (async)",
+              "postgres-standby", routing="local"),
         _cell("pg-standby-remote-apply",
-              "PostgreSQL primary + standby, resumes on the standby (remote_apply)",
-              "postgres-standby", routing="round-robin", knobs={"synchronous_commit": "remote_apply"}),
+              "PostgreSQL primary + standby, machine B reads its standby (remote_apply)",
+              "postgres-standby", routing="local", knobs={"synchronous_commit": "remote_apply"}),
         _cell("postgres-rc", "One PostgreSQL node, READ COMMITTED", "postgres"),
         _cell("postgres-serializable", "One PostgreSQL node, SERIALIZABLE", "postgres",
               isolation="serializable"),
     ],
-    # A few minutes on one machine: the baseline, and the two replicated set-ups the question is about
-    # (the standby also with network lag between the machines, as a WAN link or a busy network gives).
+    # A few minutes on one machine: the baseline, Galera with the engines on ONE node against Galera
+    # behind a load balancer, and the two replicated set-ups the question is about.
     "quick": [
         _cell("mariadb-rc", "One MariaDB node, READ COMMITTED (the documented baseline)", "mariadb",
-              workloads=["save-resume"], nemesis=["none"]),
-        _cell("mm-rr", "MariaDB async master-master, machines A and B, round-robin", "mariadb-mm",
-              routing="round-robin", workloads=["save-resume"], nemesis=["none"]),
-        _cell("pg-standby-async", "PostgreSQL primary + standby, resumes on the standby (async)",
-              "postgres-standby", routing="round-robin", workloads=["save-resume"],
-              nemesis=["none", "lag"]),
+              workloads=ENGINE, nemesis=["none"]),
+        _cell("galera-primary", "Galera with Camunda's settings, both engines talk to ONE node", "galera",
+              routing="primary", knobs=CAMUNDA, workloads=ENGINE, nemesis=["none"]),
+        _cell("galera-rr", "Galera with Camunda's settings behind a load balancer (round-robin)", "galera",
+              routing="round-robin", knobs=CAMUNDA, workloads=ENGINE, nemesis=["none"]),
+        _cell("mm-local", "MariaDB async master-master, machines A and B each on their own database",
+              "mariadb-mm", routing="local", workloads=ENGINE, nemesis=["none"]),
+        _cell("pg-standby-async", "PostgreSQL primary + standby, machine B reads its standby (async)",
+              "postgres-standby", routing="local", workloads=ENGINE, nemesis=["none"]),
     ],
 }
 PROFILE_TIME_LIMIT = {"camunda-7": 30.0, "quick": 15.0}
