@@ -222,6 +222,9 @@ def zone_check(ops):
 
 # --- Wing & Gong / Lowe search with memoisation -------------------------------------------------
 
+_NOTHING = object()   # "needs no particular value"
+
+
 class Budget(Exception):
     """The search exceeded its budget: this key is unknown."""
 
@@ -229,30 +232,40 @@ class Budget(Exception):
 def search(ops, init=None, budget=DEFAULT_BUDGET, deadline=None):
     """Lowe's just-in-time search. Returns (True, stats) or (False, failure dict). Raises Budget.
 
-    The event list is a doubly linked list (node i = op i's invoke, n + i its completion; ops with
-    no completion have no completion node), from which a linearized op's two nodes are lifted and
-    put back on backtracking (dancing links). `lin` holds the linearized ops as a bitset relative
-    to `base`, the lowest op not yet linearized (every op below it is linearized).
+    Ops that complete form a doubly linked event list (node i = op i's invoke, m + i its
+    completion), from which a linearized op's two nodes are lifted and put back on backtracking
+    (dancing links); their linearized set is a bitset `lin` relative to `base`, the lowest such
+    op not yet linearized. The walk tries the invokes before the first pending completion R.
+    Ops that never completed stay out of that walk: they are tried only when it is stuck at R,
+    those that can give R the value it needs first, and one that would not change the state is
+    never tried (taking effect without effect is the same as not taking effect). Their set is a
+    second bitset `ilin`. Failure indices point into `ops`.
     """
-    n = len(ops)
-    kind = [o.kind for o in ops]
-    arg_a = [o.a for o in ops]
-    arg_b = [o.b for o in ops]
-    finite = [o.ret is not NEVER for o in ops]
-    # Two ops that never complete and do the same thing are interchangeable once both are invoked:
-    # linearize the earlier first (symmetry pruning; Jepsen's crashed writes repeat few values).
-    twin = [-1] * n
+    fin = [i for i, o in enumerate(ops) if o.ret is not NEVER]
+    inf = [i for i, o in enumerate(ops) if o.ret is NEVER]
+    m, q = len(fin), len(inf)
+    kind = [ops[i].kind for i in fin]
+    arg_a = [ops[i].a for i in fin]
+    arg_b = [ops[i].b for i in fin]
+    ret_pos = [ops[i].ret for i in fin]
+    ikind = [ops[i].kind for i in inf]
+    ia = [ops[i].a for i in inf]
+    ib = [ops[i].b for i in inf]
+    icall = [ops[i].call for i in inf]
+    makes = [ia[j] if ikind[j] == WRITE else ib[j] for j in range(q)]   # the value it can set
+    produce = {}
+    twin = [-1] * q   # identical earlier op: interchangeable once both are invoked, try it first
     last_twin = {}
-    for i, o in enumerate(ops):
-        if o.ret is NEVER:
-            sig = (o.kind, o.a, o.b)
-            twin[i] = last_twin.get(sig, -1)
-            last_twin[sig] = i
-    events = sorted([(o.call, i) for i, o in enumerate(ops)]
-                    + [(o.ret, n + i) for i, o in enumerate(ops) if o.ret is not NEVER])
-    head, tail = 2 * n, 2 * n + 1
-    nxt = [tail] * (2 * n + 2)
-    prv = [head] * (2 * n + 2)
+    for j in range(q):
+        produce.setdefault(makes[j], []).append(j)
+        sig = (ikind[j], ia[j], ib[j])
+        twin[j] = last_twin.get(sig, -1)
+        last_twin[sig] = j
+    events = sorted([(ops[i].call, k) for k, i in enumerate(fin)]
+                    + [(ops[i].ret, m + k) for k, i in enumerate(fin)])
+    head, tail = 2 * m, 2 * m + 1
+    nxt = [tail] * (2 * m + 2)
+    prv = [head] * (2 * m + 2)
     last = head
     for _, node in events:
         nxt[last] = node
@@ -262,82 +275,134 @@ def search(ops, init=None, budget=DEFAULT_BUDGET, deadline=None):
     prv[tail] = last
 
     cache = set()
-    stack = []        # (op, state before it, base, lin)
-    state, base, lin = init, 0, 0
+    stack = []   # (op, state before, base, lin, ilin, None | (R, pass, cursor) of an info op)
+    state, base, lin, ilin = init, 0, 0, 0
+    taken = bytearray(q)
     best, best_stack, blocked, stuck_states = -1, [], None, []
     pushes = 0
     entry = nxt[head]
+    stuck = None   # (R, pass, cursor) while trying ops that never completed
     while True:
-        if entry < n:  # an invoke: try to linearize that op now
-            t = twin[entry]
-            if t >= base and not (lin >> (t - base)) & 1:
+        if stuck is None:
+            if entry < m:  # an invoke: try to linearize that op now
+                k = kind[entry]
+                if k == READ:
+                    ok, new = state == arg_a[entry], state
+                elif k == WRITE:
+                    ok, new = True, arg_a[entry]
+                elif k == CAS:
+                    ok, new = state == arg_a[entry], arg_b[entry]
+                else:  # MISMATCH
+                    ok, new = state != arg_a[entry], state
+                if ok:
+                    rel = entry - base
+                    nlin = lin | (1 << rel)
+                    nbase = base
+                    if rel == 0:  # slide the window past the run of linearized ops at its bottom
+                        run = (~nlin & (nlin + 1)).bit_length() - 1
+                        nlin >>= run
+                        nbase += run
+                    key = (nbase, nlin, ilin, new)
+                    if key not in cache:
+                        cache.add(key)
+                        pushes += 1
+                        if pushes & 1023 == 0 and (len(cache) > budget or (
+                                deadline is not None and time.monotonic() > deadline)):
+                            raise Budget(len(cache))
+                        stack.append((entry, state, base, lin, ilin, None))
+                        state, base, lin = new, nbase, nlin
+                        p, nx = prv[entry], nxt[entry]   # lift the invoke and the completion
+                        nxt[p] = nx
+                        prv[nx] = p
+                        c = m + entry
+                        p, nx = prv[c], nxt[c]
+                        nxt[p] = nx
+                        prv[nx] = p
+                        entry = nxt[head]
+                        continue
                 entry = nxt[entry]
                 continue
-            k = kind[entry]
-            if k == READ:
-                ok, new = state == arg_a[entry], state
-            elif k == WRITE:
-                ok, new = True, arg_a[entry]
-            elif k == CAS:
-                ok, new = state == arg_a[entry], arg_b[entry]
-            elif k == MISMATCH:
-                ok, new = state != arg_a[entry], state
-            else:  # CAS_INFO: took effect (if it matched) or not
-                ok, new = True, (arg_b[entry] if state == arg_a[entry] else state)
-            if ok:
-                rel = entry - base
-                nlin = lin | (1 << rel)
-                nbase = base
-                if rel == 0:  # slide the window past the run of linearized ops at its bottom
-                    run = (~nlin & (nlin + 1)).bit_length() - 1
-                    nlin >>= run
-                    nbase += run
-                key = (nbase, nlin, new)
-                if key not in cache:
-                    cache.add(key)
-                    pushes += 1
-                    if pushes & 1023 == 0:
-                        if len(cache) > budget or (deadline is not None and time.monotonic() > deadline):
-                            raise Budget(len(cache))
-                    stack.append((entry, state, base, lin))
-                    state, base, lin = new, nbase, nlin
-                    # lift the op's invoke and completion out of the event list
-                    p, q = prv[entry], nxt[entry]
-                    nxt[p] = q
-                    prv[q] = p
-                    if finite[entry]:
-                        m = n + entry
-                        p, q = prv[m], nxt[m]
-                        nxt[p] = q
-                        prv[q] = p
-                    entry = nxt[head]
-                    continue
-            entry = nxt[entry]
-        elif entry == tail:  # no completion left unlinearized
-            return True, {"configurations": len(cache)}
-        else:  # a completion of an op not yet linearized: backtrack
-            j = entry - n
+            if entry == tail:  # no completion left unlinearized
+                return True, {"configurations": len(cache)}
+            j = entry - m
             depth = len(stack)
             if depth > best:
-                best, best_stack, blocked, stuck_states = depth, [s[0] for s in stack], j, [state]
-            elif j == blocked and len(stuck_states) < 50 and state not in stuck_states:
+                best, blocked, stuck_states = depth, fin[j], [state]
+                best_stack = [fin[s[0]] if s[5] is None else inf[s[0]] for s in stack]
+            elif fin[j] == blocked and len(stuck_states) < 50 and state not in stuck_states:
                 stuck_states.append(state)
-            while stack:
-                entry, state, base, lin = stack.pop()
-                if finite[entry]:
-                    m = n + entry
-                    nxt[prv[m]] = m
-                    prv[nxt[m]] = m
-                nxt[prv[entry]] = entry
-                prv[nxt[entry]] = entry
-                # An op that leaves the state alone and was legal could always have gone first
-                # (every op that must precede it already has): if it led nowhere, neither does
-                # any sibling, so backtrack past its parent too.
-                if kind[entry] != READ and kind[entry] != MISMATCH:
-                    break
+            stuck = (entry, 0, 0)
+        # stuck at completion R: try the ops that never completed, invoked before it
+        R, phase, cur = stuck
+        r = R - m
+        pos_r = ret_pos[r]
+        need = arg_a[r] if kind[r] == READ or kind[r] == CAS else _NOTHING
+        wanted = produce.get(need, ()) if need is not _NOTHING else ()
+        pushed = False
+        while True:
+            if phase == 0:   # first those that set the value R needs
+                if cur >= len(wanted) or icall[wanted[cur]] > pos_r:
+                    phase, cur = 1, 0
+                    continue
+                j = wanted[cur]
             else:
+                if cur >= q or icall[cur] > pos_r:
+                    break
+                j = cur
+                if makes[j] == need:   # tried in phase 0
+                    cur += 1
+                    continue
+            cur += 1
+            if taken[j]:
+                continue
+            t = twin[j]
+            if t >= 0 and not taken[t]:
+                continue
+            if ikind[j] == WRITE:
+                new = ia[j]
+            else:
+                new = ib[j] if state == ia[j] else state
+            if new == state:
+                continue
+            nilin = ilin | (1 << j)
+            key = (base, lin, nilin, new)
+            if key in cache:
+                continue
+            cache.add(key)
+            pushes += 1
+            if pushes & 1023 == 0 and (len(cache) > budget or (
+                    deadline is not None and time.monotonic() > deadline)):
+                raise Budget(len(cache))
+            stack.append((j, state, base, lin, ilin, (R, phase, cur)))
+            taken[j] = 1
+            state, ilin = new, nilin
+            pushed = True
+            break
+        if pushed:
+            stuck = None
+            entry = nxt[head]
+            continue
+        # nothing can be placed here: backtrack
+        while stack:
+            e, state, base, lin, ilin, resume = stack.pop()
+            if resume is not None:
+                taken[e] = 0
+                stuck = resume
                 break
-            entry = nxt[entry]
+            c = m + e
+            nxt[prv[c]] = c
+            prv[nxt[c]] = c
+            nxt[prv[e]] = e
+            prv[nxt[e]] = e
+            # An op that leaves the state alone and was legal could always have gone first
+            # (every op that must precede it already has): if it led nowhere, neither does
+            # any sibling, so backtrack past its parent too.
+            if kind[e] != READ and kind[e] != MISMATCH:
+                stuck = None
+                entry = nxt[e]
+                break
+        else:
+            break
     return False, {"configurations": len(cache), "linearized": best_stack, "blocked": blocked,
                    "states": stuck_states}
 

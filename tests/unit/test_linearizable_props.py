@@ -81,3 +81,71 @@ def test_zone_test_agrees_with_the_search():
             assert zones == search(ops)[0], seed
             outcomes.add(zones)
     assert outcomes == {True, False}
+
+
+def _brute_force(ops, state=None):
+    """Linearizable? by trying every order (and every subset of the ops that never completed)."""
+    from checkers.linearizable import CAS, MISMATCH, NEVER, READ, WRITE
+
+    def legal(op, s):
+        if op.kind == READ:
+            return s == op.a, s
+        if op.kind == WRITE:
+            return True, op.a
+        if op.kind == CAS:
+            return s == op.a, op.b
+        if op.kind == MISMATCH:
+            return s != op.a, s
+        return True, (op.b if s == op.a else s)
+
+    def go(rest, s):
+        if all(o.ret is NEVER for o in rest):
+            return True
+        for o in rest:
+            if any(p.ret < o.call for p in rest if p is not o):
+                continue   # something that completed before o began is still unplaced
+            ok, ns = legal(o, s)
+            others = [p for p in rest if p is not o]
+            if ok and go(others, ns):
+                return True
+            if o.ret is NEVER and go(others, s):   # it never took effect
+                return True
+        return False
+    return go(list(ops), state)
+
+
+def _random_cas_history(rng):
+    ops, nproc, open_, pid = [], rng.randrange(1, 5), {}, {}
+    for _ in range(rng.randrange(2, 14)):
+        p = rng.randrange(nproc)
+        proc = pid.setdefault(p, p)
+        if p in open_:
+            f, v = open_.pop(p)
+            t = rng.choice(["ok"] * 4 + ["info", "fail"])
+            if f == "read":
+                t = "ok"
+                v = rng.choice([None, 0, 1, 2])
+            ops.append({"type": t, "process": proc, "f": f, "value": v})
+            if t == "info":
+                pid[p] = proc + 100
+        else:
+            f = rng.choice(["read", "write", "cas", "cas"])
+            v = None if f == "read" else rng.randrange(3) if f == "write" else \
+                [rng.choice([None, 0, 1, 2]), rng.randrange(3)]
+            open_[p] = (f, v)
+            ops.append({"type": "invoke", "process": proc, "f": f, "value": v})
+    return ops
+
+
+def test_search_agrees_with_brute_force_on_small_cas_histories():
+    """The pruning rules (legal reads first, identical unknown ops, unknown ops without effect,
+    unknown ops only when stuck) never change a verdict."""
+    outcomes = set()
+    for seed in range(2500):
+        (ops,) = collect(_random_cas_history(random.Random(seed))).values() or [[]]
+        if not ops:
+            continue
+        expected = _brute_force(ops)
+        assert search(ops)[0] == expected, seed
+        outcomes.add(expected)
+    assert outcomes == {True, False}
