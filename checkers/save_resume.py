@@ -717,11 +717,13 @@ def _order(op) -> float:
 
 # --- input validation ------------------------------------------------------------------------------
 
-ENGINE_FS = ("schedule-cleanup", "deploy", "start", "save", "resume", "correlate", "acquire", "execute", "final")
+ENGINE_FS = ("schedule-cleanup", "deploy", "start", "save", "resume", "correlate", "acquire", "execute",
+             "id-block", "final")
 _INT = (int,)
 # fields an ok completion must carry, with their types (None allowed where the tuple has type(None))
 _OK_FIELDS = {
     "schedule-cleanup": {"existing": (list,)},
+    "id-block": {},
     "deploy": {"version": _INT},
     "start": {"key": _INT, "sid": _INT},
     "save": {"key": _INT, "sid": _INT, "exec": (str,), "rev": _INT, "seq": _INT, "list": (list,)},
@@ -768,8 +770,9 @@ def validate(history) -> None:
             for field, types in _STATE_FIELDS.items():
                 if not isinstance(st.get(field), types):
                     bad(pos, f"ok resume op: value.state.{field} missing or not {types[0].__name__}")
-            if not all(isinstance(h, list) and len(h) == 2 for h in st["hist"]):
-                bad(pos, "ok resume op: value.state.hist must be [seq, save id] pairs")
+            if not all(isinstance(h, list) and len(h) == 2 and all(type(x) is int for x in h)
+                       for h in st["hist"]):
+                bad(pos, "ok resume op: value.state.hist must be [seq, save id] pairs of integers")
         if f == "acquire" and not all(isinstance(j, dict) and "job" in j for j in v["jobs"]):
             bad(pos, "ok acquire op: value.jobs must be objects with a job id")
         if f == "final":
@@ -840,15 +843,31 @@ def check(history: list[dict], model: str | None = DEFAULT_MODEL, **opts) -> dic
                  "note": f"anomalies {model} allows, found in the instances' step lists"},
         engine_mapping={k: ISOLATION_BEHIND[k] for k in engine})
     result["model"] = model
+    from checkers import exposure
+    window_ms = max(float(opts.get("lag_ms") or 0.0), exposure.WINDOW_FLOOR_MS)
+    result["exposure"] = {"window_ms": window_ms, "risks": exposure.count(txns, window_ms * 1e6)}
     if not stats["final_nodes"]:
         result["notes"] = ["no final read of the nodes' states: lost saves in the final state and "
                            "divergence between nodes could not be checked"]
     if engine:
+        result["first_violation"] = first_violation(engine, history)
         result["valid"] = False  # an engine invariant broken is a wrong answer at any isolation level
         result.pop("unknown_reason", None)
     _, result["not"], result["also_not"] = models.verdict(sorted(set(result["anomaly_types"]) | set(allowed)),
                                                           model)
     return result
+
+
+def first_violation(engine: dict, history) -> dict:
+    """The engine finding proven earliest: its type and when its last cited op was recorded (s)."""
+    time_of = {op.get("index"): op.get("time", 0) for op in history}
+    best = None
+    for kind, items in engine.items():
+        for x in items:
+            t = max((time_of.get(i, 0) for i in x.get("ops") or []), default=0)
+            if best is None or t < best[0]:
+                best = (t, kind)
+    return {"type": best[1], "at_s": round(best[0] / 1e9, 3)} if best else {}
 
 
 def _by_f(txns) -> dict:

@@ -1,7 +1,7 @@
 """`harness certify [--profile NAME | --matrix FILE]`: judge candidate architectures, issue a certificate.
 
-Exit status: 0 every architecture SAFE, 1 at least one UNSAFE, 2 could not run or only
-INCONCLUSIVE results besides SAFE ones.
+Exit status: 0 every architecture SAFE, 1 at least one UNSAFE, 2 could not run, or some
+architecture INCONCLUSIVE or NOT-EXERCISED (never SAFE without exercised evidence).
 """
 import logging
 import time
@@ -15,6 +15,10 @@ def register(sub):
     src.add_argument("--matrix", help="a TOML or YAML matrix file")
     p.add_argument("--runs", type=int, help="runs per cell and fault set (default 1)")
     p.add_argument("--time-limit", type=float, help="seconds of each run's main phase")
+    p.add_argument("--min-exposure", type=int, default=None,
+                   help="times every risk of a topology must be exercised for a SAFE (default 50)")
+    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
+                   help="per cell: keep running fresh seeds until a violation or the budget is spent")
     p.add_argument("--store", default="store")
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=main)
@@ -26,13 +30,17 @@ def main(args) -> int:
     from harness.certify.certificate import table
     from harness.certify.matrix import load_matrix, profile
     from harness.certify.run import certify
-    from harness.certify.verdict import INCONCLUSIVE, UNSAFE
+    from harness.certify.verdict import SAFE, UNSAFE
 
     matrix = load_matrix(args.matrix) if args.matrix else profile(args.profile or "camunda-7")
     if args.runs is not None:
         matrix.runs = args.runs
     if args.time_limit is not None:
         matrix.time_limit = args.time_limit
+    if args.min_exposure is not None:
+        matrix.min_exposure = args.min_exposure
+    if args.budget is not None:
+        matrix.budget = args.budget
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     # the terminal gets warnings only; each run's harness.log gets everything (the runner adds it)
     terminal = logging.StreamHandler()
@@ -51,4 +59,4 @@ def main(args) -> int:
     verdicts = {r["verdict"] for r in cert["rows"]}
     if UNSAFE in verdicts:
         return 1
-    return 2 if INCONCLUSIVE in verdicts else 0
+    return 0 if verdicts <= {SAFE} else 2  # INCONCLUSIVE or NOT-EXERCISED

@@ -39,6 +39,12 @@ class DbIdGenerator:
                 self._next += 1
         return out
 
+    def refill(self, conn, dialect, record: list) -> None:
+        """Take the next block now, as when the current one is used up."""
+        with self._lock:
+            self._next, self._end, rev = self._fetch(conn, dialect)
+            record.append([self._next, self._end, rev])
+
     def _fetch(self, conn, dialect):
         for _ in range(BLOCK_RETRIES):
             with transaction(conn, dialect) as cur:
@@ -60,6 +66,9 @@ class UuidGenerator:
 
     def take(self, conn, dialect, n, record):
         return [str(uuid.uuid1()) for _ in range(n)]
+
+    def refill(self, conn, dialect, record):
+        """Nothing to fetch: UUIDs need no block."""
 
 
 def make(kind: str, block: int):

@@ -37,6 +37,7 @@ block a command needs is fetched first, in a transaction of its own, and recorde
            {"exec", "rev", "seq", "act", "var", "order", "tasks", "jobs", "hist", "n_exec"}.
   correlate {key, sid, engine} (exclusive message correlation): the subscription row FOR UPDATE, the
            effect, DELETE WHERE REV_, a new subscription. ok adds "exec", "subscription".
+  id-block {engine}: the engine takes its next id block (GetNextIdBlockCmd); ok adds "id_blocks".
   acquire  {owner, engine}: the engine's predicate (retries, due, unlocked or expired, active, and for
            exclusive jobs NOT EXISTS a locked exclusive sibling), all exclusive siblings of a chosen
            instance with it, each locked by UPDATE ... WHERE ID_ AND REV_ (a job another engine won is
@@ -71,6 +72,8 @@ PROC_KEY = "order-process"
 RESOURCE = "order-process.bpmn"
 DEPLOYMENT_NAME = "order-app"
 SID_BLOCK = 10 ** 8  # save ids per worker
+CLASH_BASE, CLASH_KEYS = 10 ** 6, 4   # the instances the engines clash on (business keys bk-1000000...)
+CLASH_SID = 10 ** 12                  # save ids of clash writes (beyond every worker's block)
 LB_MODES = ("request", "session")
 CLEANUP_DUE = datetime.timedelta(days=1)  # the cleanup job waits for its batch window
 
@@ -176,6 +179,7 @@ class SaveResume(Workload):
         "unique": True,        # the application's unique index on the business key
         "jobs_per_acquire": 3,
         "deploy_every": 5.0,   # seconds between redeploys of a new revision by every engine
+        "clash_every": 0.15,   # seconds between clashes: all engines at one instant (0: none)
         "parse_ms": 30,        # time a deployment spends parsing the BPMN while it holds the lock
         "restart_fraction": 0.02,  # ops that try to start an instance again (a double-clicked start)
         "resume_after_save": 0.5,  # chance a save is followed by the same user's resume
@@ -197,6 +201,7 @@ class SaveResume(Workload):
         self.generation_ops = _int(o, "generation_ops", 1, 10 ** 9)
         self.deploy_every = _num(o, "deploy_every", 0.1, 86400)
         self.parse_ms = _num(o, "parse_ms", 0.0, 60000)
+        self.clash_every = _num(o, "clash_every", 0.0, 86400)
         self.lease = _num(o, "lease", 0.001, 86400)
         self.settle = _num(o, "settle", 0.0, 3600)
         self.restart_fraction = _num(o, "restart_fraction", 0.0, 1.0)
@@ -253,13 +258,18 @@ class SaveResume(Workload):
             return worker % self.engines if self.lb == "session" else rng.randrange(self.engines)
 
         t0 = time.monotonic()
+        clashes = 0
         for n in itertools.count():
             if deployer and time.monotonic() - t0 >= revision * self.deploy_every:
                 revision += 1
-                yield {"f": "schedule-cleanup", "value": {"engine": worker, "round": revision},
+                yield {"f": "schedule-cleanup", "value": {"engine": worker, "together": ["cleanup", revision]},
                        "engine": worker, "key": f"engine-{worker}"}
-                yield {"f": "deploy", "value": {"engine": worker, "resource": f"revision {revision}"},
+                yield {"f": "deploy", "value": {"engine": worker, "resource": f"revision {revision}",
+                                                "together": ["redeploy", revision]},
                        "engine": worker, "key": f"engine-{worker}"}
+            if deployer and self.clash_every and time.monotonic() - t0 >= (clashes + 1) * self.clash_every:
+                clashes += 1
+                yield from self.clash(worker, clashes, started)
             base = (n // self.generation_ops) * self.instances
             i = base + rng.randrange(self.instances)
             if rng.random() < self.restart_fraction:
@@ -290,6 +300,23 @@ class SaveResume(Workload):
                     v["sid"] = sid
                 yield {"f": f, "value": v, "key": f"engine-{k}", "engine": k}
 
+    def clash(self, worker, k, started):
+        """Clash k: every engine's deployer, at one instant (see `together`), completes the task of one
+        shared instance, acquires jobs, takes an id block and deploys a new revision: the situations
+        where a database that does not serialise the engines breaks them (checkers/exposure.py counts
+        them). The instances clashed on are their own business keys (CLASH_KEYS of them, in turn)."""
+        i = CLASH_BASE + k % CLASH_KEYS
+        sid = CLASH_SID + k * 1000 + worker * 10  # unique: workers < 10 deploy, one clash per k
+        if i not in started:
+            started.add(i)
+            yield self._start(i, sid, worker)
+        for f, v, extra in (("save", {"key": i, "sid": sid + 1}, {"instance": i}),
+                            ("acquire", {"owner": f"engine-{worker}"}, {"key": f"engine-{worker}"}),
+                            ("id-block", {}, {"key": f"engine-{worker}"}),
+                            ("deploy", {"resource": f"clash {k}"}, {"key": f"engine-{worker}"})):
+            yield {"f": f, "value": {**v, "engine": worker, "together": [f, k]}, "engine": worker,
+                   "follow_up": True, **extra}
+
     def _start(self, i, sid, e):
         return {"f": "start", "value": {"key": i, "sid": sid, "engine": e, "unique": self.unique},
                 "instance": i, "engine": e}
@@ -304,7 +331,8 @@ class SaveResume(Workload):
         return [{"f": "final", "value": {}, "readonly": True}]
 
     # --- the client ----------------------------------------------------------------------------
-    COMMANDS = ("schedule-cleanup", "deploy", "start", "save", "resume", "correlate", "acquire", "execute")
+    COMMANDS = ("schedule-cleanup", "deploy", "start", "save", "resume", "correlate", "acquire", "execute",
+                "id-block")
 
     def invoke(self, conn, dialect, op):
         f, v = op["f"], dict(op.get("value") or {})
@@ -313,6 +341,8 @@ class SaveResume(Workload):
         if f not in self.COMMANDS:
             raise Abort(f"save-resume: unknown op {f!r}")
         engine = self.nodes[int(v.get("engine", 0)) % self.engines]
+        if v.get("together") is not None:
+            self.together(tuple(v["together"]))
         cmd = Command(self, engine, conn, dialect, op.get("node"), v)
         getattr(cmd, f.replace("-", "_"))()
         if cmd.blocks:
@@ -444,7 +474,6 @@ class Command:
     # --- the engine's commands -----------------------------------------------------------------
     def schedule_cleanup(self):
         (new_id,) = self.ids(1)
-        self.wl.together(("schedule-cleanup", self.v.get("round")))
         with transaction(self.conn, self.dialect) as cur:
             cur.execute("SELECT VALUE_ FROM ACT_GE_PROPERTY WHERE NAME_ = 'history.cleanup.job.lock' FOR UPDATE")
             cur.fetchall()
@@ -457,11 +486,14 @@ class Command:
                     "HANDLER_CFG_": "{}", "SUSPENSION_STATE_": 1, "PRIORITY_": 0})
         self.v.update({"job": None if existing else new_id, "existing": existing})
 
+    def id_block(self):
+        """GetNextIdBlockCmd on its own: the engine's block is used up and it takes the next."""
+        self.engine.ids.refill(self.conn, self.dialect, self.blocks)
+
     def deploy(self):
         dep_id, res_id, def_seq = self.ids(3)
         content = f"<bpmn:definitions> {PROC_KEY} {self.v['resource']} </bpmn:definitions>".encode()
         now = db_time(now_ms())
-        self.wl.together(("deploy", self.v["resource"]))
         with transaction(self.conn, self.dialect) as cur:
             cur.execute("SELECT VALUE_ FROM ACT_GE_PROPERTY WHERE NAME_ = 'deployment.lock' FOR UPDATE")
             cur.fetchall()

@@ -8,12 +8,18 @@ import time
 from pathlib import Path
 
 from harness.certify.matrix import Matrix
-from harness.certify.verdict import INCONCLUSIVE, SAFE, UNSAFE, cell_verdict, run_outcome
+from harness.certify.verdict import (
+    INCONCLUSIVE, NOT_EXERCISED, SAFE, UNSAFE, cell_verdict, exposure_totals, risks_of, run_outcome, short_of)
+from checkers.exposure import rule_of_three
 
 QUESTION = "Can a user save a flow on machine A and resume it on machine B?"
 MEANING = {
-    SAFE: "every run valid: no engine invariant broken, no anomaly the isolation level forbids",
+    SAFE: "every run valid (no engine invariant broken, no anomaly the isolation level forbids) and every "
+          "risk of the topology exercised often enough; a test proves violations, never their absence: "
+          "the evidence line says how much was tried",
     UNSAFE: "at least one proven violation (see the linked report)",
+    NOT_EXERCISED: "every run valid, but some risk of the topology was not tried often enough to say "
+                   "anything: never SAFE",
     INCONCLUSIVE: "some runs errored or gave no verdict: not enough evidence either way",
 }
 
@@ -23,12 +29,17 @@ def build(matrix: Matrix, results: dict[str, list[dict]], seconds: float) -> dic
     for cell in matrix.cells:
         runs = results.get(cell.name, [])
         violations, context = _split_findings(runs)
+        risks = risks_of(cell.routing, runs, cell.workload_opts)
+        totals = exposure_totals(runs)
+        verdict = cell_verdict(runs, risks, matrix.min_exposure)
         rows.append({
             "cell": cell.name, "title": cell.title, "db": cell.db, "routing": cell.routing,
             "isolation": cell.isolation, "knobs": cell.knobs,
             "user_may_switch_nodes": cell.user_may_switch_nodes,
-            "verdict": cell_verdict(runs), "violations": violations, "context": context,
+            "verdict": verdict, "violations": violations, "context": context,
             "runs": len(runs), "ops": sum(_ops(r) for r in runs),
+            "exposure": {r.name: totals.get(r.name, 0) for r in risks} if totals else {},
+            "evidence": evidence(verdict, runs, risks, totals, matrix.min_exposure),
             "run_reports": [{"test": r.get("test"), "outcome": run_outcome(r), "workload": r.get("workload"),
                              "faults": "+".join(r.get("nemesis") or []) or "no fault",
                              "run_dir": r.get("run_dir"), "error": r.get("error"),
@@ -36,7 +47,32 @@ def build(matrix: Matrix, results: dict[str, list[dict]], seconds: float) -> dic
         })
     return {"matrix": matrix.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(seconds, 1), "time_limit": matrix.time_limit, "runs_per_cell": matrix.runs,
-            "rows": rows, "question": QUESTION, "answer": answer(rows)}
+            "min_exposure": matrix.min_exposure, "rows": rows, "question": QUESTION, "answer": answer(rows)}
+
+
+def evidence(verdict: str, runs: list[dict], risks: list, totals: dict, min_exposure: int) -> str:
+    """What a verdict rests on, in one sentence."""
+    if verdict == UNSAFE:
+        for i, r in enumerate(runs, 1):
+            if run_outcome(r) == UNSAFE:
+                first = r.get("first_violation") or {}
+                when = f" at {first['at_s']:g} s ({first['type']})" if first.get("at_s") is not None else ""
+                return f"first violation in run {i} of {len(runs)}{when}: {r.get('test')}"
+    if verdict == NOT_EXERCISED:
+        return "not exercised enough: " + "; ".join(
+            f"{risk.name} ({risk.situation}) {totals.get(risk.name, 0)} times of {min_exposure} needed: "
+            f"{risk.raise_it}" for risk in short_of(runs, risks, min_exposure))
+    if verdict == SAFE:
+        if not totals:
+            return f"0 violations in {len(runs)} runs; exposure not counted (no engine workload)"
+        weakest = min(risks, key=lambda risk: totals.get(risk.name, 0)) if risks else None
+        if weakest is None:
+            return f"0 violations in {len(runs)} runs"
+        e = totals.get(weakest.name, 0)
+        return (f"0 violations in {len(runs)} runs and at least {e} exposures of every risk "
+                f"({', '.join(f'{r.name} {totals.get(r.name, 0)}' for r in risks)}): with 95 % confidence a "
+                f"single exposure fails less than {100 * rule_of_three(e):.1f} % of the time (rule of three)")
+    return "runs errored or gave no verdict"
 
 
 def _split_findings(runs: list[dict]) -> tuple[list[str], list[str]]:
@@ -70,22 +106,25 @@ def answer(rows: list[dict]) -> str:
     """The plain-language answer to QUESTION, one sentence per group of architectures."""
     switching = [r for r in rows if r["user_may_switch_nodes"]]
     parts = []
-    by = {v: [r for r in switching if r["verdict"] == v] for v in (SAFE, UNSAFE, INCONCLUSIVE)}
+    by = {v: [r for r in switching if r["verdict"] == v] for v in (SAFE, UNSAFE, NOT_EXERCISED, INCONCLUSIVE)}
     if by[UNSAFE]:
         parts.append("No, not on " + "; ".join(
             f"{r['title']} ({', '.join(r['violations']) or 'violations'})" for r in by[UNSAFE])
-            + ": the state a user saved through one machine was not reliably what the other showed.")
+            + ": with the engines on two machines, these set-ups broke what the engine relies on "
+              "(see each violation's meaning in the linked reports).")
     if by[SAFE]:
         parts.append("Yes, as far as these runs show, on " + "; ".join(
-            f"{r['title']} ({r['runs']} runs, {r['ops']} ops)" for r in by[SAFE])
-            + ": every run kept the saved state, whichever machine served the user (a test can "
-              "prove a violation, not its absence: longer runs and more faults raise confidence).")
+            f"{r['title']} ({r['evidence']})" for r in by[SAFE])
+            + ": every run kept the saved state, whichever machine served the user.")
+    if by[NOT_EXERCISED]:
+        parts.append("Not established on " + "; ".join(f"{r['title']} ({r['evidence']})" for r in by[NOT_EXERCISED])
+                     + ": no violation, but the danger was not tried often enough.")
     if by[INCONCLUSIVE]:
         parts.append("Not established on " + "; ".join(r["title"] for r in by[INCONCLUSIVE])
                      + " (runs errored or gave no verdict).")
     single = [r for r in rows if not r["user_may_switch_nodes"]]
     if single:
-        parts.append("Where the engine talks to one database at a time: " + "; ".join(
+        parts.append("Where the engines talk to one database at a time: " + "; ".join(
             f"{r['title']}: {r['verdict']}" for r in single) + ".")
     if not switching:
         parts.insert(0, "This matrix has no architecture in which a user's save and resume can reach "
@@ -149,13 +188,14 @@ def markdown(cert: dict, out: Path) -> str:
              f"Issued {cert['created']}; {sum(r['runs'] for r in cert['rows'])} runs, "
              f"{cert['time_limit']:g} s each, {cert['seconds']:.0f} s in all.", "",
              f"**{cert['question']}** {cert['answer']}", "",
-             "| architecture | verdict | violations | allowed anomalies seen | runs | ops | reports |",
-             "|---|---|---|---|---|---|---|"]
+             "| architecture | verdict | violations | evidence | allowed anomalies seen | runs | ops | reports |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in cert["rows"]:
         links = " ".join(f"[{_run_label(run)}]({link})" for run in r["run_reports"]
                          if (link := _report_link(run, out)))
         lines.append(f"| {r['title']} | **{r['verdict']}** | {', '.join(r['violations']) or '-'} | "
-                     f"{', '.join(r['context']) or '-'} | {r['runs']} | {r['ops']} | {links or '-'} |")
+                     f"{r['evidence']} | {', '.join(r['context']) or '-'} | {r['runs']} | {r['ops']} | "
+                     f"{links or '-'} |")
     lines += ["", *(f"- **{v}**: {m}" for v, m in MEANING.items())]
     errors = [(r["title"], run) for r in cert["rows"] for run in r["run_reports"] if run["error"]]
     if errors:
@@ -165,7 +205,7 @@ def markdown(cert: dict, out: Path) -> str:
 
 def to_html(cert: dict, out: Path) -> str:
     e = html.escape
-    color = {SAFE: "#1a7f37", UNSAFE: "#cf222e", INCONCLUSIVE: "#9a6700"}
+    color = {SAFE: "#1a7f37", UNSAFE: "#cf222e", INCONCLUSIVE: "#9a6700", NOT_EXERCISED: "#9a6700"}
     body = []
     for r in cert["rows"]:
         links = "<br>".join(
@@ -175,7 +215,8 @@ def to_html(cert: dict, out: Path) -> str:
             f"<tr><td>{e(r['title'])}<br><small>{e(r['db'])}, {e(r['routing'])}, {e(r['isolation'])}"
             f"{', ' + e(json.dumps(r['knobs'])) if r['knobs'] else ''}</small></td>"
             f"<td style='color:{color[r['verdict']]};font-weight:bold'>{r['verdict']}</td>"
-            f"<td>{e(', '.join(r['violations']) or '-')}</td><td>{e(', '.join(r['context']) or '-')}</td>"
+            f"<td>{e(', '.join(r['violations']) or '-')}</td><td>{e(r['evidence'])}</td>"
+            f"<td>{e(', '.join(r['context']) or '-')}</td>"
             f"<td>{r['runs']}</td><td>{r['ops']}</td><td>{links or '-'}</td></tr>")
     legend = "".join(f"<li><b>{v}</b>: {e(m)}</li>" for v, m in MEANING.items())
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Certificate {e(cert['matrix'])}</title>
@@ -183,7 +224,7 @@ def to_html(cert: dict, out: Path) -> str:
 td,th{{border:1px solid #ccc;padding:.4em;vertical-align:top}}</style></head><body>
 <h1>Certificate: {e(cert['matrix'])}</h1>
 <p><b>{e(cert['question'])}</b> {e(cert['answer'])}</p>
-<table><tr><th>architecture</th><th>verdict</th><th>violations</th><th>allowed anomalies seen</th>
+<table><tr><th>architecture</th><th>verdict</th><th>violations</th><th>evidence</th><th>allowed anomalies seen</th>
 <th>runs</th><th>ops</th><th>run reports</th></tr>{''.join(body)}</table>
 <ul>{legend}</ul><p><small>Issued {e(cert['created'])}; {cert['seconds']:.0f} s in all.</small></p>
 </body></html>

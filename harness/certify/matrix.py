@@ -89,7 +89,7 @@ PROFILES: dict[str, list[Cell]] = {
         _cell("mm-local", "MariaDB async master-master, machines A and B each on their own database",
               "mariadb-mm", routing="local"),
         _cell("mm-local-uuid", "MariaDB async master-master, machines A and B, UUID ids", "mariadb-mm",
-              routing="local", workload_opts={"idgen": "uuid"}),
+              routing="local", workloads=ENGINE, workload_opts={"idgen": "uuid"}),
         _cell("mm-sticky", "MariaDB async master-master, sticky routing per process instance",
               "mariadb-mm", routing="sticky"),
         _cell("pg-standby-async", "PostgreSQL primary + standby, machine B reads its standby (async)",
@@ -125,6 +125,8 @@ class Matrix:
     cells: list[Cell]
     time_limit: float = 30.0
     runs: int = 1
+    min_exposure: int = 50   # a SAFE needs every risk of the topology exercised this often
+    budget: float = 0.0      # seconds per cell: keep running fresh seeds until a violation or spent
 
 
 def profile(name: str) -> Matrix:
@@ -172,14 +174,15 @@ def load_matrix(path: str) -> Matrix:
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         raise UsageError(f"{path}: duplicate cell name(s) {', '.join(sorted(dup))}")
-    extra = set(data) - {"cell", "time_limit", "runs", "name"}
+    extra = set(data) - {"cell", "time_limit", "runs", "name", "min_exposure", "budget"}
     if extra:
         raise UsageError(f"{path}: unknown top-level field(s) {', '.join(sorted(extra))}")
     m = Matrix(str(data.get("name") or p.stem), cells)
     if "time_limit" in data:
         m.time_limit = data["time_limit"]
-    if "runs" in data:
-        m.runs = data["runs"]
+    for key in ("runs", "min_exposure", "budget"):
+        if key in data:
+            setattr(m, key, data[key])
     return m
 
 

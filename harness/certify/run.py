@@ -8,13 +8,14 @@ after it, the cluster is rebuilt for the next run.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from itertools import groupby
 
 from harness.certify import certificate
 from harness.certify.matrix import Cell, Matrix, fault_names
-from harness.certify.verdict import run_outcome
+from harness.certify.verdict import INCONCLUSIVE, UNSAFE, cell_verdict, risks_of, run_outcome
 from harness.errors import UsageError
 from harness.runner import run_test
 from harness.spec import TestSpec
@@ -45,41 +46,67 @@ def plan(matrix: Matrix, store: str, seed: int) -> list[tuple[Cell, TestSpec]]:
 
 
 def certify(matrix: Matrix, store: str = "store", seed: int = 1, echo=print) -> tuple[dict, str]:
-    """Run the matrix; returns (certificate dict, certificate directory)."""
+    """Run the matrix; returns (certificate dict, certificate directory). With a budget, a cell that
+    is neither UNSAFE nor out of time is run again with fresh seeds."""
     if not isinstance(matrix.runs, int) or isinstance(matrix.runs, bool) or not 1 <= matrix.runs <= 100:
         raise UsageError(f"runs per cell must be an integer from 1 to 100, not {matrix.runs!r}")
     if not isinstance(matrix.time_limit, (int, float)) or not 0 < matrix.time_limit <= 86400:
         raise UsageError(f"time limit must be a number of seconds > 0, not {matrix.time_limit!r}")
+    if not isinstance(matrix.min_exposure, int) or isinstance(matrix.min_exposure, bool) \
+            or not 0 <= matrix.min_exposure <= 10 ** 9:
+        raise UsageError(f"min exposure must be an integer >= 0, not {matrix.min_exposure!r}")
+    if not isinstance(matrix.budget, (int, float)) or isinstance(matrix.budget, bool) \
+            or not 0 <= matrix.budget <= 7 * 86400:
+        raise UsageError(f"budget must be a number of seconds >= 0, not {matrix.budget!r}")
     runs = plan(matrix, store, seed)
     for _, spec in runs:
         spec.validate()  # every bad cell is reported before any cluster is built
     started = time.monotonic()
     results: dict[str, list[dict]] = {c.name: [] for c in matrix.cells}
-    done = 0
+    counter = {"done": 0, "seed": seed + len(runs)}
     for _, group in groupby(runs, key=lambda cs: cs[0].cluster_key):
-        group = list(group)
-        cluster = None
+        holder = {"cluster": None}
         try:
-            for cell, spec in group:
-                done += 1
-                if cluster is None:
-                    cluster, error = _bring_up(cell)
-                    if cluster is None:
-                        results[cell.name].append(_error_result(spec, error))
-                        echo(f"[{done}/{len(runs)}] {spec.test_name}: INCONCLUSIVE ({error})")
-                        continue
-                result = _one_run(spec, cluster)
-                results[cell.name].append(result)
-                echo(f"[{done}/{len(runs)}] {spec.test_name}: {_describe(result)}")
-                if result.get("error") and not _healthy(cluster):
-                    _teardown(cluster)
-                    cluster = None
+            for cell, specs in groupby(list(group), key=lambda cs: cs[0].name):
+                specs = [spec for _, spec in specs]
+                cell = next(c for c in matrix.cells if c.name == cell)
+                t_cell = time.monotonic()
+                for spec in specs:
+                    _run_and_record(cell, spec, holder, results, counter, len(runs), echo)
+                while (matrix.budget and time.monotonic() - t_cell < matrix.budget
+                       and cell_verdict(results[cell.name], risks_of(cell.routing, results[cell.name],
+                                                                     cell.workload_opts),
+                                        matrix.min_exposure) not in (UNSAFE, INCONCLUSIVE)):
+                    for spec in specs:  # again, with a fresh seed
+                        counter["seed"] += 1
+                        again = dataclasses.replace(spec, seed=counter["seed"], nemesis=list(spec.nemesis),
+                                                    knobs=dict(spec.knobs), workload_opts=dict(spec.workload_opts))
+                        _run_and_record(cell, again, holder, results, counter, len(runs), echo)
         finally:
-            if cluster is not None:
-                _teardown(cluster)
+            if holder["cluster"] is not None:
+                _teardown(holder["cluster"])
     cert = certificate.build(matrix, results, seconds=time.monotonic() - started)
     out = certificate.write(cert, store)
     return cert, out
+
+
+def _run_and_record(cell, spec, holder, results, counter, planned, echo) -> None:
+    """One run on the cell's (shared) cluster, brought up when needed and rebuilt after a run that
+    left it broken."""
+    counter["done"] += 1
+    tag = f"[{counter['done']}/{max(planned, counter['done'])}] {spec.test_name}"
+    if holder["cluster"] is None:
+        holder["cluster"], error = _bring_up(cell)
+        if holder["cluster"] is None:
+            results[cell.name].append(_error_result(spec, error))
+            echo(f"{tag}: INCONCLUSIVE ({error})")
+            return
+    result = _one_run(spec, holder["cluster"])
+    results[cell.name].append(result)
+    echo(f"{tag}: {_describe(result)}")
+    if result.get("error") and not _healthy(holder["cluster"]):
+        _teardown(holder["cluster"])
+        holder["cluster"] = None
 
 
 def _bring_up(cell: Cell):

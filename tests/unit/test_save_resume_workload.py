@@ -64,7 +64,7 @@ def test_sessions_start_an_instance_before_first_touching_it():
 def test_deployers_deploy_first_and_engines_follow_the_load_balancer():
     assert [o["f"] for o in ops(2, worker=0)] == ["schedule-cleanup", "deploy"]
     assert [o["f"] for o in ops(2, worker=1)] == ["schedule-cleanup", "deploy"]
-    assert ops(2, worker=1)[1]["value"] == {"engine": 1, "resource": "revision 1"}
+    assert ops(2, worker=1)[1]["value"] == {"engine": 1, "resource": "revision 1", "together": ["redeploy", 1]}
     assert "deploy" not in [o["f"] for o in ops(50, worker=2)]  # only one deployer per engine
     user = [o for o in ops(400, worker=3, lb="session") if o["f"] in ("start", "save", "resume")]
     assert {o["engine"] for o in user} == {1}                # sticky per user session: 3 % 2
@@ -90,6 +90,25 @@ def test_workers_are_sessions_with_disjoint_save_ids():
     sids = [o["value"]["sid"] for s in streams.values() for o in s if "sid" in o["value"]]
     assert len(sids) == len(set(sids))
     assert all(o.get("session") == wid for wid, s in streams.items() for o in s if o["f"] in ("save", "resume"))
+
+
+def test_deployers_clash_on_one_instance_lock_and_id_block_at_one_instant(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(w.time, "monotonic", lambda: clock[0])
+    src = w.SaveResume({"clash_every": 0.1}).generator(random.Random(3))
+    streams = {}
+    for wid in (0, 1):
+        clock[0] = 0.0
+        src.next_op(wid), src.next_op(wid)          # cleanup + deploy at the start
+        clock[0] = 0.15                              # one clash is due
+        streams[wid] = [src.next_op(wid) for _ in range(6)]
+    clash = {wid: [o for o in s if "together" in o["value"]] for wid, s in streams.items()}
+    assert [o["f"] for o in clash[0]] == ["save", "acquire", "id-block", "deploy"]
+    for a, b in zip(clash[0], clash[1]):
+        assert a["value"]["together"] == b["value"]["together"]       # they meet
+        assert (a["engine"], b["engine"]) == (0, 1) and a["follow_up"]  # from both engines, unpaced
+    assert clash[0][0]["value"]["key"] == clash[1][0]["value"]["key"] >= w.CLASH_BASE
+    assert clash[0][0]["value"]["sid"] != clash[1][0]["value"]["sid"]
 
 
 def test_users_resume_after_saving():
