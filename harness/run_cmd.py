@@ -25,6 +25,9 @@ def register(sub):
                                    "serializable -> strict-serializable)")
     p.add_argument("--routing", default="primary", help=f"one of {', '.join(ROUTINGS)}")
     p.add_argument("--nemesis", default="", help="comma-separated faults, e.g. partition,kill")
+    p.add_argument("--network", default="loopback",
+                   help="delay between the database machines for the whole run: loopback (none), "
+                        "lan (0.25 ms one way), wan (20 ms)")
     p.add_argument("--nemesis-interval", type=float, default=10.0, metavar="SECONDS")
     p.add_argument("--time-limit", type=float, default=30.0, metavar="SECONDS")
     p.add_argument("--final-time-limit", type=float, default=15.0, metavar="SECONDS")
@@ -73,7 +76,7 @@ def spec_from_args(args) -> TestSpec:
                     final_time_limit=args.final_time_limit, concurrency=args.concurrency,
                     rate=args.rate, seed=args.seed, store=args.store, op_timeout=args.op_timeout,
                     model=args.model, knobs=parse_pairs(args.knob, "--knob"),
-                    workload_opts=parse_pairs(args.opt, "--opt"), name=args.name)
+                    workload_opts=parse_pairs(args.opt, "--opt"), name=args.name, network=args.network)
 
 
 def exit_code(results: dict) -> int:

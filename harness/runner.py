@@ -29,6 +29,8 @@ from pathlib import Path
 from harness import store
 from harness.errors import UsageError
 from harness.generator import Pacer, as_source
+from harness.lag_monitor import LagMonitor, create_table
+from nemesis.network import Network
 from harness.progress import LiveView, RateMeter
 from harness.routing import Router
 from harness.spec import TestSpec
@@ -331,8 +333,19 @@ def execute(spec: TestSpec, cluster, workload, run_dir: Path, live: bool | None 
 
     started = time.monotonic()
     ctx.main_deadline = phase["end"] = started + spec.time_limit
+    lag = LagMonitor(cluster) if len(cluster.nodes) > 1 else None
+    lag_summary = None
+    network = Network(spec.network) if len(cluster.nodes) > 1 else None
+    network_info = None
     try:
         with LiveView(snapshot, enabled=live):
+            if network is not None:
+                try:
+                    network_info = network.apply(cluster, seed=spec.seed)
+                except Exception as e:
+                    raise UsageError(f"network {spec.network} could not be set up: {describe(e)}") from None
+            if lag is not None:
+                lag.start()
             if schedule is not None:
                 schedule.start()
             for w in workers:
@@ -345,6 +358,10 @@ def execute(spec: TestSpec, cluster, workload, run_dir: Path, live: bool | None 
             stuck = [w.wid for w in workers if not w.main_done.is_set()]
             if stuck:
                 errors.append(f"workers {stuck} still inside an op {grace:.0f} s after the main phase ended")
+            if lag is not None:
+                lag_summary = lag.stop()
+            if network is not None:  # before the faults' heal verifies that nothing is left
+                network.heal(cluster)
             if schedule is not None:
                 phase["name"] = "healing"
                 errors.extend(f"nemesis: {e}" for e in (schedule.stop() or []))
@@ -372,6 +389,11 @@ def execute(spec: TestSpec, cluster, workload, run_dir: Path, live: bool | None 
     finally:
         ctx.stop.set()
         ctx.final_go.set()
+        if lag is not None and lag_summary is None:
+            lag.stop()
+        if network is not None:
+            with contextlib.suppress(Exception):
+                network.heal(cluster)
         if schedule is not None:
             with contextlib.suppress(Exception):
                 schedule.stop()
@@ -393,7 +415,15 @@ def execute(spec: TestSpec, cluster, workload, run_dir: Path, live: bool | None 
         "nemesis_notes": schedule_notes,
         "sticky_mapping": router.mapping() if spec.routing == "sticky" else None,
         "processes": max(w.process for w in workers) + 1,
+        "lag": lag_summary,
+        "network": network_info,
     }
+
+
+def measured_lag(summary) -> float | None:
+    """The p99 replication lag (ms) of a lag monitor summary, if it holds a usable one."""
+    p99 = summary.get("p99_ms") if isinstance(summary, dict) else None
+    return float(p99) if isinstance(p99, (int, float)) and not isinstance(p99, bool) and p99 == p99 else None
 
 
 def check_run(run_dir: Path, workload, model: str) -> dict:
@@ -458,6 +488,11 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
                 workload.setup(cluster)
             except Exception as e:
                 raise UsageError(f"workload {spec.workload} setup failed on {cluster.db}: {describe(e)}") from None
+            if len(cluster.nodes) > 1:
+                try:
+                    create_table(cluster)
+                except Exception as e:
+                    raise UsageError(f"lag heartbeat table could not be created on {cluster.db}: {describe(e)}") from None
             versions = {}
             with contextlib.suppress(Exception):
                 versions = cluster.versions()
@@ -472,7 +507,8 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
             store.update_latest(spec.store, run_dir)  # an interrupted run is still the newest run
             ready = True
             facts = execute(spec, cluster, workload, run_dir, live=live, schedule=schedule, forward=forward)
-            log.info("run done: %s", {k: v for k, v in facts.items() if k != "op_errors"})
+            log.info("run done: %s", {k: v for k, v in facts.items() if k not in ("op_errors", "lag")})
+            workload.measured_lag_ms = measured_lag(facts["lag"])
             result = check_run(run_dir, workload, spec.checker_model)
             results = {**result,
                        "test": spec.test_name, "db": spec.db, "workload": spec.workload,
@@ -483,8 +519,8 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
                        "errors": facts["errors"] + ([result["error"]] if result.get("error") else []),
                        "run": {k: facts[k] for k in ("seconds", "main_seconds", "throughput", "main_ops",
                                                       "counts", "processes", "op_errors", "notes",
-                                                      "sticky_mapping")},
-                       "nemesis_notes": facts["nemesis_notes"]}
+                                                      "sticky_mapping", "network")},
+                       "nemesis_notes": facts["nemesis_notes"], "lag": facts["lag"]}
             log.info("verdict: valid=%s anomalies=%s", results["valid"], results.get("anomaly_types"))
             finish(run_dir, results, junit)
             return results
@@ -531,10 +567,11 @@ def analyze(run_dir: Path, model: str | None = None, junit: str | None = None) -
     if (run_dir / store.RESULTS).is_file():
         with contextlib.suppress(ValueError):
             old = store.read_json(run_dir / store.RESULTS)
+    workload.measured_lag_ms = measured_lag(old.get("lag") if isinstance(old, dict) else None)
     with run_log(run_dir / store.LOG):
         result = check_run(run_dir, workload, spec.checker_model)
     meta_keys = ("test", "db", "workload", "backend", "topology", "isolation", "routing", "nemesis",
-                 "seed", "versions", "run", "nemesis_notes")
+                 "seed", "versions", "run", "nemesis_notes", "lag")
     results = {**result, **{k: old[k] for k in meta_keys if k in old},
                "model": spec.checker_model, "run_dir": str(run_dir),
                "errors": [e for e in old.get("errors", []) if e != old.get("error")]

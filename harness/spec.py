@@ -53,6 +53,7 @@ class TestSpec:
     knobs: dict = dataclasses.field(default_factory=dict)          # db knobs for cluster.up
     workload_opts: dict = dataclasses.field(default_factory=dict)  # workload knobs
     name: str | None = None           # test name in the store; None: derived
+    network: str = "loopback"         # delay between the machines: loopback | lan | wan (nemesis.network)
 
     def __post_init__(self):
         if self.seed is None:
@@ -91,6 +92,11 @@ class TestSpec:
                 canonical(self.model)
             except ValueError as e:
                 raise UsageError(str(e)) from None
+        from nemesis import network
+        try:
+            network.check(self.network)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
         if self.nemesis:
             from nemesis import FAULTS
             bad = [n for n in self.nemesis if n not in FAULTS]

@@ -70,9 +70,9 @@ def nfqueue_rules(others) -> tuple[list[list[str]], list[list[str]]]:
     return [["-s", o.ip] + q for o in others], [["!", "-o", "lo"] + q]
 
 
-def start_delayer(node, delay_ms: float, jitter_ms: float, seed: int | None = None):
+def start_delayer(node, delay_ms: float, jitter_ms: float, seed: int | None = None, queue: int = QUEUE_NUM):
     """Start the delayer in the node's namespace and return its Popen once it has bound the queue."""
-    argv = [sys.executable, "-m", "nemesis.delayer", "--queue", str(QUEUE_NUM),
+    argv = [sys.executable, "-m", "nemesis.delayer", "--queue", str(queue),
             "--delay-ms", f"{delay_ms:g}", "--jitter-ms", f"{jitter_ms:g}"]
     if seed is not None:
         argv += ["--seed", str(seed)]
@@ -91,7 +91,7 @@ def start_delayer(node, delay_ms: float, jitter_ms: float, seed: int | None = No
         _end(proc)
         err = proc.stderr.read().decode(errors="replace").strip()
         stop_delayer(proc)
-        raise net.NetError(f"{node.name}: lag delayer did not bind NFQUEUE {QUEUE_NUM}: "
+        raise net.NetError(f"{node.name}: lag delayer did not bind NFQUEUE {queue}: "
                            f"{err.splitlines()[-1] if err else 'no ready signal'}")
     return proc
 
@@ -172,7 +172,7 @@ class Lag(Fault):
             del self.delayers[name]
         for n in cluster.nodes:  # delayers of another Lag instance or an earlier crashed run
             try:
-                for pid in procs.delayers_in(net.netns_id(n)):
+                for pid in procs.delayers_in(net.netns_id(n), queue=QUEUE_NUM):
                     procs.terminate(pid)
             except Exception as e:
                 errors.append(e)

@@ -8,7 +8,7 @@ import shlex
 import subprocess
 
 CHAIN_PREFIX = "HN-"
-KINDS = ("PART", "LOSS", "LAG")        # one pair of chains per fault kind
+KINDS = ("PART", "LOSS", "LAG", "NET")  # one pair of chains per fault kind (NET: nemesis.network)
 HOOKS = (("IN", "INPUT"), ("OUT", "OUTPUT"))
 QDISC_KINDS = ("netem", "prio")        # qdiscs only the lag fault adds (netem path)
 

@@ -47,13 +47,22 @@ def is_delayer(pid: int, netns: str | None = None) -> bool:
         return False
 
 
-def delayers_in(netns: str) -> list[int]:
-    """PIDs of delayer processes living in the network namespace `netns` ('net:[inode]')."""
+def delayers_in(netns: str, queue: int | None = None) -> list[int]:
+    """PIDs of delayer processes living in the network namespace `netns` ('net:[inode]'); with
+    `queue`, only those bound to that NFQUEUE number (the lag fault's or the network's)."""
     pids = []
     for p in Path("/proc").iterdir():
-        if p.name.isdigit() and is_delayer(int(p.name), netns):
+        if p.name.isdigit() and is_delayer(int(p.name), netns) and (queue is None or _queue_of(int(p.name)) == queue):
             pids.append(int(p.name))
     return pids
+
+
+def _queue_of(pid: int) -> int | None:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        return int(argv[argv.index(b"--queue") + 1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def terminate(pid: int, timeout: float = 5.0) -> bool:

@@ -229,6 +229,10 @@ class SaveResume(Workload):
         with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait()
 
+    def check_opts(self):
+        """The exposure window: what the run measured replication to take (checkers.exposure)."""
+        return {"lag_ms": self.measured_lag_ms or 0.0}
+
     def setup(self, cluster):
         self.cluster = cluster
         run_ddl(cluster, ddl(cluster.dialect, self.unique))

@@ -39,7 +39,8 @@ def build(matrix: Matrix, results: dict[str, list[dict]], seconds: float) -> dic
             "verdict": verdict, "violations": violations, "context": context,
             "runs": len(runs), "ops": sum(_ops(r) for r in runs),
             "exposure": {r.name: totals.get(r.name, 0) for r in risks} if totals else {},
-            "evidence": evidence(verdict, runs, risks, totals, matrix.min_exposure),
+            "evidence": evidence(verdict, runs, risks, totals, matrix.min_exposure) + lag_text(runs),
+            "lag_p99_ms": _worst_lag(runs),
             "run_reports": [{"test": r.get("test"), "outcome": run_outcome(r), "workload": r.get("workload"),
                              "faults": "+".join(r.get("nemesis") or []) or "no fault",
                              "run_dir": r.get("run_dir"), "error": r.get("error"),
@@ -48,6 +49,17 @@ def build(matrix: Matrix, results: dict[str, list[dict]], seconds: float) -> dic
     return {"matrix": matrix.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(seconds, 1), "time_limit": matrix.time_limit, "runs_per_cell": matrix.runs,
             "min_exposure": matrix.min_exposure, "rows": rows, "question": QUESTION, "answer": answer(rows)}
+
+
+def _worst_lag(runs: list[dict]) -> float | None:
+    lags = [r["lag"]["p99_ms"] for r in runs if isinstance(r.get("lag"), dict)
+            and isinstance(r["lag"].get("p99_ms"), (int, float))]
+    return max(lags) if lags else None
+
+
+def lag_text(runs: list[dict]) -> str:
+    worst = _worst_lag(runs)
+    return "" if worst is None else f"; replication lag p99 {worst:g} ms (worst run)"
 
 
 def evidence(verdict: str, runs: list[dict], risks: list, totals: dict, min_exposure: int) -> str:

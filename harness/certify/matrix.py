@@ -46,6 +46,7 @@ class Cell:
     workloads: list[str] = dataclasses.field(default_factory=lambda: ["save-resume", "list-append"])
     nemesis: list[str] | None = None      # None: a default that fits the topology
     workload_opts: dict = dataclasses.field(default_factory=dict)
+    network: str = "lan"                  # certification judges machines on a LAN, not a loopback bridge
 
     def __post_init__(self):
         if self.nemesis is None:
@@ -195,7 +196,8 @@ def _validate_cell(cell: Cell, where: str) -> None:
             try:
                 TestSpec(db=cell.db, workload=workload, nodes=cell.nodes, backend=cell.backend,
                          isolation=cell.isolation, routing=cell.routing, nemesis=fault_names(fault_set),
-                         knobs=dict(cell.knobs), workload_opts=dict(cell.workload_opts)).validate()
+                         knobs=dict(cell.knobs), workload_opts=dict(cell.workload_opts),
+                         network=cell.network).validate()
             except UsageError as e:
                 raise UsageError(f"{where}: {e}") from None
 

@@ -40,7 +40,8 @@ def plan(matrix: Matrix, store: str, seed: int) -> list[tuple[Cell, TestSpec]]:
                         nemesis=fault_names(fault_set), time_limit=matrix.time_limit,
                         nemesis_interval=max(3.0, matrix.time_limit / 3), store=store,
                         knobs=dict(cell.knobs), workload_opts=dict(cell.workload_opts),
-                        seed=seed + len(runs), name=f"certify-{cell.name}-{workload}-{fault_set}")
+                        seed=seed + len(runs), name=f"certify-{cell.name}-{workload}-{fault_set}",
+                        network=cell.network)
                     runs.append((cell, spec))
     return runs
 

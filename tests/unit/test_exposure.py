@@ -88,3 +88,16 @@ def test_not_exercised_is_never_safe_and_safe_states_its_confidence():
 
 def test_rule_of_three():
     assert exposure.rule_of_three(300) == 0.01 and exposure.rule_of_three(0) is None
+
+
+def test_lag_summary_quantiles_and_the_certificate_line():
+    from harness.certify.certificate import lag_text
+    from harness.lag_monitor import LagMonitor, quantile
+    m = LagMonitor.__new__(LagMonitor)  # the summary is pure: no cluster needed
+    m.samples = {"n1->n2": [0.5, 1.0, 1.5, 2000.0], "n2->n1": [0.2]}
+    m.timeouts, m.series, m.interval, m.poll, m.give_up = {"n1->n2": 1}, [], 0.25, 0.002, 2.0
+    s = m.summary()
+    assert s["pairs"]["n1->n2"] == {"p50": 1.5, "p99": 2000.0, "max": 2000.0, "samples": 4, "timeouts": 1}
+    assert s["max_ms"] == 2000.0 and quantile([], 0.5) is None
+    assert lag_text([{"lag": s}, {"lag": None}]) == "; replication lag p99 2000 ms (worst run)"
+    assert lag_text([{}]) == ""
