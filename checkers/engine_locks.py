@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from checkers.save_resume import (
-    _finding, _secs, _v, _who, final_dumps, makes_step, rows, torn_reasons)
+    _finding, _secs, _v, _who, effects, final_dumps, makes_step, rows, torn_reasons)
 
 # tables whose rows the engine never deletes: a row missing from a node was never received there
 NEVER_DELETED = ("ACT_HI_ACTINST", "ACT_RE_PROCDEF", "HARNESS_EFFECT", "ACT_RU_EXECUTION", "ACT_RU_VARIABLE")
@@ -156,15 +156,7 @@ def check_exclusive_overlap(txns, seen) -> list:
                     f"two job executors run one instance's steps at once.", [a[4], b[4]], exec=inst,
                     nodes=sorted({a[4].get("node"), b[4].get("node")} - {None})))
                 break
-    consumed = defaultdict(dict)  # subscription -> {attempt sid: txn}
-    for t in txns:
-        v = _v(t)
-        if t["f"] == "correlate" and (t["type"] == "ok" and v.get("subscription")):
-            consumed[v["subscription"]][v["sid"]] = t
-    for f, node, dump in final_dumps(txns):
-        for r in rows(f, dump, "HARNESS_EFFECT"):
-            if r["KIND_"] == "message":
-                consumed[r["TARGET_"]].setdefault(r["ATTEMPT_"], f)
+    consumed = effects(txns, seen, "message", "correlate", "subscription")
     for sub, attempts in sorted(consumed.items(), key=lambda kv: str(kv[0])):
         if len(attempts) > 1:
             recs = list(attempts.values())

@@ -436,22 +436,27 @@ def check_stale_resumes(txns) -> list:
     return out
 
 
-def check_double_execution(txns, seen) -> list:
-    out = []
-    # (a) more than one committed effect per job: ok executes, info executes proven by a read,
-    #     and effect rows in any node's final state
-    effects = defaultdict(dict)  # job -> {attempt sid: (txn, how)}
+def effects(txns, seen, kind: str, f: str, target: str) -> dict:
+    """target (a job, a subscription) -> {attempt save id: txn} of every effect that certainly took
+    place: ok `f` ops naming the target in value[`target`], open ones whose save id a read shows, and
+    HARNESS_EFFECT rows of `kind` in any node's final state (attributed to the final read)."""
+    out = defaultdict(dict)
     for t in txns:
         v = _v(t)
-        if t["f"] != "execute" or v.get("job") is None:
-            continue
-        if t["type"] == "ok" or (t["type"] == "info" and v.get("sid") in seen):
-            effects[v["job"]][v["sid"]] = t
-    for f, node, dump in final_dumps(txns):
-        for r in rows(f, dump, "HARNESS_EFFECT"):
-            if r["KIND_"] == "job":
-                effects[r["TARGET_"]].setdefault(r["ATTEMPT_"], f)
-    for job, attempts in sorted(effects.items()):
+        if t["f"] == f and v.get(target) is not None and (
+                t["type"] == "ok" or (t["type"] == "info" and v.get("sid") in seen)):
+            out[v[target]][v["sid"]] = t
+    for fin, node, dump in final_dumps(txns):
+        for r in rows(fin, dump, "HARNESS_EFFECT"):
+            if r["KIND_"] == kind:
+                out[r["TARGET_"]].setdefault(r["ATTEMPT_"], fin)
+    return out
+
+
+def check_double_execution(txns, seen) -> list:
+    out = []
+    # (a) more than one committed effect per job
+    for job, attempts in sorted(effects(txns, seen, "job", "execute", "job").items(), key=lambda kv: str(kv[0])):
         if len(attempts) < 2:
             continue
         recs = list(attempts.values())

@@ -48,7 +48,9 @@ def main(args) -> int:
     terminal.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(terminal)
     t0 = time.monotonic()
-    print(f"certify {matrix.name}: {len(matrix.cells)} architectures, {matrix.time_limit:g} s per run, seed {seed}")
+    networks = sorted({c.network for c in matrix.cells})
+    print(f"certify {matrix.name}: {len(matrix.cells)} architectures, {matrix.time_limit:g} s per run, "
+          f"network {'/'.join(networks)} between the machines, seed {seed}")
     cert, out = certify(matrix, store=args.store, seed=seed)
     print()
     print(table(cert))

@@ -7,10 +7,10 @@ import os
 import time
 from pathlib import Path
 
+from checkers.exposure import rule_of_three
 from harness.certify.matrix import Matrix
 from harness.certify.verdict import (
     INCONCLUSIVE, NOT_EXERCISED, SAFE, UNSAFE, cell_verdict, exposure_totals, risks_of, run_outcome, short_of)
-from checkers.exposure import rule_of_three
 
 QUESTION = "Can a user save a flow on machine A and resume it on machine B?"
 MEANING = {
@@ -33,7 +33,7 @@ def build(matrix: Matrix, results: dict[str, list[dict]], seconds: float) -> dic
         totals = exposure_totals(runs)
         verdict = cell_verdict(runs, risks, matrix.min_exposure)
         rows.append({
-            "cell": cell.name, "title": cell.title, "db": cell.db, "routing": cell.routing,
+            "cell": cell.name, "title": cell.title, "db": cell.db, "routing": cell.routing, "network": cell.network,
             "isolation": cell.isolation, "knobs": cell.knobs,
             "user_may_switch_nodes": cell.user_may_switch_nodes,
             "verdict": verdict, "violations": violations, "context": context,
@@ -198,7 +198,8 @@ def _fit(names: list[str], width: int) -> str:
 def markdown(cert: dict, out: Path) -> str:
     lines = [f"# Certificate: {cert['matrix']}", "",
              f"Issued {cert['created']}; {sum(r['runs'] for r in cert['rows'])} runs, "
-             f"{cert['time_limit']:g} s each, {cert['seconds']:.0f} s in all.", "",
+             f"{cert['time_limit']:g} s each, {cert['seconds']:.0f} s in all; machines connected by "
+             f"{', '.join(sorted({r['network'] for r in cert['rows']}))} (see `--network`).", "",
              f"**{cert['question']}** {cert['answer']}", "",
              "| architecture | verdict | violations | evidence | allowed anomalies seen | runs | ops | reports |",
              "|---|---|---|---|---|---|---|---|"]
