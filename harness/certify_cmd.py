@@ -55,6 +55,9 @@ def main(args) -> int:
     print()
     print(table(cert))
     print()
+    for r in cert["rows"]:
+        print(f"{r['cell']}: {r['evidence']}")
+    print()
     print(f"{cert['question']}\n{cert['answer']}")
     print()
     print(f"certificate: {out}/certificate.html (and .md, .json); total wall time {time.monotonic() - t0:.0f} s")

@@ -179,7 +179,7 @@ class SaveResume(Workload):
         "unique": True,        # the application's unique index on the business key
         "jobs_per_acquire": 3,
         "deploy_every": 5.0,   # seconds between redeploys of a new revision by every engine
-        "clash_every": 0.15,   # seconds between clashes: all engines at one instant (0: none)
+        "clash_every": 0.1,    # seconds between clashes: all engines at one instant (0: none)
         "parse_ms": 30,        # time a deployment spends parsing the BPMN while it holds the lock
         "restart_fraction": 0.02,  # ops that try to start an instance again (a double-clicked start)
         "resume_after_save": 0.5,  # chance a save is followed by the same user's resume

@@ -137,7 +137,8 @@ def answer(rows: list[dict]) -> str:
     single = [r for r in rows if not r["user_may_switch_nodes"]]
     if single:
         parts.append("Where the engines talk to one database at a time: " + "; ".join(
-            f"{r['title']}: {r['verdict']}" for r in single) + ".")
+            f"{r['title']}: {r['verdict']}" + (f" ({r['evidence']})" if r["verdict"] != UNSAFE else "")
+            for r in single) + ".")
     if not switching:
         parts.insert(0, "This matrix has no architecture in which a user's save and resume can reach "
                         "different databases, so it does not answer the question directly.")
