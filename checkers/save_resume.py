@@ -15,7 +15,9 @@ to the isolation anomaly behind it:
   torn-state          execution, variable, task/job and history disagree within one read
   divergence          the nodes' final states differ
 and, from ids, locks and replication (checkers/engine_locks.py): duplicate-id, duplicate-definition,
-exclusive-overlap, duplicate-cleanup-job, replication-halted and next-day-resume.
+exclusive-overlap, duplicate-cleanup-job, replication-halted and next-day-resume; and each execution
+row's REV_ checked as a linearizable compare-and-set register (checkers/engine_registers.py):
+rev-nonlinearizable.
 
 Beside those, every instance's step list is encoded as a list-append key (each start/save/execute
 appends its save id, every read reads the list) and judged by checkers.list_append: anomalies the
@@ -55,6 +57,8 @@ ISOLATION_BEHIND = {
     "replication-halted": "replication stopped: acknowledged writes of one machine never reach the other",
     "next-day-resume": "lost or stale state after the faults healed: a node shows an instance other than "
                        "as the user's last acknowledged write left it",
+    "rev-nonlinearizable": "the execution row's REV_ is not a linearizable compare-and-set register: a "
+                           "lost update (two REV_-checked updates from one revision) or a stale read of one row",
 }
 ENGINE_ANOMALIES = tuple(ISOLATION_BEHIND)
 # the weakest consistency models each engine anomaly rules out (checkers.models.register_anomaly)
@@ -72,6 +76,7 @@ REGISTRATION = {
     "duplicate-cleanup-job": ["serializable"],
     "replication-halted": "all",
     "next-day-resume": "all",                 # an acknowledged state is gone after healing
+    "rev-nonlinearizable": ["strong-read-uncommitted"],  # real-time order on one row violated
 }
 WRITE_FS = ("start", "save", "execute")
 DEFAULT_MODEL = "read-committed"
@@ -83,6 +88,7 @@ FINAL_PROCESS_BASE = 10 ** 6  # list-append process numbers of the final reads' 
 class Txns(list):
     """The paired operations of a history; caches what several invariants derive from them."""
     observations = None
+    registers = None  # facts of the REV_ register check (checkers.engine_registers)
 
 
 def pair_ops(history: list[dict]) -> "Txns":
@@ -645,8 +651,9 @@ def engine_findings(history: list[dict], txns: Txns | None = None) -> dict[str, 
         "torn-state": check_torn(txns),
         "divergence": check_divergence(txns),
     }
-    from checkers import engine_locks
+    from checkers import engine_locks, engine_registers
     found.update(engine_locks.findings(txns, seen))
+    found["rev-nonlinearizable"], txns.registers = engine_registers.check_rev_registers(txns)
     return {k: v for k, v in found.items() if v}
 
 
@@ -848,6 +855,8 @@ def check(history: list[dict], model: str | None = DEFAULT_MODEL, **opts) -> dic
                  "note": f"anomalies {model} allows, found in the instances' step lists"},
         engine_mapping={k: ISOLATION_BEHIND[k] for k in engine})
     result["model"] = model
+    if txns.registers is not None:
+        result["registers"] = txns.registers
     from checkers import exposure
     window_ms = max(float(opts.get("lag_ms") or 0.0), exposure.WINDOW_FLOOR_MS)
     result["exposure"] = {"window_ms": window_ms, "risks": exposure.count(txns, window_ms * 1e6)}

@@ -217,6 +217,8 @@ class Worker(threading.Thread):
             except Exception as e:
                 type_, err = classify(e)
                 extra = {"error": err}
+                if type_ == "fail" and getattr(e, "value", None) is not None:
+                    value = e.value  # what the client had read before it gave up
                 if is_connection_error(e) or type_ == "info" or conn_dead(conn):
                     self.drop(node.name)  # next op on this node starts with a fresh connection
                 if is_node_unavailable(e):

@@ -56,7 +56,12 @@ class RollbackFailed(ConnectionError):
 
 
 class Abort(Exception):
-    """The client decided not to commit (e.g. insufficient funds, optimistic-lock conflict): `fail`."""
+    """The client decided not to commit (e.g. insufficient funds, optimistic-lock conflict): `fail`.
+    `value`, when given, is what the failed op is recorded with (what the client had read)."""
+
+    def __init__(self, message: str = "", value: dict | None = None):
+        super().__init__(message)
+        self.value = value
 
 
 class CommitUnknown(Exception):

@@ -466,6 +466,13 @@ class Command:
         if cur.rowcount != 1:
             raise Abort(f"optimistic lock: {what}")
 
+    def expect_execution(self, cur, eid, rev):
+        """The REV_-checked update of the execution hit its row; else the failure is recorded with the
+        revision read, so the checker sees a compare-and-set whose compare did not match."""
+        if cur.rowcount != 1:
+            raise Abort(f"optimistic lock: execution {eid} is no longer at revision {rev}",
+                        value={**self.v, "exec": eid, "rev": rev, "conflict": "execution"})
+
     def instance(self, cur):
         """The running instance of the op's business key (the first, as the engine's query does)."""
         cur.execute("SELECT ID_ FROM ACT_RU_EXECUTION WHERE BUSINESS_KEY_ = %s ORDER BY ID_",
@@ -587,7 +594,7 @@ class Command:
         steps = [sid_of(r[0]) for r in cur.fetchall()]
         cur.execute("UPDATE ACT_RU_EXECUTION SET REV_ = REV_ + 1, ACT_ID_ = %s, ACT_INST_ID_ = %s, "
                     "SEQUENCE_COUNTER_ = %s WHERE ID_ = %s AND REV_ = %s", (act_id, f"{act_id}:{x}", q, eid, rev))
-        self.expect_one(cur, f"execution {eid} is no longer at revision {rev}")
+        self.expect_execution(cur, eid, rev)
         if "step" in variables:
             vid, vrev = variables["step"][0], int(variables["step"][1])
             cur.execute("UPDATE ACT_RU_VARIABLE SET REV_ = REV_ + 1, TEXT_ = %s, SEQUENCE_COUNTER_ = %s "
@@ -741,7 +748,7 @@ class Command:
             self.v.update({"joined": True, "rev": rev, "seq": q, "list": steps})
         else:  # a branch ended: the scope execution changes (concurrent branches conflict here)
             cur.execute("UPDATE ACT_RU_EXECUTION SET REV_ = REV_ + 1 WHERE ID_ = %s AND REV_ = %s", (eid, rev))
-            self.expect_one(cur, f"execution {eid} is no longer at revision {rev}")
+            self.expect_execution(cur, eid, rev)
             self.v["joined"] = False
 
 

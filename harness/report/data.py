@@ -29,6 +29,7 @@ ENGINE_INVARIANTS = {
     "duplicate-cleanup-job": "two history-cleanup jobs exist: cleanup runs twice and contends with itself",
     "replication-halted": "a machine stopped receiving the other's writes: its users see the past from then on",
     "next-day-resume": "the next day, users opening their instances on this machine find them in a wrong state",
+    "rev-nonlinearizable": "an instance's revision counter did not act as one register: the optimistic lock cannot protect it",
 }
 
 # Plain words for the isolation anomalies (Adya/Elle), for readers who do not know the letters.

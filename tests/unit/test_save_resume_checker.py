@@ -106,7 +106,7 @@ def test_stale_resume_after_acknowledged_save():
     # began at 2.2 s, after save #3 was acknowledged (2.01 s), but shows step 1
     h.resume(4, 0, state(0, [(0, 1), (1, 2)]), 2.2, node="n2")
     f = findings(h)
-    assert list(f) == ["stale-resume"]
+    assert set(f) == {"stale-resume", "rev-nonlinearizable"}  # REV_ read 2 after the cas 2 -> 3
     (x,) = f["stale-resume"]
     assert x["instance"] == 0 and x["returned"] == 1 and x["expected_at_least"] == 2
     assert "n2" in x["explanation"] and "save #3" in x["explanation"] and "2.200 s" in x["explanation"]
@@ -155,7 +155,7 @@ def test_double_win_from_two_acknowledged_saves_of_one_revision():
     h.save(1, 0, 2, rev=1, seq=1, lst=[1], t0=1.0, node="n1")
     h.save(2, 0, 3, rev=1, seq=1, lst=[1], t0=1.0, node="n2")
     f = findings(h)
-    assert list(f) == ["double-win"]
+    assert set(f) == {"double-win", "rev-nonlinearizable"}  # two cas 1 -> 2 on one register
     x = f["double-win"][0]
     assert x["revision"] == 1 and x["nodes"] == ["n1", "n2"] and "save #2" in x["explanation"]
 
@@ -572,7 +572,7 @@ def test_halted_replication_names_the_first_write_the_node_never_got():
 
 def test_next_day_resume_counts_wrong_instances_per_node():
     h = clean_run()
-    h.start(0, 1, 11, 0.0)
+    h.start(5, 1, 11, 0.0)
     now, old = state(0, [(0, 1), (1, 2), (2, 3)]), state(0, [(0, 1), (1, 2)])
     one = state(1, [(0, 11)])
     h.final(3, {"n1": {"tables": tables({0: now, 1: one})}, "n2": {"tables": tables({0: now, 1: one})}}, 3.0,
@@ -584,3 +584,26 @@ def test_next_day_resume_counts_wrong_instances_per_node():
     h2 = clean_run()
     h2.final(3, {"n1": {"tables": tables({0: now})}}, 3.0, resumes={"n1": {"bk-0": now}, "n2": {"bk-0": now}})
     assert findings(h2) == {}
+
+
+# --- REV_ as a compare-and-set register (checkers/engine_registers.py) ----------------------------
+
+def test_rev_register_failed_compare_and_open_saves():
+    h = clean_run()
+    h.op(3, "save", {"key": 0, "sid": 4}, None, 2.2, type_="fail", error="optimistic lock: execution pi-0-1 ...")
+    h.ops[-1]["value"].update(exec="pi-0-1", rev=2, conflict="execution")  # read 2 after the cas 2 -> 3: a
+    assert findings(h) == {}                                             # mismatch that is right
+    h.ops[-1]["value"]["rev"] = 3  # but the register held 3 all along: a compare with 3 cannot fail
+    (x,) = findings(h)["rev-nonlinearizable"]
+    assert x["exec"] == "pi-0-1" and "REV_" in x["explanation"] and x["ops"]
+
+
+def test_rev_register_leaves_out_instances_an_open_save_may_have_moved():
+    h = clean_run()
+    h.save(1, 0, 4, rev=3, seq=3, lst=[1, 2, 3], t0=2.6, type_="info")
+    h.resume(4, 0, state(0, [(0, 1), (1, 2), (2, 3)]), 3.0)
+    h.resume(5, 0, {**state(0, [(0, 1), (1, 2), (2, 3)]), "rev": 9}, 3.5)  # moved by the open save?
+    from checkers.engine_registers import register_ops
+    ops, blind = register_ops(sr.pair_ops(h.ops))
+    assert blind == {"pi-0-1"} and ops == []
+    assert "rev-nonlinearizable" not in findings(h)
