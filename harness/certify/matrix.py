@@ -117,7 +117,7 @@ PROFILES: dict[str, list[Cell]] = {
               "postgres-standby", routing="local", workloads=ENGINE, nemesis=["none"]),
     ],
 }
-PROFILE_TIME_LIMIT = {"camunda-7": 30.0, "quick": 15.0}
+PROFILE_TIME_LIMIT = {"camunda-7": 30.0, "quick": 20.0}
 
 
 @dataclasses.dataclass
