@@ -86,7 +86,7 @@ def _write_report(run_dir: Path) -> Path:
     pairs = pair_ops(run.ops)
     periods, events = nemesis_periods(run.ops)
     try:
-        plots = write_plots(pairs, periods, run_dir)
+        plots = write_plots(pairs, periods, run_dir, lag=run.results.get("lag"))
     except Exception as e:  # noqa: BLE001 - the verdict matters more than the graphs
         run.problems.append(f"plots failed: {type(e).__name__}: {e}")
         plots = {}

@@ -349,7 +349,46 @@ class Page:
         return ('<h2 id="performance">Performance</h2><p class="muted">' + shade +
                 f'Green ok, red fail (did not happen), orange info (may or may not have happened).{_e(note)}</p>'
                 + _img(p.get("latency"), "latency over time") + _img(p.get("quantiles"), "latency quantiles")
-                + _img(p.get("rate"), "throughput over time") + self.faults())
+                + _img(p.get("rate"), "throughput over time") + _img(p.get("lag"), "replication lag")
+                + self.faults())
+
+    def exercised(self) -> str:
+        """What this run put the engine through: each risk, how often, how close in time."""
+        exp = self.run.results.get("exposure")
+        risks = exp.get("risks") if isinstance(exp, dict) else None
+        if not isinstance(risks, dict) or not risks:
+            return ""
+        from checkers.exposure import BY_NAME
+        from harness.certify.verdict import risks_of
+        routing = self.run.meta("routing")
+        opts = self.run.meta("workload_opts")
+        here = {r.name for r in risks_of(routing if isinstance(routing, str) else "primary", [self.run.results],
+                                         opts if isinstance(opts, dict) else {})}
+        rows = []
+        for name, c in risks.items():
+            risk = BY_NAME.get(name)
+            if risk is None or not isinstance(c, dict):
+                continue
+            gap = c.get("gap_ms") if isinstance(c.get("gap_ms"), dict) else {}
+            spread = ", ".join(f"{k} {_e(gap[k])}" for k in ("p50", "p90", "max") if k in gap) or "–"
+            times = _e(c.get("count")) if name in here else f'<span class="muted">{_e(c.get("count"))} (not a risk of this topology)</span>'
+            rows.append(f"<tr><td>{_e(name)}</td><td>{_e(risk.situation)}</td><td>{times}</td>"
+                        f"<td>{spread}</td><td>{_e(', '.join(risk.threatens))}</td></tr>")
+        lag = self.run.results.get("lag") if isinstance(self.run.results.get("lag"), dict) else {}
+        pairs = lag.get("pairs") if isinstance(lag.get("pairs"), dict) else {}
+        lag_rows = "".join(
+            f"<tr><td>{_e(p)}</td><td>{_e(v.get('p50'))}</td><td>{_e(v.get('p99'))}</td><td>{_e(v.get('max'))}</td>"
+            f"<td>{_e(v.get('samples'))}</td><td>{_e(v.get('timeouts'))}</td></tr>"
+            for p, v in pairs.items() if isinstance(v, dict))
+        lag_table = ('<p>Replication lag (ms), ' + _e(lag.get("note", "")) + ':</p><table><tr><th>from -> to</th>'
+                     '<th>p50</th><th>p99</th><th>max</th><th>samples</th><th>gave up</th></tr>'
+                     f'{lag_rows}</table>') if lag_rows else ""
+        return ('<h2 id="exercised">What this run exercised</h2><p class="muted">A test proves violations, '
+                'never their absence: these are the dangerous situations that really happened, counted from '
+                f'the history ("soon" = within {_e(exp.get("window_ms"))} ms, the measured lag or at least '
+                'the floor). Gaps: time between the two operations involved (ms).</p><table><tr><th>risk</th>'
+                '<th>situation</th><th>times</th><th>gap</th><th>could break</th></tr>' + "".join(rows)
+                + "</table>" + lag_table)
 
     def setup(self) -> str:
         run = self.run
@@ -364,6 +403,12 @@ class Page:
             if v is None:
                 continue
             rows.append(f"<tr><th>{_e(label)}</th><td>{_e(_plain(v))}</td></tr>")
+        net = run.meta("network")
+        if isinstance(net, dict):  # what the run applied: name, method, delay
+            net = (f"{net.get('network')}: {net.get('one_way_delay_ms')} ms one way ± {net.get('jitter_ms')} ms "
+                   f"({net.get('method')})")
+        if net:
+            rows.append(f"<tr><th>network between machines</th><td>{_e(_plain(net))}</td></tr>")
         versions = run.meta("versions")
         if isinstance(versions, dict):
             for k, v in versions.items():
@@ -395,10 +440,11 @@ class Page:
         run = self.run
         word = verdict_word(run.results)
         title = f"{word.upper()} · {run.db} · {run.workload}" + (f" · {', '.join(run.nemesis)}" if run.nemesis else "")
-        sections = [self.what_broke(), self.anomalies(), self.context_section(), self.performance(), self.setup(),
-                    self.problems()]
+        sections = [self.what_broke(), self.anomalies(), self.context_section(), self.exercised(),
+                    self.performance(), self.setup(), self.problems()]
         links = [(anchor, label) for anchor, label in (("broke", "what broke"), ("anomalies", "anomalies"),
-                                                       ("context", "also seen"), ("performance", "performance"),
+                                                       ("context", "also seen"), ("exercised", "exercised"),
+                                                       ("performance", "performance"),
                                                        ("setup", "setup"), ("problems", "problems"))
                  if any(f'id="{anchor}"' in sec for sec in sections)]
         nav = "<nav>" + "".join(f'<a href="#{a}">{label}</a>' for a, label in links) + "</nav>"

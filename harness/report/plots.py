@@ -174,13 +174,40 @@ def quantile_plot(pairs: Pairs, periods: list[Period], path: Path) -> Path:
     return _save(fig, path)
 
 
-def write_plots(pairs: Pairs, periods: list[Period], out_dir: Path) -> dict:
+def lag_plot(series: list, periods: list[Period], path: Path) -> Path | None:
+    """Replication lag per node pair over time (harness.lag_monitor's samples), log scale."""
+    points = [(t, pair, lag) for t, pair, lag in series if isinstance(lag, (int, float))]
+    if not points:
+        return None
+    colors = fault_colors(periods)
+    fig = Figure(figsize=(11, 3.0))
+    ax = fig.subplots()
+    _shade(ax, periods, colors)
+    for pair in sorted({p for _, p, _ in points}):
+        xs = [t for t, p, _ in points if p == pair]
+        ys = [max(lag, 1e-2) for _, p, lag in points if p == pair]
+        ax.plot(xs, ys, ".-", lw=0.8, ms=3, label=pair)
+    ax.set_yscale("log")
+    ax.set_ylabel("lag (ms)")
+    ax.set_xlabel("time since start (s)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", fontsize=7, ncol=6)
+    fig.suptitle("Replication lag: commit on one node until another shows it", x=0.01, ha="left", fontsize=10)
+    _fault_legend(fig, periods, colors)
+    _margins(fig, periods, top_inches=0.4, bottom_inches=0.55)
+    return _save(fig, path)
+
+
+def write_plots(pairs: Pairs, periods: list[Period], out_dir: Path, lag: dict | None = None) -> dict:
     """Write every performance graph into out_dir; {name: Path} plus 'sampled'. Empty when no ops."""
     if not len(pairs):
         return {}
     out_dir = Path(out_dir)
     lat, sampled = latency_plot(pairs, periods, out_dir / "latency-raw.png")
     out = {"latency": lat, "sampled": sampled}
+    series = lag.get("series") if isinstance(lag, dict) else None
+    if isinstance(series, list) and all(isinstance(x, list) and len(x) == 3 for x in series):
+        out["lag"] = lag_plot(series, periods, out_dir / "lag.png")
     if pairs.has_time:
         out["quantiles"] = quantile_plot(pairs, periods, out_dir / "latency-quantiles.png")
         out["rate"] = rate_plot(pairs, periods, out_dir / "rate.png")

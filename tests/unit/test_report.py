@@ -38,7 +38,7 @@ def test_invalid_report_puts_the_verdict_first_in_plain_words(invalid_report):
     assert 'class="verdict v-invalid"' in html
     assert ("Engine invariants:</b> broken: lost-save, stale-resume; held: double-win, double-execution, "
             "duplicate-instance, torn-state, divergence, duplicate-id, duplicate-definition, exclusive-overlap, "
-            "duplicate-cleanup-job, replication-halted, next-day-resume.") in html
+            "duplicate-cleanup-job, replication-halted, next-day-resume, rev-nonlinearizable.") in html
     # and, for each isolation anomaly, what it could do to a process engine
     assert "What the database allowed could do to a process engine:</b> <b>G-single</b>: one read can see" in html
 
@@ -326,3 +326,31 @@ def test_history_without_times_still_reports(tmp_path):
     assert "Not safe" in html and '<svg class="timeline"' not in html
     assert html.count('<img class="plot"') == 1 and (run / "latency-raw.png").exists()
     assert re.search(r'<tr class="focus" id="a1-op-\d+"><td>\d+</td><td></td>', html)  # no time column value
+
+
+def test_report_says_what_the_run_exercised_and_the_lag(tmp_path):
+    """The exposure table (risks of this topology counted, the others marked) and the lag table."""
+    import json
+
+    from harness.report import write_report
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "history.jsonl").write_text('{"index":0,"time":0,"type":"invoke","process":0,"f":"resume","value":{"key":1}}\n'
+                                       '{"index":1,"time":5,"type":"ok","process":0,"f":"resume","value":{"key":1,"state":null}}\n')
+    (run / "test.json").write_text(json.dumps({"db": "postgres-standby", "workload": "save-resume", "routing": "local",
+                                               "network": "lan"}))
+    results = {"valid": True, "anomaly_types": [], "anomalies": {}, "routing": "local", "workload": "save-resume",
+               "topology": [{"name": "n1", "role": "primary"}, {"name": "n2", "role": "standby"}],
+               "exposure": {"window_ms": 12.5, "risks": {
+                   "cross-node-resume": {"count": 7, "gap_ms": {"p50": 1.5, "p90": 3.0, "max": 4.0}},
+                   "cross-node-writes": {"count": 0, "gap_ms": {}}}},
+               "lag": {"pairs": {"n1->n2": {"p50": 1.2, "p99": 9.5, "max": 12.0, "samples": 40, "timeouts": 0}},
+                       "p99_ms": 9.5, "series": [[0.1, "n1->n2", 1.2], [0.4, "n1->n2", 9.5]], "note": "heartbeats"},
+               "run": {"network": {"network": "lan", "one_way_delay_ms": 0.25, "jitter_ms": 0.05, "method": "nfqueue"}}}
+    (run / "results.json").write_text(json.dumps(results))
+    html = (write_report(run)).read_text()
+    assert 'id="exercised"' in html and "within 12.5 ms" in html
+    assert "<td>7</td><td>p50 1.5, p90 3.0, max 4.0</td><td>stale-resume, next-day-resume</td>" in html
+    assert "0 (not a risk of this topology)" in html  # a standby takes no writes
+    assert "<td>n1-&gt;n2</td><td>1.2</td><td>9.5</td><td>12.0</td>" in html
+    assert "lan: 0.25 ms one way" in html and (run / "lag.png").is_file()
