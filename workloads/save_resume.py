@@ -271,7 +271,8 @@ class SaveResume(Workload):
                 yield {"f": "deploy", "value": {"engine": worker, "resource": f"revision {revision}",
                                                 "together": ["redeploy", revision]},
                        "engine": worker, "key": f"engine-{worker}"}
-            if deployer and self.clash_every and time.monotonic() - t0 >= (clashes + 1) * self.clash_every:
+            # every clash that is due, back to back (the paced op below must not slow the clashes down)
+            while deployer and self.clash_every and time.monotonic() - t0 >= (clashes + 1) * self.clash_every:
                 clashes += 1
                 yield from self.clash(worker, clashes, started)
             base = (n // self.generation_ops) * self.instances
