@@ -128,7 +128,8 @@ class LagMonitor(threading.Thread):
                      "max": round(max(s), 3), "samples": len(s), "timeouts": self.timeouts.get(p, 0)}
                  for p, s in sorted(self.samples.items()) if s}
         every = [x for s in self.samples.values() for x in s]
-        return {"pairs": pairs, "p99_ms": round(quantile(every, 0.99), 3) if every else None,
+        return {"pairs": pairs, "p50_ms": round(quantile(every, 0.5), 3) if every else None,
+                "p99_ms": round(quantile(every, 0.99), 3) if every else None,
                 "max_ms": round(max(every), 3) if every else None, "series": self.series,
                 "note": f"heartbeat every {self.interval:g} s per writable node, polled every "
                         f"{self.poll * 1000:g} ms on every other node, given up after {self.give_up:g} s"}

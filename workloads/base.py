@@ -216,7 +216,7 @@ class Workload:
     name = "base"
     checker = None   # checkers.registry name; defaults to `name`
     defaults: dict = {}
-    measured_lag_ms = None  # the run's replication lag (p99, harness.lag_monitor), set before check
+    measured_lag_ms = None  # the run's median replication lag (harness.lag_monitor), set before check
 
     def __init__(self, opts: dict | None = None):
         unknown = set(opts or {}) - set(self.defaults)

@@ -307,7 +307,8 @@ class SaveResume(Workload):
 
     def clash(self, worker, k, started):
         """Clash k: every engine's deployer, at one instant (see `together`), completes the task of one
-        shared instance, acquires jobs, takes an id block and deploys a new revision: the situations
+        shared instance (and resumes it at once through the other engine), acquires jobs, takes an id
+        block and deploys a new revision: the situations
         where a database that does not serialise the engines breaks them (checkers/exposure.py counts
         them). The instances clashed on are their own business keys (CLASH_KEYS of them, in turn)."""
         i = CLASH_BASE + k % CLASH_KEYS
@@ -321,6 +322,8 @@ class SaveResume(Workload):
                             ("deploy", {"resource": f"clash {k}"}, {"key": f"engine-{worker}"})):
             yield {"f": f, "value": {**v, "engine": worker, "together": [f, k]}, "engine": worker,
                    "follow_up": True, **extra}
+            if f == "save":  # and the user looks again at once, through the other machine
+                yield {**self._resume(i, (worker + 1) % self.engines, worker), "follow_up": True}
 
     def _start(self, i, sid, e):
         return {"f": "start", "value": {"key": i, "sid": sid, "engine": e, "unique": self.unique},
