@@ -214,7 +214,7 @@ class SaveResume(Workload):
             raise UsageError(f"save-resume: unique must be true or false, not {o['unique']!r}")
         self.unique = o["unique"]
         self.cluster = None
-        self.nodes: list[Engine] = [Engine(k, engine_ids.make(self.idgen, self.id_block))
+        self.engine_nodes: list[Engine] = [Engine(k, engine_ids.make(self.idgen, self.id_block))
                                     for k in range(self.engines)]
         self._final_lock = threading.Lock()
         self._final_done = False
@@ -348,7 +348,7 @@ class SaveResume(Workload):
             return self.final_read(v)
         if f not in self.COMMANDS:
             raise Abort(f"save-resume: unknown op {f!r}")
-        engine = self.nodes[int(v.get("engine", 0)) % self.engines]
+        engine = self.engine_nodes[int(v.get("engine", 0)) % self.engines]
         if v.get("together") is not None:
             self.together(tuple(v["together"]))
         cmd = Command(self, engine, conn, dialect, op.get("node"), v)
