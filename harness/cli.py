@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "serve_cmd",     # serve
     "certify_cmd",   # certify
     "docker_cmd",    # docker build
+    "probe_cmd",     # probe
 ]
 
 

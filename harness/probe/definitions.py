@@ -238,11 +238,12 @@ def _for_update(v):
 
 FOR_UPDATE = ProbeTest("for-update", "deployment lock (SELECT ... FOR UPDATE)",
                        {"property": [("deployment.lock", "0")], "procdef": [("d0", "proc", 1)]}, "procdef", (
+    # each session goes on as soon as it holds the lock; on one node T2's steps queue behind its lock
     Variant("deployment-lock", (S("T1", "lock", "deployment.lock"), S("T2", "lock", "deployment.lock"),
                                 S("T1", "max_version", "proc", label="m1"),
-                                S("T1", "deploy", "d1", "proc", Ref("m1", 1)), *_commit("T1"),
                                 S("T2", "max_version", "proc", label="m2"),
-                                S("T2", "deploy", "d2", "proc", Ref("m2", 1)), *_commit("T2")), _for_update),),
+                                S("T1", "deploy", "d1", "proc", Ref("m1", 1)),
+                                S("T2", "deploy", "d2", "proc", Ref("m2", 1)), *_commit("T1", "T2")), _for_update),),
     engine=True, about="both sessions lock the deployment.lock property row, then insert version max + 1")
 
 

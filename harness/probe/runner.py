@@ -35,10 +35,11 @@ class VariantResult:
     steps: list                # the observations, one dict per step
     final: dict                # node name -> rows of the test's final table
     notes: list = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)  # total (setup to final state) and final (catch-up + reads)
 
     def evidence(self) -> dict:
         return {"outcome": self.outcome, "why": self.why, "steps": self.steps, "final": self.final,
-                **({"notes": self.notes} if self.notes else {})}
+                "seconds": self.seconds, **({"notes": self.notes} if self.notes else {})}
 
 
 class View:
@@ -97,7 +98,7 @@ def run_variant(backend, test, variant, placement: dict, isolation: str, settled
                 block_timeout: float = 0.3, cancel_timeout: float = 10.0) -> VariantResult:
     """Run `variant` of `test` with session -> node `placement`; settled: after every commit wait
     until the other nodes have applied it before the next step."""
-    notes = []
+    notes, t0 = [], time.monotonic()
     try:
         backend.prepare(test)
     except Exception as e:  # noqa: BLE001 - a cell that cannot start is an error cell, not a crash
@@ -126,18 +127,23 @@ def run_variant(backend, test, variant, placement: dict, isolation: str, settled
                 others = [x.pending for x in sessions.values() if x.pending and not x.pending.done()]
                 _wait(others, block_timeout)
             if settled and step.op == "commit" and obs["done"] and not obs.get("error"):
+                waited = time.monotonic()
                 note = backend.catch_up(s.node)
                 obs["settled"] = note or "the other nodes applied it"
+                obs["settle_seconds"] = round(time.monotonic() - waited, 4)
                 if note:
                     notes.append(note)
         _wait([x.pending for x in sessions.values() if x.pending], block_timeout)
     finally:
         _close_all(backend, sessions, steps, cancel_timeout)
+    t1 = time.monotonic()
     try:
         final = backend.final(test, {s.node for s in sessions.values()})
     except Exception as e:  # noqa: BLE001
         return VariantResult("error", f"could not read the final state: {one_line(e)}", steps, {}, notes)
-    return classify(variant, steps, committed, final, notes)
+    result = classify(variant, steps, committed, final, notes)
+    result.seconds = {"total": round(time.monotonic() - t0, 3), "final": round(time.monotonic() - t1, 3)}
+    return result
 
 
 def _wait(futures, timeout) -> bool:

@@ -186,7 +186,6 @@ class SqlBackend:
 
     def drop_schema(self):
         self._execute(self.primary, [(f"DROP TABLE IF EXISTS {self.table(t)}", ()) for t in TABLES])
-        self.catch_up(self.primary)
 
     def prepare(self, test):
         self.notes += self.repair()
