@@ -15,11 +15,10 @@ import concurrent.futures as cf
 import time
 from dataclasses import asdict, dataclass, field
 
-from harness.errors import ClusterError, UsageError
-from harness.probe import hermitage
+from harness.errors import UsageError
+from harness.probe.explain import differences
 from harness.probe.definitions import BY_NAME, TESTS
 from harness.probe.placement import assign, placements
-from harness.probe.replication import is_async
 from harness.probe.runner import PREVENTED, combine, one_line, run_variant
 from harness.probe.sql import SqlBackend
 
@@ -32,6 +31,7 @@ RC_REQUIRED = ("G0", "G1a", "G1b", "G1c", "OTV", "rev-cas", "for-update", "uniqu
 @dataclass
 class ProbeResult:
     db: str
+    dialect: str                # mysql | postgres: which of Hermitage's tables applies
     versions: dict
     knobs: dict
     nodes: list                 # [{"name", "role"}]
@@ -45,6 +45,7 @@ class ProbeResult:
         d = asdict(self)
         ok, reasons = rc_equivalent(self)
         d["rc_equivalent"] = {"equivalent": ok, "reasons": reasons}
+        d["differences"] = differences(d)
         return d
 
     @classmethod
@@ -65,13 +66,18 @@ def check_names(isolations, tests) -> tuple[list, list]:
 
 
 def probe(cluster, isolations=None, tests=None, block_timeout: float = 0.3, op_timeout: float = 10.0,
-          parallel: bool | None = None, echo=None) -> ProbeResult:
+          parallel: bool | None = None, echo=None, backend=SqlBackend) -> ProbeResult:
     """Run the tests at every level on every placement of a running cluster. Raises ClusterError
-    (one line) when a node cannot be reached; a failing step is an `error` cell, not an exception."""
+    (one line) when a node cannot be reached; a failing step is an `error` cell, not an exception.
+    `backend(cluster, suffix=, op_timeout=)` makes one lane's backend (sql.py; memory.py in tests)."""
     isolations, tests = check_names(isolations, tests)
     start = time.monotonic()
-    _reachable(cluster, op_timeout)
-    asynchronous = is_async(cluster)
+    first = backend(cluster, op_timeout=op_timeout)
+    try:
+        first.reachable()
+        asynchronous = first.asynchronous()
+    finally:
+        first.close()
     lanes = [(p, False) for p in placements(cluster)]
     lanes += [(p, True) for p, _ in list(lanes) if p.cross and asynchronous]
     if parallel is None:
@@ -81,14 +87,14 @@ def probe(cluster, isolations=None, tests=None, block_timeout: float = 0.3, op_t
 
     def lane(k):
         p, settled = lanes[k]
-        backend = SqlBackend(cluster, suffix=str(k), op_timeout=op_timeout)
+        lane_backend = backend(cluster, suffix=str(k), op_timeout=op_timeout)
         out = {}
         try:
-            backend.create_schema()
+            lane_backend.create_schema()
             for iso in isolations:
                 for name in tests:
                     test = BY_NAME[name]
-                    results = [run_variant(backend, test, v, assign(p, v, roles), iso, settled, block_timeout)
+                    results = [run_variant(lane_backend, test, v, assign(p, v, roles), iso, settled, block_timeout)
                                for v in test.variants]
                     out[(iso, name)] = (combine(test, results), results)
                     if echo:
@@ -96,11 +102,11 @@ def probe(cluster, isolations=None, tests=None, block_timeout: float = 0.3, op_t
                              f"{out[(iso, name)][0][0]}")
         finally:
             try:
-                backend.drop_schema()
+                lane_backend.drop_schema()
             except Exception as e:  # noqa: BLE001 - reported, the cells stand
                 notes.append(f"lane {p.label}: could not drop its tables: {one_line(e)}")
-            notes.extend(f"lane {p.label}: {n}" for n in backend.notes + backend.repair())
-            backend.close()
+            notes.extend(f"lane {p.label}: {n}" for n in lane_backend.notes + lane_backend.repair())
+            lane_backend.close()
         return out
 
     if parallel and len(lanes) > 1:
@@ -118,19 +124,10 @@ def probe(cluster, isolations=None, tests=None, block_timeout: float = 0.3, op_t
                 row["evidence"][name] = {"why": why, "variants": {
                     v.name: r.evidence() for v, r in zip(BY_NAME[name].variants, results)}}
             rows.append(row)
-    return ProbeResult(db=cluster.db, versions=cluster.versions(), knobs=dict(cluster.knobs),
+    return ProbeResult(db=cluster.db, dialect=cluster.dialect, versions=cluster.versions(), knobs=dict(cluster.knobs),
                        nodes=[{"name": n.name, "role": n.role} for n in cluster.nodes],
                        asynchronous=asynchronous, rows=rows, seconds=round(time.monotonic() - start, 2),
                        block_timeout=block_timeout, notes=notes)
-
-
-def _reachable(cluster, timeout):
-    for node in cluster.nodes:
-        try:
-            cluster.connect(node, timeout=min(timeout, 5.0)).close()
-        except Exception as e:  # noqa: BLE001 - any failure means: cannot probe
-            raise ClusterError(f"cannot connect to {node.name} ({node.ip}) of cluster {cluster.name}: "
-                               f"{one_line(e)}") from None
 
 
 def rc_equivalent(result) -> tuple[bool, list]:
@@ -155,35 +152,6 @@ def verdict_line(result) -> str:
     ok, reasons = rc_equivalent(result)
     return ("equivalent to READ COMMITTED through the load balancer: "
             + ("yes" if ok else f"no ({'; '.join(reasons)})"))
-
-
-def differences(result) -> list[dict]:
-    """Every cell that differs from Hermitage's published row or from the topology's own same-node
-    row: {"isolation", "placement", "settled", "test", "against", "sentence"}."""
-    d = _as_dict(result)
-    dialect = "postgres" if d["db"].startswith("postgres") else "mysql"
-    out = []
-    for r in d["rows"]:
-        where = r["placement"] + (" (settled)" if r["settled"] else "")
-        label, pub = hermitage.published(dialect, r["isolation"])
-        base = next((x for x in d["rows"] if x["isolation"] == r["isolation"] and x["placement"] == "same-node"),
-                    None)
-        for test, outcome in r["results"].items():
-            why = r["evidence"][test]["why"]
-            mine = hermitage.SYMBOL[outcome]
-            if pub and test in pub and (mine != pub[test]):
-                out.append({"isolation": r["isolation"], "placement": r["placement"], "settled": r["settled"],
-                            "test": test, "against": "hermitage",
-                            "sentence": hermitage.explain(test, outcome, why, pub[test], label,
-                                                          f"{r['isolation']}, {where}")})
-            if base is not None and base is not r and test in base["results"]:
-                theirs = hermitage.SYMBOL[base["results"][test]]
-                if mine != theirs:
-                    out.append({"isolation": r["isolation"], "placement": r["placement"],
-                                "settled": r["settled"], "test": test, "against": "same-node",
-                                "sentence": hermitage.explain(test, outcome, why, theirs,
-                                                              "the same-node row", f"{r['isolation']}, {where}")})
-    return out
 
 
 def _as_dict(result) -> dict:

@@ -73,10 +73,11 @@ G1B = ProbeTest("G1b", "Intermediate Reads", {"test": HERMITAGE_ROWS}, "test", (
 
 
 def _g1c(v):
+    # a read that waited until the writer had committed saw committed data (a serial order)
     seen = []
-    if v.val("t1") == 22:
+    if v.val("t1") == 22 and not v.finished_after_commit("t1", "T2"):
         seen.append("T1 read row 2 = 22 from T2 before T2 committed")
-    if v.val("t2") == 11:
+    if v.val("t2") == 11 and not v.finished_after_commit("t2", "T1"):
         seen.append("T2 read row 1 = 11 from T1 before T1 committed")
     return " and ".join(seen) or None
 
@@ -212,9 +213,10 @@ G2 = ProbeTest("G2", "Anti-Dependency Cycles (write skew on a predicate)", {"tes
 
 # -- engine probes ---------------------------------------------------------------------------------------
 def _rev_cas(v):
-    if v.committed("T1") and v.committed("T2") and v.count("u1") == 1 and v.count("u2") == 1:
-        return ("both sessions read REV_ 1 and both guarded updates (WHERE REV_ = 1) changed the row and "
-                "committed: no OptimisticLockingException, one save is lost")
+    if v.committed("T1") and v.committed("T2") and v.count("u1") == 1 and v.count("u2") == 1 \
+            and v.val("r1") == v.val("r2"):
+        return (f"both sessions read REV_ {v.val('r1')} and both guarded updates (WHERE REV_ = {v.val('r1')}) "
+                "changed the row and committed: no OptimisticLockingException, one save is lost")
     return None
 
 

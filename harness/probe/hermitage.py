@@ -1,8 +1,8 @@
 """Hermitage's published single-node results (ept/hermitage README: PostgreSQL 9.3, MySQL 5.6 InnoDB)
-as data, the symbols our outcomes map to, and the sentences that explain a difference."""
+as data and the symbols our outcomes map to (explain.py says why a cell differs)."""
 from __future__ import annotations
 
-from harness.probe.definitions import BY_NAME, HERMITAGE_TESTS
+from harness.probe.definitions import HERMITAGE_TESTS
 
 Y, N, RO = "✓", "—", "R/O"   # prevented / can occur / prevented only for read-only transactions
 _COLS = HERMITAGE_TESTS      # G0 G1a G1b G1c OTV PMP P4 G-single G2-item G2
@@ -38,15 +38,3 @@ def published(dialect: str, isolation: str):
     if key != (dialect, isolation):
         label += f" (PostgreSQL runs {isolation} as {key[1]})"
     return label, PUBLISHED.get(key)
-
-
-def explain(test: str, outcome: str, why: str, expected: str, against: str, where: str) -> str:
-    """One sentence: what differs, where, and what was seen."""
-    title = BY_NAME[test].title
-    return (f"{test} ({title}) at {where}: {against} says {MEANING.get(expected, expected)}, "
-            f"here it {_verb(outcome)} — {why}")
-
-
-def _verb(outcome):
-    return {"occurs": "occurred", "error": "could not be decided (error)",
-            "prevented-read-only": "was prevented only for read-only transactions"}.get(outcome, "was prevented")

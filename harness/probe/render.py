@@ -7,14 +7,11 @@ import json
 from pathlib import Path
 
 from harness.probe import hermitage
-from harness.probe.api import differences, verdict_line
+from harness.probe.api import verdict_line
+from harness.probe.explain import differences, grouped
 
 LEGEND = ("✓ prevented   ✓w waits, then prevented   R/O prevented only for read-only transactions   "
           "— occurs   ERR error   * differs from Hermitage's row or from the same-node row")
-
-
-def _dialect(d):
-    return "postgres" if d["db"].startswith("postgres") else "mysql"
 
 
 def _header(d) -> str:
@@ -30,7 +27,7 @@ def _blocks(d):
     tests = list(d["rows"][0]["results"]) if d["rows"] else []
     out = []
     for iso in dict.fromkeys(r["isolation"] for r in d["rows"]):
-        label, pub = hermitage.published(_dialect(d), iso)
+        label, pub = hermitage.published(d["dialect"], iso)
         rows = [(r["placement"] + (" settled" if r["settled"] else ""), r) for r in d["rows"] if r["isolation"] == iso]
         out.append((iso, label, pub, rows))
     return tests, out
@@ -59,9 +56,12 @@ def text(result) -> str:
                 cells.append((hermitage.SHORT[r["results"][t]] + star).ljust(w))
             lines.append(f"  {lbl}".ljust(width) + "".join(cells))
     lines += ["", LEGEND]
-    diffs = differences(d)
+    diffs = grouped(differences(d))
     if diffs:
-        lines += ["", "differences:"] + [f"  - {x['sentence']}" for x in diffs]
+        lines += ["", "differences:"] + [f"  - {x}" for x in diffs]
+    if d["notes"]:
+        lines += ["", f"{len(d['notes'])} notes (repairs the probe made on the way; all in the JSON), the first: "
+                      f"{d['notes'][0]}"]
     lines += ["", verdict_line(d)]
     return "\n".join(lines)
 
@@ -86,7 +86,7 @@ def to_html(result) -> str:
                 cells.append(f'<td class="{outcome}{" diff" if star else ""}" title="{e(r["evidence"][t]["why"])}">'
                              f'{e(hermitage.SHORT[outcome])}{"*" if star else ""}</td>')
             body.append(f"<tr><th>{e(lbl)}</th>{''.join(cells)}</tr>")
-    diffs = "".join(f"<li>{e(x['sentence'])}</li>" for x in differences(d)) or "<li>none</li>"
+    diffs = "".join(f"<li>{e(x)}</li>" for x in grouped(differences(d))) or "<li>none</li>"
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>probe {e(d['db'])}</title>
 <style>
 body {{ font-family: sans-serif; margin: 2em; }} table {{ border-collapse: collapse; }}

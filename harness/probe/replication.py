@@ -2,7 +2,8 @@
 
 - Galera: a read with wsrep_sync_wait=1 waits until the node has applied every write set the
   cluster committed before it (the backend's admin connections are opened that way).
-- MariaDB master-master: MASTER_GTID_WAIT for the origin's own GTID domain on the peer.
+- MariaDB master-master: MASTER_GTID_WAIT for the origin's own GTID domain on the peer (given up at
+  once when the peer's applier waits for a row lock one of the probe's open sessions holds).
 - PostgreSQL standby: poll until pg_last_wal_replay_lsn() reaches the primary's current WAL LSN.
 Each returns None when the node caught up, else a one-line note (timeout, replication stopped).
 """
@@ -58,8 +59,16 @@ def mm_wait(conn, gtid, timeout) -> str | None:
         st = slave_status(conn)
         if st.get("Last_SQL_Errno"):
             return f"replication stopped: {st.get('Last_SQL_Error')}"
+        if _applier_waits_for_lock(conn):  # it waits for a probe session that is still open: no use waiting
+            return f"did not apply {gtid}: its replication applier waits for a row lock an open transaction holds"
         if time.monotonic() > deadline:
             return f"did not apply {gtid} within {timeout:g} s"
+
+
+def _applier_waits_for_lock(conn) -> bool:
+    return bool(_scalar(conn, "SELECT COUNT(*) FROM information_schema.innodb_trx t JOIN "
+                              "information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
+                              "WHERE t.trx_state = 'LOCK WAIT' AND p.command LIKE 'Slave%%'"))
 
 
 def slave_status(conn) -> dict:

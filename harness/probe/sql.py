@@ -11,7 +11,9 @@ import math
 import psycopg
 import pymysql
 
+from harness.errors import ClusterError
 from harness.probe import replication
+from harness.probe.runner import one_line
 from harness.probe.steps import TABLES
 from workloads.base import table_options
 
@@ -121,6 +123,18 @@ class SqlBackend:
         return f"eh_probe{self.suffix}_{name}"
 
     # -- connections ---------------------------------------------------------------------------
+    def reachable(self):
+        """Raise ClusterError (one line) unless every node accepts a connection."""
+        for node in self.cluster.nodes:
+            try:
+                self.cluster.connect(node, timeout=min(self.op_timeout, 5.0)).close()
+            except Exception as e:  # noqa: BLE001 - any failure means: cannot probe
+                raise ClusterError(f"cannot connect to {node.name} ({node.ip}) of cluster "
+                                   f"{self.cluster.name}: {one_line(e)}") from None
+
+    def asynchronous(self) -> bool:
+        return replication.is_async(self.cluster)
+
     def _admin(self, node):
         if node not in self.admin:
             conn = self.cluster.connect(node, timeout=self.op_timeout, autocommit=True)
