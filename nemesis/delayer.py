@@ -37,10 +37,11 @@ class Delayer:
         self.seq = itertools.count()  # tie-breaker: packets are not comparable
         self.passed = 0
 
-    def on_packet(self, pkt):
+    def on_packet(self, pkt, now: float | None = None):
         # called from inside nfq.run(); the verdict is given later, which the library allows
         d = self.delay_s + (self.rng.uniform(-self.jitter_s, self.jitter_s) if self.jitter_s else 0.0)
-        heapq.heappush(self.held, (time.monotonic() + max(0.0, d), next(self.seq), pkt))
+        now = time.monotonic() if now is None else now
+        heapq.heappush(self.held, (now + max(0.0, d), next(self.seq), pkt))
 
     def release_due(self, now: float):
         while self.held and self.held[0][0] <= now:
