@@ -1,7 +1,10 @@
 """Bank checker: every successful read must show the initial total, and no balance may be negative.
 
 Reads are ops with f == "read" whose ok value maps account -> balance (JSON object keys are
-strings; Jepsen EDN histories use integer keys: both are accepted). The expected total comes from
+strings; Jepsen EDN histories use integer keys: both are accepted), or is a list of
+[account, balance] pairs. Accounts and balances are integers (a digit string for a JSON key);
+anything else, a float or bool balance included, is refused with FILE:LINE rather than rounded
+into a false violation. Totals must stay within int64. The expected total comes from
 the `total` option, else from the reads' own `total` field (the runner's bank workload writes it),
 else it is inferred as the most common total (and said so in the result).
 
@@ -17,31 +20,52 @@ from collections import Counter
 
 from checkers import models
 from checkers.api import build_result, op_stats
+from checkers.history import INT64_MAX, INT64_MIN, HistoryError, line_of, source_of
 
 for _name in ("wrong-total", "negative-balance"):
     models.register_anomaly(_name, ["snapshot-isolation", "repeatable-read"])
 
 
-def balances(value) -> dict | None:
-    """{account(int): balance(int)} from a read's value, or None when it is not a balance map."""
+def balances(value) -> dict:
+    """{account(int): balance(int)} from a read's value; ValueError (saying why) if it is not one."""
     if isinstance(value, dict):
-        try:
-            return {int(k): int(v) for k, v in value.items() if v is not None}
-        except (TypeError, ValueError):
-            return None
-    if isinstance(value, list) and all(isinstance(p, list) and len(p) == 2 for p in value):
-        return {int(k): int(v) for k, v in value}
-    return None
+        pairs = [(_account(k), v) for k, v in value.items() if v is not None]
+    elif isinstance(value, list) and all(isinstance(p, list) and len(p) == 2 for p in value):
+        pairs = [(_account(k), v) for k, v in value]
+    else:
+        raise ValueError(f"a read's value must map accounts to balances, got {value!r}")
+    for a, v in pairs:
+        if type(v) is not int:
+            raise ValueError(f"balance of account {a} must be an integer, got {v!r}")
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        raise ValueError("an account appears twice in one read")
+    if not INT64_MIN <= sum(out.values()) <= INT64_MAX:
+        raise ValueError("the balances add up beyond the 64-bit range")
+    return out
+
+
+def _account(k) -> int:
+    if type(k) is int or (type(k) is str and k.lstrip("-").isdigit() and k.isascii()):
+        return int(k)
+    raise ValueError(f"account {k!r} must be an integer")
 
 
 def check(history, model: str = "strict-serializable", total: int | None = None,
           accounts: int | None = None, **_opts) -> dict:
     reads = []
-    for op in history:
+    for pos, op in enumerate(history):
         if op.get("type") == "ok" and op.get("f") == "read" and op.get("process") != "nemesis":
-            b = balances(op.get("value"))
-            if b is not None:
-                reads.append((op, b))
+            try:
+                reads.append((op, balances(op.get("value"))))
+                tot = op.get("total")
+                if tot is not None and type(tot) is not int:
+                    raise ValueError(f"field 'total' must be an integer, got {tot!r}")
+            except ValueError as e:
+                line = line_of(history, pos)
+                raise HistoryError(source_of(history), line if line is not None else pos + 1, str(e)) from None
+    if total is not None and type(total) is not int:
+        raise ValueError(f"the expected total must be an integer, not {total!r}")
     stats = op_stats(history)
     stats.update({"reads": len(reads),
                   "transfers": sum(1 for op in history if op.get("type") == "ok" and op.get("f") == "transfer")})
@@ -49,7 +73,7 @@ def check(history, model: str = "strict-serializable", total: int | None = None,
         return build_result({}, model, stats, unknown_reason="no successful reads")
     notes = []
     if total is None:
-        totals = [op.get("total") for op, _ in reads if isinstance(op.get("total"), int)]
+        totals = [op["total"] for op, _ in reads if op.get("total") is not None]
         if totals:
             total = Counter(totals).most_common(1)[0][0]
         else:

@@ -543,6 +543,23 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
                 log.error("teardown of cluster %s failed: %s", getattr(cluster, "name", "?"), e)
 
 
+# What analyze keeps of a run's results.json (the verdict is recomputed): the facts of the run, each
+# with the type a run writes; anything else in a damaged or hand-edited file is dropped.
+RUN_META = {"test": str, "db": str, "workload": str, "backend": str, "topology": list, "isolation": str,
+            "routing": str, "nemesis": list, "seed": int, "versions": dict, "run": dict,
+            "nemesis_notes": list, "lag": dict, "errors": list, "error": str}
+
+
+def _run_meta(old) -> dict:
+    if not isinstance(old, dict):
+        return {}
+    kept = {k: old[k] for k, t in RUN_META.items() if isinstance(old.get(k), t)}
+    for k in ("errors", "nemesis", "nemesis_notes"):  # lists of words
+        if k in kept:
+            kept[k] = [e for e in kept[k] if isinstance(e, str)]
+    return kept
+
+
 def analyze(run_dir: Path, model: str | None = None, junit: str | None = None) -> dict:
     """Re-check a stored run: results.json is rewritten (metadata kept), the report regenerated."""
     from workloads import make_workload
@@ -551,31 +568,27 @@ def analyze(run_dir: Path, model: str | None = None, junit: str | None = None) -
         raise UsageError(f"{run_dir}: not a run directory (no {store.TEST})")
     if not (run_dir / store.HISTORY).is_file():
         raise UsageError(f"{run_dir}: no {store.HISTORY}")
+    if (run_dir / store.RESULTS).exists() and not (run_dir / store.RESULTS).is_file():
+        raise UsageError(f"{run_dir / store.RESULTS}: not a regular file")
     try:
         test = store.read_json(run_dir / store.TEST)
     except ValueError as e:
         raise UsageError(f"{run_dir / store.TEST}: malformed JSON: {e}") from None
-    spec = TestSpec.from_dict({**test, "model": model or test.get("model")})
-    if spec.model is not None:
-        from checkers.models import canonical
-        try:
-            canonical(spec.model)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
+    if not isinstance(test, dict):
+        raise UsageError(f"{run_dir / store.TEST}: must hold a JSON object, not {type(test).__name__}")
     try:
+        spec = TestSpec.from_dict({**test, "model": model or test.get("model")}).validate()
         workload = make_workload(spec.workload, spec.workload_opts)
-    except ValueError as e:
+    except (UsageError, ValueError) as e:
         raise UsageError(f"{run_dir / store.TEST}: {e}") from None
     old = {}
     if (run_dir / store.RESULTS).is_file():
         with contextlib.suppress(ValueError):
-            old = store.read_json(run_dir / store.RESULTS)
-    workload.measured_lag_ms = measured_lag(old.get("lag") if isinstance(old, dict) else None)
+            old = _run_meta(store.read_json(run_dir / store.RESULTS))
+    workload.measured_lag_ms = measured_lag(old.get("lag"))
     with run_log(run_dir / store.LOG):
         result = check_run(run_dir, workload, spec.checker_model)
-    meta_keys = ("test", "db", "workload", "backend", "topology", "isolation", "routing", "nemesis",
-                 "seed", "versions", "run", "nemesis_notes", "lag")
-    results = {**result, **{k: old[k] for k in meta_keys if k in old},
+    results = {**result, **{k: v for k, v in old.items() if k not in ("errors", "error")},
                "model": spec.checker_model, "run_dir": str(run_dir),
                "errors": [e for e in old.get("errors", []) if e != old.get("error")]
                + ([result["error"]] if result.get("error") else [])}

@@ -136,7 +136,22 @@ class TestSpec:
         missing = {"db", "workload"} - set(data)
         if missing:
             raise UsageError(f"test spec: missing field(s) {', '.join(sorted(missing))}")
+        for f in dataclasses.fields(cls):
+            if f.name in data and not _has_type(data[f.name], f.type):
+                raise UsageError(f"test spec: field {f.name!r} must be {f.type}, not {data[f.name]!r}"[:300])
         return cls(**data)
+
+
+def _has_type(value, annotation: str) -> bool:
+    """Whether a JSON value fits a field's annotation (as written above: str, float, int | None, ...)."""
+    for t in annotation.split(" | "):
+        if (t == "None" and value is None) or (t == "str" and isinstance(value, str)) \
+                or (t == "int" and type(value) is int) or (t == "dict" and isinstance(value, dict)) \
+                or (t == "float" and type(value) in (int, float)) \
+                or (t == "list[str]" and (isinstance(value, str) or (
+                    isinstance(value, list) and all(isinstance(x, str) for x in value)))):
+            return True
+    return False
 
 
 def _positive(what, value, zero_ok=False, limit=None):
