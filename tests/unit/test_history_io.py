@@ -2,6 +2,7 @@
 import pytest
 
 from checkers.edn import parse_edn
+from checkers import history
 from checkers.history import HistoryError, HistoryWriter, iter_history, read_history, write_history
 
 OPS = [
@@ -100,3 +101,22 @@ def test_bad_edn_names_file_and_line(tmp_path, text, line, message):
 def test_missing_file_is_one_line_error(tmp_path):
     with pytest.raises(HistoryError, match="no such file"):
         read_history(tmp_path / "nope.jsonl")
+
+
+@pytest.mark.parametrize("line", [
+    b'{"type":"ok","f":"txn","value":[["r",1,1.5]]}',          # a float
+    b'{"type":"ok","f":"txn","value":[["r",1,1e5]]}',          # an exponent without a dot
+    b'{"type":"ok","f":"txn","value":[["r",1,2E3]]}',
+    b'{"type":"ok","f":"txn","value":[["r",true,1]]}',         # a bool after ','
+    b'{"type":"ok","f":"txn","process":false}',                # after ':'
+    b'{"type":"ok","f":"txn","value":[false]}',                # after '['
+    b'{"type":"ok","f":"txn","value": true}',                  # after a space
+    b'{"type":"ok","f":"txn","value":\ttrue}',                 # after a tab
+    b'{"type":"ok","f":"txn","value":[["r",1,9223372036854775808]]}',   # 19 digits
+    b'{"type":"ok","\\u0066":"txn"}',                           # an escaped key
+    b'{"type":"ok","f":"txn","value":[[[[1]]]]}',              # deep nesting
+])
+def test_a_chunk_with_anything_odd_is_read_carefully(line):
+    plain = b'{"index":0,"time":64,"type":"invoke","process":5,"f":"txn","value":[["r",12,null],["append",18,1]]}\n'
+    assert not history._suspect(plain * 100)
+    assert history._suspect(plain * 50 + line + b"\n" + plain * 50)
