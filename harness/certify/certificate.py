@@ -59,7 +59,17 @@ def _worst_lag(runs: list[dict]) -> float | None:
 
 def lag_text(runs: list[dict]) -> str:
     worst = _worst_lag(runs)
-    return "" if worst is None else f"; replication lag p99 {worst:g} ms (worst run)"
+    if worst is None:
+        return ""
+    # a heartbeat not seen within the monitor's bound is recorded AS the bound: say it is a floor
+    pairs = [p for r in runs if isinstance(r.get("lag"), dict) and isinstance(r["lag"].get("pairs"), dict)
+             for p in r["lag"]["pairs"].values() if isinstance(p, dict)]
+    late = sum(p.get("timeouts", 0) for p in pairs if isinstance(p.get("timeouts"), int))
+    if not late:
+        return f"; replication lag p99 {worst:g} ms (worst run)"
+    seen = sum(p.get("samples", 0) for p in pairs if isinstance(p.get("samples"), int))
+    return (f"; replication lag p99 >= {worst:g} ms (worst run): {late} of {seen} heartbeats not seen "
+            f"on another node within that bound (a replica far behind, or replication halted)")
 
 
 def evidence(verdict: str, runs: list[dict], risks: list, totals: dict, min_exposure: int) -> str:

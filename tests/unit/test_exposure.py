@@ -99,5 +99,9 @@ def test_lag_summary_quantiles_and_the_certificate_line():
     s = m.summary()
     assert s["pairs"]["n1->n2"] == {"p50": 1.5, "p99": 2000.0, "max": 2000.0, "samples": 4, "timeouts": 1}
     assert s["max_ms"] == 2000.0 and quantile([], 0.5) is None
-    assert lag_text([{"lag": s}, {"lag": None}]) == "; replication lag p99 2000 ms (worst run)"
+    assert lag_text([{"lag": s}, {"lag": None}]) == (
+        "; replication lag p99 >= 2000 ms (worst run): 1 of 5 heartbeats not seen on another node "
+        "within that bound (a replica far behind, or replication halted)")
+    m.samples, m.timeouts = {"n1->n2": [0.5, 1.0, 3.0]}, {}
+    assert lag_text([{"lag": m.summary()}]) == "; replication lag p99 3 ms (worst run)"
     assert lag_text([{}]) == ""
