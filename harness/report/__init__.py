@@ -10,6 +10,8 @@ import copy
 import gc
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from harness.report.data import ENGINE_INVARIANTS, ReportError, load_run
@@ -52,10 +54,53 @@ def run_summary(run) -> dict:
                                          workload=run.workload, model=run.model or None)}
 
 
-def _atomic_write(path: Path, text: str):
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def _write_new(path: Path, text: str):
+    """Write a file that must not exist yet (in the staging dir): never through a planted symlink."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def _refuse_symlink(path: Path):
+    if path.is_symlink():
+        raise ReportError(f"{path}: is a symbolic link; the report writes no file through it "
+                          f"(remove it and report again)")
+
+
+def _publish(staging: Path, run_dir: Path):
+    """Move the staged files into run_dir (and run_dir/explanations). os.replace puts a new file in
+    the place of the name, so a symlink planted under that name is replaced, never followed; the
+    explanations dir itself is opened with O_NOFOLLOW."""
+    run_fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        staged_exp = staging / "explanations"
+        if staged_exp.is_dir():
+            _refuse_symlink(run_dir / "explanations")
+            try:
+                os.mkdir("explanations", dir_fd=run_fd)
+            except FileExistsError:
+                pass
+            try:
+                exp_fd = os.open("explanations", os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=run_fd)
+            except OSError as e:
+                raise ReportError(f"{run_dir / 'explanations'}: not a plain directory ({e.strerror})") from None
+            try:
+                for f in sorted(staged_exp.iterdir()):
+                    _replace(f, exp_fd, run_dir / "explanations")
+            finally:
+                os.close(exp_fd)
+        for f in sorted(staging.iterdir()):
+            if f.name != "explanations":
+                _replace(f, run_fd, run_dir)
+    finally:
+        os.close(run_fd)
+
+
+def _replace(src: Path, dst_fd: int, dst_dir: Path):
+    try:
+        os.replace(src, src.name, dst_dir_fd=dst_fd)
+    except OSError as e:  # e.g. a directory where the report's file goes
+        raise ReportError(f"{dst_dir / src.name}: cannot write the report's file there ({e.strerror})") from None
 
 
 @contextlib.contextmanager
@@ -83,21 +128,33 @@ def write_report(run_dir) -> Path:
 
 def _write_report(run_dir: Path) -> Path:
     run = load_run(run_dir)
+    _refuse_symlink(run_dir / "explanations")  # before anything is written
+    # Everything is written into a fresh private dir first, then moved into place (see _publish).
+    staging = Path(tempfile.mkdtemp(prefix=".report-staging-", dir=run_dir))
+    try:
+        return _write_staged(run, run_dir, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_staged(run, run_dir: Path, staging: Path) -> Path:
     pairs = pair_ops(run.ops)
     periods, events = nemesis_periods(run.ops)
     try:
-        plots = write_plots(pairs, periods, run_dir, lag=run.results.get("lag"))
+        plots = write_plots(pairs, periods, staging, lag=run.results.get("lag"))
     except Exception as e:  # noqa: BLE001 - the verdict matters more than the graphs
         run.problems.append(f"plots failed: {type(e).__name__}: {e}")
         plots = {}
     shown = _shown(run.results)
     graphs, problem = ({}, None)
     if shown["anomalies"]:
-        graphs, problem = checker_renderings(shown, run_dir / "explanations")
+        graphs, problem = checker_renderings(shown, staging / "explanations")
     if problem:
         run.problems.append(problem)
+    _publish(staging, run_dir)  # plots and explanations first: the page links the explanations
+    plots = {k: run_dir / v.name if isinstance(v, Path) else v for k, v in plots.items()}
     page = Page(run, pairs, periods, events, plots, graphs, shown).render()
-    out = run_dir / "index.html"
-    _atomic_write(out, page)
-    _atomic_write(run_dir / "summary.json", json.dumps(run_summary(run), default=str, indent=1))
-    return out
+    _write_new(staging / "index.html", page)
+    _write_new(staging / "summary.json", json.dumps(run_summary(run), default=str, indent=1))
+    _publish(staging, run_dir)
+    return run_dir / "index.html"

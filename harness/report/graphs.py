@@ -127,7 +127,7 @@ def cycle_svg(anomaly: dict, ops_by_index, anchor: str) -> str:
                f'<text x="{x:.1f}" y="{y - 3:.1f}" font-size="11" text-anchor="middle" font-weight="bold">{escape(label)}</text>'
                f'<text x="{x:.1f}" y="{y + 12:.1f}" font-size="9.5" text-anchor="middle" fill="#444">'
                f'{escape(_short_value(op.get("value")))}</text><title>{escape(tip)}</title>')
-        out.append(f'<a href="#{anchor}-op-{idx}">{box}</a>' if idx is not None else box)
+        out.append(f'<a href="#{escape(f"{anchor}-op-{idx}")}">{box}</a>' if idx is not None else box)
     out.append("</svg>")
     return "\n".join(out)
 
