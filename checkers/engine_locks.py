@@ -16,6 +16,7 @@ No finding rests on an `info` op having happened: an open command counts only wh
 """
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 
 from checkers.save_resume import (
@@ -102,22 +103,37 @@ def definite_leases(txns) -> dict:
     """instance execution -> [(from, until, owner, job, acquire txn)]: the time (ns, the history's
     clock) during which each acquired lock was certainly held: from the acquisition's completion until
     the lease ran out (lease seconds after the acquisition was invoked at the earliest) or the job may
-    have been deleted (the invoke of an ok execute of it, or of an open execute by any of its owners)."""
+    have been deleted: the invoke of an ok execute of it, or of an open execute whose effect row a final
+    state shows on it (invoked before or after the lock), or of the first open execute no read shows
+    that one of its owners invoked after this lock's acquisition was invoked. An open execute no read
+    shows, invoked before the acquisition, is taken not to have run over this lock (its effect row would
+    be in the final state)."""
     owners, deleted = defaultdict(set), defaultdict(lambda: float("inf"))
     for t in txns:
         if t["type"] == "ok" and t["f"] == "acquire":
             for j in _v(t).get("jobs") or []:
                 if isinstance(j, dict):
                     owners[j.get("job")].add(_v(t).get("owner"))
-    open_by_owner = defaultdict(lambda: float("inf"))
+    # an open execute whose effect row a final state shows deleted the job that row names (the effect
+    # and the DELETE are one transaction), whenever it ran: also after a lock taken after its invoke
+    target = {}
+    for f, _node, dump in final_dumps(txns):
+        for r in rows(f, dump, "HARNESS_EFFECT"):
+            if r.get("KIND_") == "job":
+                target.setdefault(r.get("ATTEMPT_"), r.get("TARGET_"))
+    open_by_owner = defaultdict(list)  # owner -> invoke times of its open executes no read shows
     for t in txns:
         v = _v(t)
         if t["f"] != "execute":
             continue
         if t["type"] == "ok":
             deleted[v.get("job")] = min(deleted[v.get("job")], t["t0"])
+        elif t["type"] == "info" and v.get("sid") in target:
+            deleted[target[v["sid"]]] = min(deleted[target[v["sid"]]], t["t0"])
         elif t["type"] == "info":
-            open_by_owner[v.get("owner")] = min(open_by_owner[v.get("owner")], t["t0"])
+            open_by_owner[v.get("owner")].append(t["t0"])
+    for times in open_by_owner.values():
+        times.sort()
     out = defaultdict(list)
     for t in txns:
         v = _v(t)
@@ -128,11 +144,19 @@ def definite_leases(txns) -> dict:
                 continue
             job = j.get("job")
             # an open execute only ends leases it may have taken over: those invoked after this lock
-            gone = min([deleted[job]] + [open_by_owner[o] for o in owners[job] if open_by_owner[o] > t["t0"]])
+            # (the first one invoked after this lock's, per owner: not the owner's first ever, which
+            # may predate this lock while a later one deleted the job)
+            gone = min([deleted[job]] + [_first_after(open_by_owner[o], t["t0"]) for o in owners[job]])
             until = min(t["t0"] + v["lease"] * 1e9, gone)
             if until > t["t1"]:
                 out[j["exec"]].append((t["t1"], until, v.get("owner"), job, t))
     return out
+
+
+def _first_after(times, t0) -> float:
+    """The first of the ascending `times` later than t0 (inf if none)."""
+    i = bisect.bisect_right(times, t0)
+    return times[i] if i < len(times) else float("inf")
 
 
 def check_exclusive_overlap(txns, seen) -> list:

@@ -607,3 +607,35 @@ def test_rev_register_leaves_out_instances_an_open_save_may_have_moved():
     ops, blind = register_ops(sr.pair_ops(h.ops))
     assert blind == {"pi-0-1"} and ops == []
     assert "rev-nonlinearizable" not in findings(h)
+
+
+def test_a_later_open_execute_ends_the_lock_though_an_earlier_one_did_not():
+    """engine-0's first open execute (0.5 s) predates its lock on j1 (1.0 s); a second one (1.2 s) may
+    have executed j1 before engine-1 took j2 (1.5 s). The checker once kept only each owner's FIRST
+    open execute, so the second was ignored and this correct history was an exclusive-overlap."""
+    h = H()
+    h.op(5, "execute", {"owner": "engine-0", "sid": 4}, None, 0.5, type_="info")
+    acq(h, 1, "engine-0", [{"job": "j1", "rev": 1, "exec": "pi-0-1"}], 1.0)
+    h.op(3, "execute", {"owner": "engine-0", "sid": 5}, None, 1.2, type_="info")
+    acq(h, 2, "engine-1", [{"job": "j2", "rev": 1, "exec": "pi-0-1"}], 1.5, node="n2")
+    assert findings(h) == {}
+    twin = H()  # without the second open execute nothing ended engine-0's lock: a real overlap
+    twin.op(5, "execute", {"owner": "engine-0", "sid": 4}, None, 0.5, type_="info")
+    acq(twin, 1, "engine-0", [{"job": "j1", "rev": 1, "exec": "pi-0-1"}], 1.0)
+    acq(twin, 2, "engine-1", [{"job": "j2", "rev": 1, "exec": "pi-0-1"}], 1.5, node="n2")
+    assert list(findings(twin)) == ["exclusive-overlap"]
+
+
+def test_an_open_execute_invoked_before_the_lock_whose_effect_shows_ended_it():
+    """engine-0's execute is invoked at 0.9 s, engine-0 locks j1 at 1.0 s, and the execute (still
+    running) takes j1 and commits: its effect row on j1 is in the final state. engine-1's lock on j2
+    at 1.5 s is then no overlap. An effect row on ANOTHER job proves the execute left j1 alone."""
+    def run(effect_target):
+        h = H()
+        h.op(5, "execute", {"owner": "engine-0", "sid": 4}, None, 0.9, type_="info")
+        acq(h, 1, "engine-0", [{"job": "j1", "rev": 1, "exec": "pi-0-1"}], 1.0)
+        acq(h, 2, "engine-1", [{"job": "j2", "rev": 1, "exec": "pi-0-1"}], 1.5, node="n2")
+        h.final(9, {"n1": {"tables": tables({}, effects=[("job", effect_target, 4, "n1")])}}, 3.0)
+        return findings(h)
+    assert run("j1") == {}
+    assert list(run("j0")) == ["exclusive-overlap"]
