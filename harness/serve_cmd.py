@@ -3,9 +3,15 @@
 A table of runs (date, test, db, workload, nemesis, verdict), newest first, filterable by verdict
 (`/?verdict=invalid`), each linking to its report; a run without a report gets one written on
 first view. Binds 127.0.0.1 unless told otherwise: the store holds database logs and data.
+
+Hostile input stays contained: a damaged results.json or test.json marks its own row, never the
+list; a request that fails gets a short 4xx/5xx answer; the Host header must name this server
+(loopback or the bound address, with the port: a DNS-rebinding page cannot read the store); and
+at most MAX_THREADS requests are served at once, the next few get 503.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import mimetypes
 import re
@@ -24,13 +30,18 @@ from harness.errors import UsageError
 VERDICTS = ("invalid", "valid", "unknown")
 RUN_FILES = ("results.json", "test.json", "history.jsonl")
 REQUEST_TIMEOUT = 30  # seconds a client may take to send its request
+MAX_THREADS = 32      # requests served at once; more get 503 from one of REJECT_THREADS
+REJECT_THREADS = 4    # beyond both, a connection is closed unanswered
+REJECT_TIMEOUT = 2    # seconds a rejected client has to send its request before its 503
+NAME_MAX = 255        # longest path component a file system takes (bytes)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 STAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})")
 CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#fafafa;color:#1d1d1f}
 main{max-width:1200px;margin:0 auto;padding:16px 22px}h1{font-size:20px}
 table{border-collapse:collapse;background:#fff;width:100%}td,th{border:1px solid #ddd;padding:4px 8px;text-align:left;font-size:13px}
 th{background:#f0f0f0}.v-invalid{background:#fdecea;color:#b71c1c;font-weight:600}.v-valid{background:#e8f5e9;color:#1b5e20}
 .v-unknown{background:#fff8e1;color:#8d6e00}nav a{margin-right:14px}nav a.on{font-weight:700;text-decoration:none;color:#000}
-.muted{color:#666}"""
+.muted{color:#666}.bad{color:#b71c1c;display:block}"""
 
 
 def register(sub):
@@ -48,9 +59,12 @@ def run_dirs(store: Path) -> list[Path]:
     """Every run directory: store/<test>/<stamp>/ holding results, spec or history (not `latest`)."""
     out = []
     for test_dir in sorted(p for p in store.iterdir() if p.is_dir() and not p.is_symlink()):
-        for run_dir in test_dir.iterdir():
-            if run_dir.is_dir() and not run_dir.is_symlink() and any((run_dir / f).exists() for f in RUN_FILES):
-                out.append(run_dir)
+        try:
+            for run_dir in test_dir.iterdir():
+                if run_dir.is_dir() and not run_dir.is_symlink() and any((run_dir / f).exists() for f in RUN_FILES):
+                    out.append(run_dir)
+        except OSError:  # an unreadable test dir: its runs cannot be listed, the others can
+            continue
     return out
 
 
@@ -62,12 +76,74 @@ def run_date(run_dir: Path) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(run_dir.stat().st_mtime))
 
 
-def _read(path: Path) -> dict:
+def _read(path: Path) -> tuple[dict, str | None]:
+    """The JSON object in path ({} when absent) and what was wrong with it (None when nothing)."""
+    if not path.exists():
+        return {}, None
     try:
         data = json.loads(path.read_text())
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
+    except OSError as e:
+        return {}, f"{path.name}: unreadable ({e.strerror or e})"
+    except ValueError as e:
+        return {}, f"{path.name}: malformed JSON ({str(e)[:80]})"
+    if not isinstance(data, dict):
+        return {}, f"{path.name}: a JSON {type(data).__name__}, not an object"
+    return data, None
+
+
+def _words(value) -> list[str] | None:
+    """A list of words (or one comma-separated string) as a list; None when it is neither."""
+    if isinstance(value, str):
+        return [v for v in value.split(",") if v]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return None
+
+
+def _typed(results: dict, spec: dict, problems: list[str]) -> dict:
+    """The fields the list shows, each of the type a run writes; a field of another type is dropped
+    (the spec's value used instead, when it has one) and named in problems."""
+    out = {}
+    for key in ("db", "workload", "routing", "model"):
+        v = None
+        for name, source in (("results.json", results), ("test.json", spec)):
+            if source.get(key) in (None, ""):
+                continue
+            if isinstance(source[key], str):
+                v = source[key]
+                break
+            problems.append(f"{name}: {key} is not a string")
+        out[key] = v
+    nem = []
+    for name, source in (("results.json", results), ("test.json", spec)):
+        if source.get("nemesis") is None:
+            continue
+        words = _words(source["nemesis"])
+        if words is not None:
+            nem = words
+            break
+        problems.append(f"{name}: nemesis is not a list of fault names")
+    out["nemesis"] = nem
+    clean = {}
+    valid = results.get("valid")
+    if valid is True or valid is False or valid == "unknown":
+        clean["valid"] = valid
+    elif "valid" in results:
+        problems.append("results.json: valid is neither true, false nor \"unknown\"")
+    for key in ("anomaly_types", "not", "also_not"):
+        if key in results:
+            words = _words(results[key]) if not isinstance(results[key], str) else None
+            if words is None:
+                problems.append(f"results.json: {key} is not a list of names")
+                words = [v for v in results[key] if isinstance(v, str)] if isinstance(results[key], list) else []
+            clean[key] = words
+    if isinstance(results.get("stats"), dict):
+        clean["stats"] = {k: v for k, v in results["stats"].items() if type(v) is int}
+    for key in ("error", "reason"):
+        if isinstance(results.get(key), str):
+            clean[key] = results[key]
+    out["results"] = clean
+    return out
 
 
 class Catalog:
@@ -84,36 +160,60 @@ class Catalog:
                      for f in ("results.json", "test.json", "summary.json"))
 
     def summary(self, run_dir: Path) -> dict:
-        from harness.report.verdict import verdict_sentence, verdict_word
         key = self._stamp(run_dir)
         with self.lock:
             hit = self.cache.get(run_dir)
             if hit and hit[0] == key:
                 return hit[1]
-        results, spec = _read(run_dir / "results.json"), _read(run_dir / "test.json")
-        nem = results.get("nemesis", spec.get("nemesis")) or []
-        s = {
-            "dir": run_dir, "rel": run_dir.relative_to(self.store).as_posix(), "date": run_date(run_dir),
-            "test": run_dir.parent.name,
-            "db": results.get("db") or spec.get("db") or "?",
-            "workload": results.get("workload") or spec.get("workload") or "?",
-            "routing": results.get("routing") or spec.get("routing") or "",
-            "nemesis": ", ".join(nem) if isinstance(nem, list) else str(nem),
-            "verdict": verdict_word(results) if results else "unknown",
-            "anomalies": ", ".join(results.get("anomaly_types") or []),
-            "note": "" if results else "no results.json (unfinished run)",
-        }
-        s["sentence"] = verdict_sentence(results, db=s["db"], routing=s["routing"], nemesis=nem,
-                                         workload=s["workload"], model=results.get("model")) if results else s["note"]
+        s = self._summarize(run_dir)
         with self.lock:
             self.cache[run_dir] = (key, s)
         return s
 
+    def _summarize(self, run_dir: Path) -> dict:
+        from harness.report.verdict import verdict_sentence, verdict_word
+        results, bad_results = _read(run_dir / "results.json")
+        spec, bad_spec = _read(run_dir / "test.json")
+        problems = [p for p in (bad_results, bad_spec) if p]
+        t = _typed(results, spec, problems)
+        res = t["results"]
+        has_results = bool(results)
+        s = {
+            "dir": run_dir, "rel": run_dir.relative_to(self.store).as_posix(), "date": run_date(run_dir),
+            "test": run_dir.parent.name, "db": t["db"] or "?", "workload": t["workload"] or "?",
+            "routing": t["routing"] or "", "nemesis": ", ".join(t["nemesis"]),
+            "verdict": verdict_word(res) if has_results else "unknown",
+            "anomalies": ", ".join(res.get("anomaly_types") or []),
+            "note": "" if has_results or bad_results else "no results.json (unfinished run)",
+            "problems": problems,
+        }
+        s["sentence"] = verdict_sentence(res, db=s["db"], routing=s["routing"], nemesis=t["nemesis"],
+                                         workload=s["workload"], model=t["model"]) if has_results else s["note"]
+        if problems:
+            s["sentence"] = "; ".join(problems)
+        return s
+
+    def damaged(self, run_dir: Path, e: Exception) -> dict:
+        """The row of a run that could not be summarized at all."""
+        try:
+            date = run_date(run_dir)
+        except OSError:
+            date = "?"
+        why = f"could not be read: {type(e).__name__}: {str(e)[:120]}"
+        return {"dir": run_dir, "rel": run_dir.relative_to(self.store).as_posix(), "date": date,
+                "test": run_dir.parent.name, "db": "?", "workload": "?", "routing": "", "nemesis": "",
+                "verdict": "unknown", "anomalies": "", "note": "", "problems": [why], "sentence": why}
+
     def runs(self) -> list[dict]:
         if not self.store.is_dir():
             return []
-        return sorted((self.summary(d) for d in run_dirs(self.store)), key=lambda s: (s["dir"].name, s["test"]),
-                      reverse=True)
+        out = []
+        for d in run_dirs(self.store):
+            try:
+                out.append(self.summary(d))
+            except Exception as e:  # noqa: BLE001 - one damaged run must not cost the list
+                out.append(self.damaged(d, e))
+        return sorted(out, key=lambda s: (s["dir"].name, s["test"]), reverse=True)
 
 
 # --- pages ----------------------------------------------------------------------------------------
@@ -133,10 +233,14 @@ def index_page(catalog: Catalog, verdict: str | None) -> bytes:
     rows = []
     for r in shown:
         link = "/run/" + quote(r["rel"]) + "/"
-        rows.append(f'<tr class="run"><td>{escape(r["date"])}</td><td>{escape(r["test"])}</td><td>{escape(r["db"])}</td>'
-                    f'<td>{escape(r["workload"])}</td><td>{escape(r["routing"])}</td><td>{escape(r["nemesis"] or "none")}</td>'
-                    f'<td class="v-{r["verdict"]}" title="{escape(r["sentence"])}">{r["verdict"]}</td><td>{escape(r["anomalies"] or r["note"])}</td>'
-                    f'<td><a href="{link}">report</a></td></tr>')
+        bad = r.get("problems")
+        what = escape(r["anomalies"] or r["note"]) + (
+            f'<span class="bad">damaged: {escape("; ".join(bad))}</span>' if bad else "")
+        rows.append(f'<tr class="run{" bad" if bad else ""}"><td>{escape(r["date"])}</td><td>{escape(r["test"])}</td>'
+                    f'<td>{escape(r["db"])}</td><td>{escape(r["workload"])}</td><td>{escape(r["routing"])}</td>'
+                    f'<td>{escape(r["nemesis"] or "none")}</td>'
+                    f'<td class="v-{escape(r["verdict"])}" title="{escape(r["sentence"])}">{escape(r["verdict"])}</td>'
+                    f'<td>{what}</td><td><a href="{escape(link)}">report</a></td></tr>')
     table = ("<table><tr><th>date</th><th>test</th><th>db</th><th>workload</th><th>routing</th><th>nemesis</th>"
              "<th>verdict</th><th>anomalies</th><th></th></tr>" + "".join(rows) + "</table>") if rows else \
         f'<p class="muted">No {verdict + " " if verdict else ""}runs in {escape(str(catalog.store))}.</p>'
@@ -144,14 +248,23 @@ def index_page(catalog: Catalog, verdict: str | None) -> bytes:
                                  f"<p></p>{table}")
 
 
+def _short_error(e: Exception) -> str:
+    return f"{type(e).__name__}: {str(e)[:200]}"
+
+
 class Handler(BaseHTTPRequestHandler):
     catalog: Catalog = None  # set per server in make_server
     timeout = REQUEST_TIMEOUT
     server_version = "harness-serve"
     report_lock = threading.Lock()
+    responded = False
 
     def log_message(self, fmt, *args):  # quiet: one line per request on stderr is noise here
         pass
+
+    def send_response(self, code, message=None):
+        self.responded = True
+        super().send_response(code, message)
 
     def send_body(self, status: int, body: bytes, ctype: str = "text/html; charset=utf-8", head=False):
         self.send_response(status)
@@ -162,16 +275,53 @@ class Handler(BaseHTTPRequestHandler):
         if not head:
             self.wfile.write(body)
 
+    def send_short(self, status: int, title: str, text: str, head=False):
+        self.send_body(status, _page(title, f"<h1>{escape(title)}</h1><p>{escape(text)}</p>"
+                                            "<p><a href='/'>all runs</a></p>"), head=head)
+
     def not_found(self, what: str, head=False):
-        self.send_body(404, _page("not found", f"<h1>Not found</h1><p>{escape(what)}</p><p><a href='/'>all runs</a></p>"),
-                       head=head)
+        self.send_short(404, "Not found", what, head)
+
+    def host_ok(self) -> bool:
+        """The Host header names this server: a loopback name or the bound address, with its port.
+        A page served from a name the attacker controls, re-pointed at 127.0.0.1 (DNS rebinding),
+        sends its own name and is refused."""
+        host = self.headers.get("Host")
+        if not host:
+            return False
+        m = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\](?::(\d{1,5}))?|([^:\[\]]+)(?::(\d{1,5}))?", host.strip())
+        if not m:
+            return False
+        name = (m.group(1) or m.group(3)).lower().rstrip(".")
+        port = int(m.group(2) or m.group(4) or 80)
+        return port == self.server.server_address[1] and name in self.server.allowed_hosts(name)
 
     def do_HEAD(self):
         self.do_GET(head=True)
 
     def do_GET(self, head=False):
+        try:
+            if not self.host_ok():
+                self.send_short(421, "Wrong host", "this server answers only to the address it serves "
+                                "(e.g. http://127.0.0.1:PORT/)", head)
+                return
+            self.route(head)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client went away
+        except Exception as e:  # noqa: BLE001 - one bad request must not cost the server or the connection
+            if not self.responded:
+                try:
+                    self.send_short(500, "Server error", f"could not answer {self.path[:200]}: {_short_error(e)}", head)
+                except OSError:
+                    pass
+
+    def route(self, head: bool):
         url = urlsplit(self.path)
-        path = unquote(url.path)
+        path = unquote(url.path, errors="replace")
+        bad = self.bad_path(path)
+        if bad:
+            self.send_short(400, "Bad request", bad, head)
+            return
         if path == "/":
             q = parse_qs(url.query).get("verdict", [None])[0]
             if q not in (None, *VERDICTS):
@@ -192,6 +342,15 @@ class Handler(BaseHTTPRequestHandler):
             self.serve_run_file(path[len("/run/"):], head)
         else:
             self.not_found(path, head)
+
+    @staticmethod
+    def bad_path(path: str) -> str | None:
+        """Why a decoded path cannot name a file ('' / None when it can)."""
+        if "\x00" in path:
+            return "the path holds a NUL byte"
+        if any(len(part.encode("utf-8", "surrogateescape")) > NAME_MAX for part in path.split("/")):
+            return f"a path component is longer than {NAME_MAX} bytes"
+        return None
 
     def serve_run_file(self, rest: str, head: bool):
         parts = [p for p in rest.split("/") if p]
@@ -218,7 +377,7 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 self.make_report(run_dir)
             except Exception as e:  # noqa: BLE001 - show why, keep serving
-                self.send_body(500, _page("report failed", f"<h1>No report</h1><p>{escape(str(e))}</p>"), head=head)
+                self.send_short(500, "No report", f"the report of this run failed: {_short_error(e)}", head)
                 return
         if not target.is_file():
             self.not_found(rest, head)
@@ -237,13 +396,81 @@ class Handler(BaseHTTPRequestHandler):
                 write_report(run_dir)
 
 
-def make_server(store, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+class StoreServer(ThreadingHTTPServer):
+    """A thread per request, at most `max_threads` at once: the next `REJECT_THREADS` connections
+    get 503 (after their request is read, so the client sees the answer), any beyond are closed."""
+    daemon_threads = True
+    max_threads = MAX_THREADS
+
+    def __init__(self, address, handler, max_threads: int | None = None):
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.max_threads = max_threads or self.max_threads
+        self.slots = threading.BoundedSemaphore(self.max_threads)
+        self.reject_slots = threading.BoundedSemaphore(REJECT_THREADS)
+        super().__init__(address, handler)
+
+    def allowed_hosts(self, name: str) -> set[str]:
+        """Host names a request may carry: loopback, the bound address; on a wildcard bind also this
+        machine's names and any IP literal (an IP in the Host header cannot be DNS-rebound)."""
+        bound = self.server_address[0].lower()
+        allowed = {*LOOPBACK_HOSTS, bound}
+        if bound in ("0.0.0.0", "::"):
+            allowed |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+            try:
+                ipaddress.ip_address(name)
+                allowed.add(name)
+            except ValueError:
+                pass
+        return allowed
+
+    def handle_error(self, request, client_address):  # one line, not a traceback (the request is dropped)
+        e = sys.exc_info()[1]
+        print(f"harness serve: request from {client_address[0]} failed: {_short_error(e)}", file=sys.stderr)
+
+    def process_request(self, request, client_address):
+        if self.slots.acquire(blocking=False):
+            try:
+                super().process_request(request, client_address)
+            except BaseException:
+                self.slots.release()
+                raise
+        elif self.reject_slots.acquire(blocking=False):
+            threading.Thread(target=self.reject, args=(request,), daemon=True).start()
+        else:
+            self.shutdown_request(request)
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+    def reject(self, request):
+        body = b"busy: too many requests at once, try again\n"
+        try:
+            request.settimeout(REJECT_TIMEOUT)
+            got = b""
+            while b"\r\n\r\n" not in got and len(got) < 65536:
+                chunk = request.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            request.sendall(b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                            b"Retry-After: 1\r\nConnection: close\r\nContent-Length: "
+                            + str(len(body)).encode() + b"\r\n\r\n" + body)
+        except OSError:
+            pass
+        finally:
+            self.shutdown_request(request)
+            self.reject_slots.release()
+
+
+def make_server(store, host: str = "127.0.0.1", port: int = 0, max_threads: int | None = None) -> StoreServer:
     """A ready (bound, not yet serving) server for the store; `server.server_address` has the port."""
     store = Path(store)
     handler = type("StoreHandler", (Handler,), {"catalog": Catalog(store)})
-    server_class = type("StoreServer", (ThreadingHTTPServer,), {
-        "address_family": socket.AF_INET6 if ":" in host else socket.AF_INET, "daemon_threads": True})
-    return server_class((host, port), handler)
+    return StoreServer((host, port), handler, max_threads)
 
 
 def cmd_serve(args) -> int:
