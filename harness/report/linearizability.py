@@ -111,7 +111,8 @@ def key_timeline_svg(anomaly: dict, ops: list[dict], anchor: str = "") -> str:
         dash = ' stroke-dasharray="4 2" fill-opacity="0.35"' if stop is None else ""
         tip = f"#{inv['index']} process {inv.get('process')} {r['label']}" + (
             f" (completed #{stop})" if stop is not None else " (never completed)")
-        out.append(f'<a href="#{anchor}-op-{r["done"]["index"] if r["done"] else inv["index"]}">'
+        target = f'{anchor}-op-{r["done"]["index"] if r["done"] else inv["index"]}'  # an index read from the history
+        out.append(f'<a href="#{escape(target)}">'
                    f'<rect x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 3):.1f}" height="{LANE - 6}" rx="3" '
                    f'fill="{color}" stroke="{color}"{dash}><title>{escape(tip)}</title></rect>'
                    f'<text x="{x0 + 3:.1f}" y="{y + LANE - 10}" font-size="9" fill="#000">{escape(r["label"])}</text></a>')

@@ -14,6 +14,7 @@ import pytest
 from harness.report import write_report
 from harness.report.data import ReportError
 from harness.report.graphs import cycle_svg
+from harness.report.linearizability import key_timeline_svg
 from harness.report.synthetic import make_run_dir
 from harness.serve_cmd import make_server
 
@@ -125,6 +126,19 @@ def test_fallback_cycle_drawing_escapes_the_op_index_in_its_link():
     svg = cycle_svg(anomaly, lambda i: None, "a1")
     assert 'href="#a1-op-x&quot;onmouseover=&quot;alert(1)"' in svg
     assert '"onmouseover=' not in svg
+
+
+def test_linearizability_timeline_escapes_a_history_index_in_its_link():
+    hostile = payload("history-index")
+    ops = [{"index": 0, "process": 1, "type": "invoke", "f": "write", "value": [0, 1]},
+           {"index": 1, "process": 2, "type": "invoke", "f": "read", "value": [0, None]},
+           {"index": 2, "process": 1, "type": "ok", "f": "write", "value": [0, 1]},
+           {"index": hostile, "process": 2, "type": "info", "f": "read", "value": [0, None]},
+           {"index": 4, "process": 3, "type": "invoke", "f": "read", "value": [0, None]},
+           {"index": 5, "process": 3, "type": "ok", "f": "read", "value": [0, 7]}]
+    svg = key_timeline_svg({"key": 0, "blocked": {"index": 5}, "linearized": [0]}, ops, "a1")
+    assert "<svg" in svg and reached("history-index", svg)
+    assert unescaped(svg) == []
 
 
 def get(url, headers=None):
