@@ -35,6 +35,10 @@ REJECT_THREADS = 4    # beyond both, a connection is closed unanswered
 REJECT_TIMEOUT = 2    # seconds a rejected client has to send its request before its 503
 NAME_MAX = 255        # longest path component a file system takes (bytes)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# Every page is self-contained without script (inline CSS, data: images): a file planted in a run
+# dir (an .html or .svg with script in it) is served under a policy that runs none.
+CSP = ("default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; base-uri 'none'; "
+       "form-action 'none'; frame-ancestors 'none'")
 STAMP = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})")
 CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#fafafa;color:#1d1d1f}
 main{max-width:1200px;margin:0 auto;padding:16px 22px}h1{font-size:20px}
@@ -271,6 +275,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        self.send_header("Content-Security-Policy", CSP)
+        self.send_header("X-Content-Type-Options", "nosniff")
         self.end_headers()
         if not head:
             self.wfile.write(body)

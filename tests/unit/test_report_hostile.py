@@ -204,3 +204,14 @@ def test_report_writes_no_file_through_a_planted_symlink(tmp_path):
         assert p.is_file() and not p.is_symlink(), p.name
     assert "<h1>" in (run / "index.html").read_text()
     assert not [p for p in run.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_a_graph_planted_in_explanations_is_not_inlined(tmp_path, monkeypatch):
+    """Without graphviz the checker writes no SVG; an old or planted one must not be taken for its."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    run = make_run_dir(tmp_path / "run", n_ops=300)
+    (run / "explanations").mkdir()
+    (run / "explanations" / "g-single-1.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
+    page = write_report(run).read_text()
+    assert unescaped(page) == [] and 'class="cycle-graph"' in page

@@ -200,3 +200,20 @@ def test_request_threads_are_bounded_and_the_excess_gets_503(store):
         srv.shutdown()
         srv.server_close()
         thread.join(TIMEOUT)
+
+
+def test_files_planted_in_a_run_dir_are_served_under_a_policy_that_runs_no_script(store, server):
+    port = server.server_address[1]
+    run = store / GOOD
+    (run / "planted.html").write_text("<script>alert(1)</script>")
+    (run / "planted.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>')
+    for name in ("planted.html", "planted.svg", "", "results.json"):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        conn.request("GET", f"/run/{GOOD}/{name}")
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        assert r.status == 200, name
+        csp = r.getheader("Content-Security-Policy") or ""
+        assert "default-src 'none'" in csp and "script-src" not in csp, name
+        assert r.getheader("X-Content-Type-Options") == "nosniff"
