@@ -2,7 +2,6 @@
 `harness serve` pages only as escaped text (no stored XSS through results.json, test.json or the
 history), and the report writes nothing through a symlink planted in the run directory."""
 import json
-import os
 import re
 import threading
 import urllib.error

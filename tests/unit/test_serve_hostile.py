@@ -3,6 +3,7 @@ marks its own row and never costs the list, a bad path or a failing page gets a 
 Host header must name this server (DNS rebinding), and the number of request threads is bounded."""
 import http.client
 import json
+import re
 import socket
 import threading
 import time
@@ -83,7 +84,6 @@ def request(port, path, host=None, method="GET"):
 
 def rows(html: str) -> dict:
     """run dir -> (row class, row html) of the listing."""
-    import re
     out = {}
     for cls, row in re.findall(r'<tr class="(run[^"]*)">(.*?)</tr>', html):
         link = re.search(r'href="/run/([^"]+)/"', row).group(1)
