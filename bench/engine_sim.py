@@ -31,7 +31,8 @@ import random
 from collections import defaultdict
 
 from workloads.engine_schema import DUMP, SEED_PROPERTIES, TABLES
-from workloads.save_resume import DEPLOYMENT_NAME, PROC_KEY, RESOURCE, SID_BLOCK, business_key, sid_of
+from workloads.save_resume import (DEPLOYMENT_NAME, PROC_KEY, RESOURCE, SID_BLOCK, business_key, redeploy_ops,
+                                   resume_op, sid_of, start_op)
 
 MS = 1_000_000  # ns
 FAULTS = ("stale", "double-win", "lose", "shared-ids", "unlocked-deploy", "exclusive", "halted")
@@ -385,20 +386,15 @@ def session_ops(worker, rng, clock, engines, instances, gen_ops, deploy_every_ms
     n = 0
 
     def resume(i, e):
-        return {"f": "resume", "value": {"key": i, "engine": e}, "instance": i, "readonly": True, "engine": e,
-                "session": worker}
+        return resume_op(i, e, worker)
 
     def start(i, e):
-        return {"f": "start", "value": {"key": i, "sid": sid, "engine": e, "unique": True}, "instance": i, "engine": e}
+        return start_op(i, sid, e, True)
 
     while True:
         if deployer and clock[0] >= revision * deploy_every_ms * MS:
             revision += 1
-            yield {"f": "schedule-cleanup", "value": {"engine": worker, "together": ["cleanup", revision]},
-                   "engine": worker, "key": f"engine-{worker}"}
-            yield {"f": "deploy", "value": {"engine": worker, "resource": f"revision {revision}",
-                                            "together": ["redeploy", revision]},
-                   "engine": worker, "key": f"engine-{worker}"}
+            yield from redeploy_ops(worker, revision)
         i = (n // gen_ops) * instances + rng.randrange(instances)
         n += 1
         if rng.random() < restart_fraction:

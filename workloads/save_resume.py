@@ -142,6 +142,27 @@ def parse_resume_row(row) -> dict | None:
             "jobs": jobs.split(",") if jobs else [], "hist": pairs, "n_exec": int(n)}
 
 
+# The ops a session sends (also played by bench/engine_sim.py).
+def start_op(i, sid, e, unique) -> dict:
+    return {"f": "start", "value": {"key": i, "sid": sid, "engine": e, "unique": unique},
+            "instance": i, "engine": e}
+
+
+def resume_op(i, e, worker) -> dict:
+    # routing hints: `instance` (sticky), `readonly` (may be served by a standby), `engine` (local)
+    return {"f": "resume", "value": {"key": i, "engine": e}, "instance": i, "readonly": True,
+            "engine": e, "session": worker}
+
+
+def redeploy_ops(worker, revision) -> list[dict]:
+    """A new revision from one engine: the history cleanup job scheduled, then the deployment."""
+    return [{"f": "schedule-cleanup", "value": {"engine": worker, "together": ["cleanup", revision]},
+             "engine": worker, "key": f"engine-{worker}"},
+            {"f": "deploy", "value": {"engine": worker, "resource": f"revision {revision}",
+                                      "together": ["redeploy", revision]},
+             "engine": worker, "key": f"engine-{worker}"}]
+
+
 class Engine:
     """One engine node: its id generator and which instances its job threads are executing."""
 
@@ -266,11 +287,7 @@ class SaveResume(Workload):
         for n in itertools.count():
             if deployer and time.monotonic() - t0 >= revision * self.deploy_every:
                 revision += 1
-                yield {"f": "schedule-cleanup", "value": {"engine": worker, "together": ["cleanup", revision]},
-                       "engine": worker, "key": f"engine-{worker}"}
-                yield {"f": "deploy", "value": {"engine": worker, "resource": f"revision {revision}",
-                                                "together": ["redeploy", revision]},
-                       "engine": worker, "key": f"engine-{worker}"}
+                yield from redeploy_ops(worker, revision)
             # every clash that is due, back to back (the paced op below must not slow the clashes down)
             while deployer and self.clash_every and time.monotonic() - t0 >= (clashes + 1) * self.clash_every:
                 clashes += 1
@@ -293,10 +310,10 @@ class SaveResume(Workload):
                        "session": worker}
                 if f == "save" and rng.random() < self.resume_after_save:
                     # the user's next request, at once, reaches the other engine (machine B)
-                    yield {**self._resume(i, (e + 1) % self.engines if self.lb == "request" else e, worker),
+                    yield {**resume_op(i, (e + 1) % self.engines if self.lb == "request" else e, worker),
                            "follow_up": True}
             elif f == "resume":
-                yield self._resume(i, engine(), worker)
+                yield resume_op(i, engine(), worker)
             else:
                 k = rng.randrange(self.engines)
                 v = {"owner": f"engine-{k}", "engine": k}
@@ -323,17 +340,10 @@ class SaveResume(Workload):
             yield {"f": f, "value": {**v, "engine": worker, "together": [f, k]}, "engine": worker,
                    "follow_up": True, **extra}
             if f == "save":  # and the user looks again at once, through the other machine
-                yield {**self._resume(i, (worker + 1) % self.engines, worker), "follow_up": True}
+                yield {**resume_op(i, (worker + 1) % self.engines, worker), "follow_up": True}
 
     def _start(self, i, sid, e):
-        return {"f": "start", "value": {"key": i, "sid": sid, "engine": e, "unique": self.unique},
-                "instance": i, "engine": e}
-
-    @staticmethod
-    def _resume(i, e, worker):
-        # routing hints: `instance` (sticky), `readonly` (may be served by a standby), `engine` (local)
-        return {"f": "resume", "value": {"key": i, "engine": e}, "instance": i, "readonly": True,
-                "engine": e, "session": worker}
+        return start_op(i, sid, e, self.unique)
 
     def final_generator(self, rng):
         return [{"f": "final", "value": {}, "readonly": True}]

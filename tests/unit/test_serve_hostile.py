@@ -43,22 +43,8 @@ def store(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
-def server(store):
-    srv = make_server(store, "127.0.0.1", 0)
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(TIMEOUT)
-
-
-@pytest.fixture(scope="module")
-def clean_server(tmp_path_factory):
-    """A store holding only the good run (so a failure below is the request's own)."""
-    root = tmp_path_factory.mktemp("clean")
-    make_run_dir(root / GOOD, n_ops=300, valid=True, db="postgres", nemesis=())
+def serving(root):
+    """A server of `root` on a free loopback port, in a thread, until the generator is closed."""
     srv = make_server(root, "127.0.0.1", 0)
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
@@ -66,6 +52,19 @@ def clean_server(tmp_path_factory):
     srv.shutdown()
     srv.server_close()
     thread.join(TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def server(store):
+    yield from serving(store)
+
+
+@pytest.fixture(scope="module")
+def clean_server(tmp_path_factory):
+    """A store holding only the good run (so a failure below is the request's own)."""
+    root = tmp_path_factory.mktemp("clean")
+    make_run_dir(root / GOOD, n_ops=300, valid=True, db="postgres", nemesis=())
+    yield from serving(root)
 
 
 def request(port, path, host=None, method="GET"):
