@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import subprocess
 import threading
 import time
@@ -30,10 +31,35 @@ def state_dir() -> Path:
     return Path(os.environ.get("HARNESS_STATE_DIR", DEFAULT_STATE_DIR))
 
 
+def private_dir(path, mode: int = 0o700) -> Path:
+    """`path` as a directory of ours with exactly `mode`: created so, or an existing one verified
+    (not a symlink, owned by this user) and tightened. UsageError naming the path otherwise: a
+    directory someone else planted (e.g. on a shared tmpfs) would let them swap what root writes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, mode)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as e:
+        what = "a symlink" if os.path.islink(path) else f"not a usable directory ({e.strerror})"
+        raise UsageError(f"{path} is {what}: refusing to use it (remove it)") from None
+    try:
+        st = os.fstat(fd)
+        if st.st_uid != os.geteuid():
+            raise UsageError(f"{path} is owned by uid {st.st_uid}, not by this user (uid {os.geteuid()}): "
+                             "refusing to use it (remove it)")
+        if stat.S_IMODE(st.st_mode) != mode:
+            os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+    return path
+
+
 def clusters_dir() -> Path:
-    d = state_dir() / "clusters"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    """The records (they hold the database password): 0700 in a 0700 state dir."""
+    private_dir(state_dir())
+    return private_dir(state_dir() / "clusters")
 
 
 def data_root() -> Path:
@@ -76,11 +102,24 @@ def new_record(name: str, db: str, backend: str, roles: list[str], knobs: dict, 
 
 
 def save(record: dict) -> None:
-    """Atomically replace the cluster's record."""
+    """Atomically replace the cluster's record: a fresh 0600 file (it holds the password), renamed."""
     path = record_path(record["name"])
     tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)  # this name is this thread's alone: a leftover of a killed harness with our PID
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as f:
+            fd = None
+            f.write(json.dumps(record, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def read(name: str) -> dict | None:
