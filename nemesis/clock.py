@@ -3,7 +3,9 @@ with a random offset, and restart it plainly to heal. Only the server's own cloc
 machine's clock is shared by everyone on it); monotonic clocks are left alone so timers work."""
 import glob
 import os
+import pwd
 import re
+import stat
 
 from nemesis.base import Fault, chosen, heal_each
 
@@ -23,30 +25,65 @@ def libfaketime() -> str | None:
 SHM_DIR = "/dev/shm"
 
 
+class ClockError(RuntimeError):
+    """The libfaketime files cannot be made safely (one line, naming the path)."""
+
+
 def shared_name(cluster, node) -> str:
     return "hn_faketime_" + re.sub(r"[^A-Za-z0-9_-]", "_", f"{cluster.name}_{node.name}")
 
 
 def make_shared(cluster, node) -> str:
-    """The semaphore + shared memory libfaketime keeps per process tree, made by us, world-writable.
+    """The semaphore + shared memory libfaketime keeps per process tree, made fresh by us for the
+    server's OS user only (0600, owned by it).
 
     Left to itself libfaketime creates them in the first process that loads it, as that process's
     user: a server started as root that switches user before exec'ing (setpriv ... postgres, same
-    PID) then cannot open its own semaphore and dies. Handing it FAKETIME_SHARED avoids that."""
+    PID) then cannot open its own semaphore and dies. Handing it FAKETIME_SHARED avoids that. They
+    live in the world-writable /dev/shm (sem_open and shm_open look nowhere else), so a name someone
+    planted there first (a symlink, a file of theirs) is refused, never followed or reused."""
     import _multiprocessing  # the stdlib's sem_open; a glibc POSIX named semaphore
     name = shared_name(cluster, node)
     sem_path, shm_path = f"{SHM_DIR}/sem.{name}_sem", f"{SHM_DIR}/{name}_shm"
-    if not os.path.exists(sem_path):
-        _multiprocessing.SemLock(1, 1, 1, f"/{name}_sem", False)  # kind SEMAPHORE, value 1, kept
-    fd = os.open(shm_path, os.O_CREAT | os.O_RDWR, 0o666)
-    try:
-        if os.fstat(fd).st_size < 64:
-            os.ftruncate(fd, 64)
-    finally:
-        os.close(fd)
+    user = getattr(getattr(cluster, "dbdef", None), "server_user", None)
+    owner = pwd.getpwnam(user) if user else pwd.getpwuid(os.geteuid())
     for path in (sem_path, shm_path):
-        os.chmod(path, 0o666)
+        _remove_ours(path, owner.pw_uid)
+    try:
+        # sem_open(O_CREAT|O_EXCL): glibc link()s a new file into place, never through a symlink
+        _multiprocessing.SemLock(1, 1, 1, f"/{name}_sem", False)  # kind SEMAPHORE, value 1, kept
+    except FileExistsError:
+        raise ClockError(f"{sem_path} appeared while the harness made it: refusing to use it") from None
+    fds = [os.open(sem_path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)]
+    try:
+        try:
+            fds.append(os.open(shm_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
+        except FileExistsError:
+            raise ClockError(f"{shm_path} appeared while the harness made it: refusing to use it") from None
+        os.ftruncate(fds[1], 64)
+        for fd in fds:
+            os.fchown(fd, owner.pw_uid, owner.pw_gid)
+            os.fchmod(fd, 0o600)
+    finally:
+        for fd in fds:
+            os.close(fd)
     return f"/{name}_sem /{name}_shm"
+
+
+def _remove_ours(path, server_uid):
+    """Unlink an earlier skew's file (ours or the server user's); refuse anything else there."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(st.st_mode):
+        raise ClockError(f"{path} is a symlink (planted in the shared {SHM_DIR}?): refusing to use it "
+                           "for libfaketime (remove it)")
+    if not stat.S_ISREG(st.st_mode) or st.st_uid not in (os.geteuid(), server_uid):
+        what = "not a regular file" if not stat.S_ISREG(st.st_mode) else f"owned by uid {st.st_uid}"
+        raise ClockError(f"{path} is {what}, not the harness's: refusing to use it for libfaketime "
+                           "(remove it)")
+    os.unlink(path)
 
 
 def shared_files(cluster, node) -> list[str]:

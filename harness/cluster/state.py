@@ -79,6 +79,13 @@ def data_root() -> Path:
     return state_dir() / "data"
 
 
+def ensure_data_root() -> Path:
+    """data_root(), created or verified ours (it usually sits on the world-writable /dev/shm, where
+    anyone could plant it first). Mode 0711: the servers (mysql, postgres) traverse it to their data
+    dirs below, nobody else can list it or create anything in it."""
+    return private_dir(data_root(), 0o711)
+
+
 def record_path(name: str) -> Path:
     return clusters_dir() / f"{name}.json"
 
@@ -91,7 +98,7 @@ def check_name(name: str) -> str:
 
 def new_record(name: str, db: str, backend: str, roles: list[str], knobs: dict, **extra) -> dict:
     """A cluster's record before anything of it exists: credentials, data dir, one entry per node."""
-    home = str(data_root() / name)
+    home = str(ensure_data_root() / name)
     return {
         "name": name, "db": db, "backend": backend, "status": "creating", "created": time.time(),
         "owner_pid": os.getpid(), "knobs": knobs, "data_dir": home, **extra,
@@ -146,10 +153,29 @@ def all_records() -> list[dict]:
     return out
 
 
+def open_lock_file(path) -> int:
+    """An fd of the lock file `path` (created 0600 if missing), never through a symlink and only when
+    the file is ours: /run/lock is world-writable, anyone could plant the name first."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        what = "a symlink" if os.path.islink(path) else f"not usable ({e.strerror})"
+        raise UsageError(f"lock file {path} is {what}: refusing to use it (remove it)") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+        os.close(fd)
+        what = "not a regular file" if not stat.S_ISREG(st.st_mode) else f"owned by uid {st.st_uid}"
+        raise UsageError(f"{path} is {what}, not this user's (uid {os.geteuid()}): refusing to use it "
+                         "as a lock (remove it)")
+    if stat.S_IMODE(st.st_mode) != 0o600:
+        os.fchmod(fd, 0o600)
+    return fd
+
+
 @contextlib.contextmanager
 def global_lock(timeout: float = 30.0):
     os.makedirs(os.path.dirname(GLOBAL_LOCK), exist_ok=True)
-    with open(GLOBAL_LOCK, "a+") as f:
+    with os.fdopen(open_lock_file(GLOBAL_LOCK), "r+") as f:
         deadline = time.monotonic() + timeout
         while True:
             try:

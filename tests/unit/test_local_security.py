@@ -75,3 +75,119 @@ def test_state_dir_that_is_a_symlink_or_not_ours_is_refused(private_state, monke
     with pytest.raises(UsageError, match=f"{theirs}.*owned by uid {NOBODY.pw_uid}"):
         state.save(a_record())
     assert list(theirs.iterdir()) == []
+
+
+# -- 2. data root, global lock, libfaketime files: no planted symlink or foreign dir is used ---------
+def test_data_root_is_created_private_and_a_planted_one_is_refused(private_state, monkeypatch):
+    state.new_record("c1", "mariadb", "netns", ["single"], {})
+    # the servers (mysql, postgres) must traverse it to their data dirs; nobody may list or write it
+    assert mode(private_state / "data") == 0o711
+    elsewhere = private_state / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(private_state / "planted"))
+    os.symlink(elsewhere, private_state / "planted")
+    with pytest.raises(UsageError, match=f"{private_state / 'planted'} is a symlink"):
+        state.new_record("c1", "mariadb", "netns", ["single"], {})
+    theirs = private_state / "theirs"
+    theirs.mkdir()
+    os.chown(theirs, NOBODY.pw_uid, NOBODY.pw_gid)
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(theirs))
+    with pytest.raises(UsageError, match=f"{theirs} is owned by uid {NOBODY.pw_uid}"):
+        state.new_record("c1", "mariadb", "netns", ["single"], {})
+
+
+def test_default_data_root_on_shared_tmpfs_planted_by_someone_else_is_refused(private_state, monkeypatch):
+    monkeypatch.delenv("HARNESS_DATA_DIR")
+    root = state.data_root()
+    assert str(root).startswith("/dev/shm/engine-harness-")  # world-writable: anyone can plant it
+    elsewhere = private_state / "elsewhere"
+    elsewhere.mkdir()
+    os.symlink(elsewhere, root)
+    try:
+        with pytest.raises(UsageError, match=f"{root} is a symlink"):
+            state.new_record("c1", "mariadb", "netns", ["single"], {})
+    finally:
+        os.unlink(root)
+    os.mkdir(root)
+    os.chown(root, NOBODY.pw_uid, NOBODY.pw_gid)
+    try:
+        with pytest.raises(UsageError, match=f"{root} is owned by uid {NOBODY.pw_uid}"):
+            state.new_record("c1", "mariadb", "netns", ["single"], {})
+    finally:
+        os.rmdir(root)
+
+
+def test_global_lock_refuses_a_planted_symlink_or_foreign_file(tmp_path, monkeypatch):
+    lock = tmp_path / "engine-harness.lock"
+    monkeypatch.setattr(state, "GLOBAL_LOCK", str(lock))
+    old = os.umask(0o022)
+    try:
+        with state.global_lock():
+            pass
+        assert mode(lock) == 0o600
+        lock.unlink()
+        target = tmp_path / "etc-file"
+        os.symlink(target, lock)
+        with pytest.raises(UsageError, match=f"{lock}.*symlink"):
+            with state.global_lock():
+                pass
+        assert not target.exists()  # root did not create a file where the symlink pointed
+        lock.unlink()
+        lock.write_text("")
+        os.chown(lock, NOBODY.pw_uid, NOBODY.pw_gid)
+        with pytest.raises(UsageError, match=f"{lock} is owned by uid {NOBODY.pw_uid}"):
+            with state.global_lock():
+                pass
+    finally:
+        os.umask(old)
+
+
+@pytest.fixture
+def faketime_target(tmp_path):
+    import types
+
+    from nemesis import clock
+    cluster = types.SimpleNamespace(name=f"sec{os.getpid()}", dbdef=types.SimpleNamespace(server_user="postgres"))
+    node = types.SimpleNamespace(name="n1")
+    name = clock.shared_name(cluster, node)
+    paths = [f"{clock.SHM_DIR}/sem.{name}_sem", f"{clock.SHM_DIR}/{name}_shm"]
+    yield cluster, node, paths
+    for p in paths:
+        if os.path.lexists(p):
+            os.unlink(p)
+
+
+def test_faketime_files_are_made_for_the_server_user_only(faketime_target):
+    from nemesis import clock
+    cluster, node, paths = faketime_target
+    pg = pwd.getpwnam("postgres")
+    for _ in range(2):  # a second skew of the same node replaces the files of the first
+        assert clock.make_shared(cluster, node).split() == ["/" + os.path.basename(p).removeprefix("sem.")
+                                                            for p in paths]
+        for p in paths:
+            st = os.lstat(p)
+            assert stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600, p
+            assert st.st_uid == pg.pw_uid, p
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["semaphore", "shared-memory"])
+def test_faketime_files_planted_as_symlinks_are_refused(faketime_target, tmp_path, which):
+    from nemesis import clock
+    cluster, node, paths = faketime_target
+    target = tmp_path / "victim"
+    target.write_text("x")
+    os.chmod(target, 0o600)
+    os.symlink(target, paths[which])
+    with pytest.raises(clock.ClockError, match=f"{paths[which]}.*symlink"):
+        clock.make_shared(cluster, node)
+    assert target.read_text() == "x" and mode(target) == 0o600  # not truncated, not made 0666
+
+
+def test_faketime_file_planted_by_another_user_is_refused(faketime_target):
+    from nemesis import clock
+    cluster, node, paths = faketime_target
+    fd = os.open(paths[1], os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+    os.fchown(fd, NOBODY.pw_uid, NOBODY.pw_gid)
+    os.close(fd)
+    with pytest.raises(clock.ClockError, match=f"{paths[1]} is owned by uid {NOBODY.pw_uid}"):
+        clock.make_shared(cluster, node)

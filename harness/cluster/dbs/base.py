@@ -102,6 +102,7 @@ class DbDef:
     min_nodes = max_nodes = default_nodes = 1
     binaries: tuple = ()  # must exist, else: run ./setup.sh
     stop_signal = signal.SIGTERM  # clean shutdown, sent to the server process by Node.stop()
+    server_user = None    # the OS user the server runs as (owns its sockets, libfaketime files)
     knobs: dict = {}
 
     # -- configuration -----------------------------------------------------------------

@@ -43,6 +43,7 @@ class MariaDB(DbDef):
     name = "mariadb"
     dialect = "mysql"
     port = 3306
+    server_user = MYSQL_USER
     binaries = ("mariadbd", "mariadb-install-db", "mariadb")
     knobs = {"isolation": Knob(None, isolation, "server default transaction isolation")}
 

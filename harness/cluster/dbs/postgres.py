@@ -31,6 +31,7 @@ class Postgres(DbDef):
     name = "postgres"
     dialect = "postgres"
     port = 5432
+    server_user = PG_USER
     stop_signal = signal.SIGINT  # "fast" shutdown: SIGTERM ("smart") would wait for every client to leave
     knobs = {"isolation": Knob(None, isolation, "default_transaction_isolation")}
 

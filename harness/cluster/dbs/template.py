@@ -32,10 +32,10 @@ def seed(node, key: str, build) -> bool:
     """
     if not getattr(node, "shares_host_fs", False):
         return False
-    root = templates_dir()
-    root.mkdir(parents=True, exist_ok=True)
+    state.ensure_data_root()
+    root = state.private_dir(templates_dir(), 0o711)  # the servers' users build and read below it
     path = root / key
-    with open(root / ".lock", "a+") as lock:
+    with open(state.open_lock_file(root / ".lock"), "r+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time, machine-wide for this data root
         try:
             if not path.is_dir():
