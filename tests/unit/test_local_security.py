@@ -191,3 +191,15 @@ def test_faketime_file_planted_by_another_user_is_refused(faketime_target):
     os.close(fd)
     with pytest.raises(clock.ClockError, match=f"{paths[1]} is owned by uid {NOBODY.pw_uid}"):
         clock.make_shared(cluster, node)
+
+
+# -- 3. no local superuser for everyone ------------------------------------------------------------
+@pytest.mark.parametrize("db", ["postgres", "postgres-standby"])
+def test_pg_hba_trusts_no_one_and_lets_only_the_os_user_postgres_in_over_the_socket(db):
+    import types
+
+    from harness.cluster.dbs import get
+    hba = get(db).hba(types.SimpleNamespace(cidr="10.77.9.0/24"))
+    rules = [line.split() for line in hba.splitlines() if line.strip() and not line.startswith("#")]
+    assert not [r for r in rules if "trust" in r]
+    assert [r for r in rules if r[0] == "local"] == [["local", "all", "postgres", "peer"]]

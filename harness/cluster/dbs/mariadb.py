@@ -99,6 +99,8 @@ class MariaDB(DbDef):
         for d in (node.home, node.rundir):
             os.makedirs(d, exist_ok=True)
         chown(node.rundir, MYSQL_USER)
+        # root's socket (root has no password there): only the server's user and root may reach it
+        os.chmod(node.rundir, 0o700)
         node.write_file(self.conf_path(node), self.config(cluster, node))
 
     def install(self, cluster, node):

@@ -66,8 +66,10 @@ class Postgres(DbDef):
         return lines
 
     def hba(self, cluster) -> str:
+        """Over the socket only the OS user postgres, as the superuser postgres (how sql() connects);
+        everyone else comes over TCP with a password."""
         cidr = cluster.cidr
-        return ("local all all trust\n"
+        return (f"local all {PG_USER} peer\n"
                 f"host all all {cidr} scram-sha-256\n"
                 f"host replication all {cidr} scram-sha-256\n")
 
@@ -87,7 +89,7 @@ class Postgres(DbDef):
         for d in (node.rundir, node.datadir):
             os.makedirs(d, exist_ok=True)
             chown(d, PG_USER)
-        os.chmod(node.datadir, 0o700)
+            os.chmod(d, 0o700)  # rundir: the socket, out of other local users' reach
 
     def initdb_argv(self, datadir):
         return [self.bin("initdb"), "-D", datadir, "-U", PG_USER, "--auth-local=trust",
