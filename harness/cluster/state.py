@@ -103,6 +103,7 @@ def new_record(name: str, db: str, backend: str, roles: list[str], knobs: dict, 
         "name": name, "db": db, "backend": backend, "status": "creating", "created": time.time(),
         "owner_pid": os.getpid(), "knobs": knobs, "data_dir": home, **extra,
         "user": "harness", "password": secrets.token_hex(12), "database": "harness",
+        "repl_password": secrets.token_hex(12),  # replication user (async topologies), independent
         "nodes": [{"name": f"n{i}", "index": i, "role": role, "home": os.path.join(home, f"n{i}"),
                    "pid": None} for i, role in enumerate(roles, 1)],
     }

@@ -203,3 +203,22 @@ def test_pg_hba_trusts_no_one_and_lets_only_the_os_user_postgres_in_over_the_soc
     rules = [line.split() for line in hba.splitlines() if line.strip() and not line.startswith("#")]
     assert not [r for r in rules if "trust" in r]
     assert [r for r in rules if r[0] == "local"] == [["local", "all", "postgres", "peer"]]
+
+
+# -- 4. the replication password is not derived from the main one ----------------------------------
+@pytest.mark.parametrize("db", ["mariadb-mm", "postgres-standby"])
+def test_replication_password_is_independent_and_kept_in_the_record(private_state, db):
+    import types
+
+    from harness.cluster.dbs import get
+    record = state.new_record("c1", db, "netns", ["a", "b"], {})
+    cluster = types.SimpleNamespace(record=record, password=record["password"])
+    repl = get(db).repl_password(cluster)
+    assert repl == record["repl_password"] and len(repl) == 24 and int(repl, 16) >= 0
+    assert repl != record["password"][::-1] and repl != record["password"]
+    state.save(record)
+    assert state.read("c1")["repl_password"] == repl  # in the 0600 record
+    # a record made elsewhere without one gets a fresh random one, not the reversed password
+    old = types.SimpleNamespace(record={"password": "abc123"}, password="abc123")
+    got = get(db).repl_password(old)
+    assert got not in ("321cba", "abc123") and len(got) == 24 and old.record["repl_password"] == got

@@ -5,6 +5,7 @@ everything through `Node` methods (run, write_file, launch, ...). The backend (n
 decides how a node's commands and server process actually run.
 """
 import os
+import secrets
 import shutil
 import signal
 from dataclasses import dataclass
@@ -186,4 +187,9 @@ class DbDef:
 
     def connect(self, cluster, node, timeout=5.0, isolation=None, autocommit=False, database=None):
         raise NotImplementedError
+
+    def repl_password(self, cluster) -> str:
+        """The replication user's password: its own random one from the record (new_record makes it;
+        a record without one gets one here, saved with the record)."""
+        return cluster.record.setdefault("repl_password", secrets.token_hex(12))
 

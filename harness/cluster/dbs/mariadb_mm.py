@@ -37,9 +37,6 @@ class MariaDBMM(MariaDB):
     def other(self, cluster, node):
         return cluster.nodes[1] if node is cluster.nodes[0] else cluster.nodes[0]
 
-    def repl_password(self, cluster):
-        return cluster.record.setdefault("repl_password", cluster.password[::-1])
-
     def create(self, cluster):
         for node in cluster.nodes:
             self.prepare_dirs(cluster, node)

@@ -60,9 +60,6 @@ class PostgresStandby(Postgres):
                   "hot_standby_feedback = on"]
         return lines
 
-    def repl_password(self, cluster):
-        return cluster.record.setdefault("repl_password", cluster.password[::-1])
-
     def create(self, cluster):
         primary, standbys = cluster.nodes[0], cluster.nodes[1:]
         self.initdb(cluster, primary)
