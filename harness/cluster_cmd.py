@@ -5,7 +5,9 @@ import subprocess
 from pathlib import Path
 
 from harness import cluster as cl
-from harness.errors import UsageError
+from harness.cluster import state
+from harness.cluster.dbs import template
+from harness.errors import ClusterError, UsageError
 
 
 def parse_knobs(pairs) -> dict:
@@ -81,12 +83,19 @@ def cmd_status(args) -> int:
 
 
 def cmd_cleanup(args) -> int:
-    removed = cl.cleanup_all(caches=True)
+    """Everything the harness made, except the clusters whose run is still alive (unless --force)."""
+    live = {} if args.force else {r["name"]: (r, pid) for r in cl.list_clusters() if (pid := state.live_owner(r))}
+    for name, (_, pid) in sorted(live.items()):
+        print(f"skipped cluster {name}: its run (pid {pid}) is still alive (--force removes it anyway)")
+    removed = _remove_all_but(live) if live else cl.cleanup_all(caches=True)
     print(f"removed {len(removed)} cluster(s)" + (f": {', '.join(removed)}" if removed else ""))
     from nemesis.cleanup import cleanup_remembered  # delayers outside any namespace (docker backend)
-    for line in cleanup_remembered():
+    for line in cleanup_remembered(keep_netns=_netns_of(r for r, _ in live.values())):
         print(line)
     if args.docker:
+        if any(r.get("backend") == "docker" for r, _ in live.values()):
+            print("left labelled docker containers alone: a docker cluster above is still in use")
+            return 0
         try:
             from harness.backends.docker import cleanup_docker
         except ImportError:
@@ -94,6 +103,32 @@ def cmd_cleanup(args) -> int:
         for line in cleanup_docker():
             print(f"removed {line}")
     return 0
+
+
+def _remove_all_but(live: dict) -> list[str]:
+    """cl.cleanup_all(caches=True) minus the clusters in `live`."""
+    removed, failed = [], []
+    for record in cl.list_clusters():
+        if record["name"] in live:
+            continue
+        try:
+            cl.down(record["name"])
+            removed.append(record["name"])
+        except (UsageError, OSError) as e:
+            failed.append(f"{record['name']}: {e}")
+    if failed:
+        raise ClusterError("cleanup incomplete: " + "; ".join(failed))
+    template.remove_all()  # under the template lock: a live run may be seeding a node right now
+    return removed
+
+
+def _netns_of(records) -> set[str]:
+    """The network namespaces ('net:[inode]') of these clusters' nodes (netns and docker backend)."""
+    out = set()
+    for r in records:
+        out |= {f"net:[{ino}]" for ino in (r.get("ns_inodes") or {}).values() if ino}
+        out |= {f"net:[{n['netns_inode']}]" for n in r.get("nodes", []) if n.get("netns_inode")}
+    return out
 
 
 def cmd_setup(args) -> int:
@@ -129,9 +164,12 @@ def register(subparsers) -> None:
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_status)
     c = subparsers.add_parser("cleanup", help="remove everything the harness ever created (clusters, "
-                                              "namespaces, processes, data dirs)")
+                                              "namespaces, processes, data dirs), except clusters whose "
+                                              "run is still alive (unless --force)")
     c.add_argument("--no-docker", dest="docker", action="store_false",
                    help="leave labelled docker containers/networks of other state dirs alone")
+    c.add_argument("--force", action="store_true",
+                   help="also remove clusters whose run (the process that made them) is still alive")
     c.set_defaults(func=cmd_cleanup)
     st = subparsers.add_parser("setup", help="install the Debian packages the backends need (idempotent, "
                                              "runs ./setup.sh)")

@@ -57,10 +57,13 @@ def cleanup_namespace(ns: str) -> list[str]:
     return cleanup_node(NetnsTarget(ns))
 
 
-def cleanup_remembered() -> list[str]:
-    """Stop delayers recorded in the state dir whose namespace may already be gone."""
+def cleanup_remembered(keep_netns=()) -> list[str]:
+    """Stop delayers recorded in the state dir whose namespace may already be gone; those living in
+    one of `keep_netns` ('net:[inode]', namespaces of clusters still in use) are left running."""
     done = []
     for rec in procs.remembered():
+        if any(procs.is_delayer(rec["pid"], ns) for ns in keep_netns):
+            continue
         if procs.is_delayer(rec["pid"]):
             procs.terminate(rec["pid"])
             done.append(f"stopped delayer pid {rec['pid']} ({rec.get('node')})")

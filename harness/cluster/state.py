@@ -101,12 +101,49 @@ def new_record(name: str, db: str, backend: str, roles: list[str], knobs: dict, 
     home = str(ensure_data_root() / name)
     return {
         "name": name, "db": db, "backend": backend, "status": "creating", "created": time.time(),
-        "owner_pid": os.getpid(), "knobs": knobs, "data_dir": home, **extra,
+        "owner_pid": os.getpid(), "owner_start": process_start(os.getpid()), "knobs": knobs, "data_dir": home, **extra,
         "user": "harness", "password": secrets.token_hex(12), "database": "harness",
         "repl_password": secrets.token_hex(12),  # replication user (async topologies), independent
         "nodes": [{"name": f"n{i}", "index": i, "role": role, "home": os.path.join(home, f"n{i}"),
                    "pid": None} for i, role in enumerate(roles, 1)],
     }
+
+
+def process_start(pid) -> int | None:
+    """When process `pid` started (clock ticks since boot, /proc/PID/stat field 22); None when it
+    is gone or a zombie. Together with the PID it names one process: PIDs are reused."""
+    try:
+        with open(f"/proc/{int(pid)}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return None
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def _boot_time() -> float:
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def live_owner(record: dict) -> int | None:
+    """The PID of the process that made the cluster (its run) while that very process still runs,
+    else None. Same PID and same start time; a record without owner_start (older harness) trusts a
+    process that started before the record was written."""
+    pid = record.get("owner_pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return None
+    start = process_start(pid)
+    if start is None:
+        return None
+    if record.get("owner_start") is not None:
+        return pid if start == record["owner_start"] else None
+    started_at = _boot_time() + start / os.sysconf("SC_CLK_TCK")
+    return pid if started_at <= float(record.get("created") or 0) + 1 else None
 
 
 def save(record: dict) -> None:

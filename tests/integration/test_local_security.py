@@ -87,3 +87,41 @@ def test_postgres_superuser_socket_is_out_of_other_users_reach(postgres):
     # no `trust` left anywhere: even with the socket reachable, only the OS user postgres is let in
     hba = node.read_file(os.path.join(node.datadir, "pg_hba.conf"))
     assert "trust" not in hba and "local all postgres peer" in hba, hba
+
+
+def test_cleanup_spares_the_cluster_of_a_live_run_until_forced(tmp_path):
+    import json
+    import sys
+    import time
+    from pathlib import Path
+
+    from harness.cluster import netns
+    repo = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "HARNESS_STATE_DIR": str(tmp_path / "state"), "PYTHONPATH": repo}
+    name = uname("sec-live")
+    run = subprocess.Popen([sys.executable, "-c", "import sys, harness.cluster as hc\n"
+                            f"c = hc.up('mariadb', name={name!r})\nprint('up', flush=True)\nsys.stdin.read()"],
+                           env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=repo)
+    try:
+        assert run.stdout.readline().strip() == "up"
+        record = json.loads((tmp_path / "state" / "clusters" / f"{name}.json").read_text())
+        assert record["owner_pid"] == run.pid
+        cp = subprocess.run([sys.executable, "-m", "harness", "cleanup", "--no-docker"], env=env, cwd=repo,
+                            capture_output=True, text=True, timeout=120)
+        assert cp.returncode == 0, cp.stderr
+        assert f"skipped cluster {name}: its run (pid {run.pid}) is still alive" in cp.stdout
+        assert "removed 0 cluster(s)" in cp.stdout
+        assert netns.pid_alive(record["nodes"][0]["pid"] or 0) and os.path.isdir(record["data_dir"])
+        cp = subprocess.run([sys.executable, "-m", "harness", "cleanup", "--no-docker", "--force"], env=env,
+                            cwd=repo, capture_output=True, text=True, timeout=120)
+        assert cp.returncode == 0, cp.stderr
+        assert f"removed 1 cluster(s): {name}" in cp.stdout
+        deadline = time.monotonic() + 5  # namespace deletion is asynchronous
+        while netns.leftovers(record) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert netns.leftovers(record) == []
+    finally:
+        run.stdin.close()
+        run.wait(30)
+        subprocess.run([sys.executable, "-m", "harness", "cleanup", "--no-docker", "--force"], env=env, cwd=repo,
+                       capture_output=True, timeout=120)

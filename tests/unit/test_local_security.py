@@ -222,3 +222,116 @@ def test_replication_password_is_independent_and_kept_in_the_record(private_stat
     old = types.SimpleNamespace(record={"password": "abc123"}, password="abc123")
     got = get(db).repl_password(old)
     assert got not in ("321cba", "abc123") and len(got) == 24 and old.record["repl_password"] == got
+
+
+# -- 5. `harness cleanup` leaves clusters of live runs alone; templates go only under their lock ---
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def sleeper():
+    p = subprocess.Popen(["sleep", "60"])
+    yield p
+    p.kill()
+    p.wait()
+
+
+def test_owner_is_alive_only_while_the_same_process_runs(private_state, sleeper):
+    record = a_record()
+    assert record["owner_pid"] == os.getpid() and record["owner_start"] == state.process_start(os.getpid())
+    assert state.live_owner(record) == os.getpid()
+    theirs = dict(record, owner_pid=sleeper.pid, owner_start=state.process_start(sleeper.pid))
+    assert state.live_owner(theirs) == sleeper.pid
+    # the same PID, another process (PIDs wrap): not the owner
+    assert state.live_owner(dict(theirs, owner_start=theirs["owner_start"] - 1)) is None
+    # a record without owner_start: a process that started after the record was written is not its owner
+    old = {k: v for k, v in theirs.items() if k != "owner_start"}
+    assert state.live_owner(dict(old, created=time.time() - 3600)) is None
+    assert state.live_owner(dict(old, created=time.time() + 5)) == sleeper.pid
+    sleeper.kill()
+    sleeper.wait()
+    assert state.live_owner(theirs) is None
+    assert state.live_owner(dict(record, owner_pid=None)) is None
+
+
+def harness(args, env):
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **env, "PYTHONPATH": str(REPO)}, cwd=REPO)
+
+
+def test_cleanup_skips_clusters_whose_run_is_alive_unless_forced(private_state, sleeper):
+    env = {"HARNESS_STATE_DIR": os.environ["HARNESS_STATE_DIR"], "HARNESS_DATA_DIR": os.environ["HARNESS_DATA_DIR"]}
+    live = dict(a_record("live"), owner_pid=sleeper.pid, owner_start=state.process_start(sleeper.pid))
+    dead = dict(a_record("dead"), owner_pid=sleeper.pid, owner_start=state.process_start(sleeper.pid) - 1)
+    for r in (live, dead):
+        os.makedirs(r["data_dir"])
+        state.save(r)
+    cp = harness(["cleanup", "--no-docker"], env)
+    assert cp.returncode == 0, cp.stderr
+    assert f"skipped cluster live: its run (pid {sleeper.pid}) is still alive" in cp.stdout
+    assert "removed 1 cluster(s): dead" in cp.stdout
+    assert state.read("live") and os.path.isdir(live["data_dir"])
+    assert state.read("dead") is None and not os.path.exists(dead["data_dir"])
+    cp = harness(["cleanup", "--no-docker", "--force"], env)
+    assert cp.returncode == 0, cp.stderr
+    assert "removed 1 cluster(s): live" in cp.stdout and "skipped" not in cp.stdout
+    assert state.read("live") is None and not os.path.exists(live["data_dir"])
+
+
+def test_cleanup_leaves_the_delayers_of_a_live_cluster_running(private_state):
+    from nemesis import cleanup, procs
+    # a process that passes the delayer identity check (argv names the module) in our own netns
+    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", procs.DELAYER_MODULE])
+    try:
+        deadline = time.monotonic() + 10
+        while not procs.is_delayer(fake.pid) and time.monotonic() < deadline:
+            time.sleep(0.01)  # until it has exec'd (before, its cmdline is the forking pytest's)
+        netns = os.readlink(f"/proc/{fake.pid}/ns/net")
+        procs.remember(fake.pid, netns, "n1")
+        assert cleanup.cleanup_remembered(keep_netns={netns}) == []
+        assert fake.poll() is None and procs.remembered()
+        assert cleanup.cleanup_remembered() == [f"stopped delayer pid {fake.pid} (n1)"]
+        assert fake.wait(5) is not None
+    finally:
+        fake.kill()
+        fake.wait()
+
+
+class FakeNode:  # only what template.seed touches: a host-side data dir to copy into
+    shares_host_fs = True
+
+    def __init__(self, datadir):
+        self.datadir = str(datadir)
+
+    def copy_tree(self, source_node, src, dst, user=None):
+        import shutil
+        shutil.copytree(src, dst)
+
+
+def test_templates_are_removed_only_under_the_template_lock(private_state):
+    import fcntl
+
+    from harness.cluster.dbs import template
+    built = []
+    assert template.seed(FakeNode(private_state / "n1"), "k", lambda d: (os.makedirs(d), built.append(d)))
+    assert (template.templates_dir() / "k").is_dir()
+    lock = os.fdopen(state.open_lock_file(template.templates_dir() / ".lock"), "r+")
+    fcntl.flock(lock, fcntl.LOCK_EX)  # a builder (another harness) is working
+    t = threading.Thread(target=template.remove_all)
+    t.start()
+    time.sleep(0.5)
+    assert t.is_alive() and (template.templates_dir() / "k").is_dir()
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    lock.close()
+    t.join(10)
+    assert not t.is_alive() and not template.templates_dir().exists()
+    # and seeding afterwards rebuilds under a fresh lock file
+    assert template.seed(FakeNode(private_state / "n2"), "k", lambda d: (os.makedirs(d), built.append(d)))
+    assert len(built) == 2 and (private_state / "n2").is_dir()
