@@ -17,7 +17,7 @@ from pathlib import Path
 from harness.report.data import ENGINE_INVARIANTS, ReportError, load_run
 from harness.report.graphs import checker_renderings
 from harness.report.html import Page
-from harness.report.ops import nemesis_periods, pair_ops
+from harness.report.ops import Scan
 from harness.report.plots import write_plots
 from harness.report.verdict import summary_line, verdict_sentence, verdict_word
 
@@ -137,15 +137,39 @@ def _write_report(run_dir: Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _key_rows_wanted(shown: dict):
+    """A KeyRows collector for the keys of the shown nonlinearizable instances (their timelines need
+    every op of the key near the failing one), or None when there are none."""
+    instances = (shown.get("anomalies") or {}).get("nonlinearizable") or []
+    if not instances:
+        return None
+    from harness.report.linearizability import KeyRows
+    never = object()   # an odd instance gets a key no op has, so rows stay aligned with instances
+    return KeyRows([a.get("key") if isinstance(a, dict) and isinstance(a.get("blocked"), dict) else never
+                    for a in instances])
+
+
+def scan_history(run, shown: dict):
+    """The one pass over the history: (Pairs, fault periods, events, key rows or None)."""
+    keys = _key_rows_wanted(shown)
+    scan = Scan(on_client=keys.feed if keys is not None else None)
+    try:
+        for ops, pos0 in run.ops.chunks():
+            scan.feed(ops, pos0)
+    except OSError as e:
+        run.problems.append(f"history: unreadable ({e.strerror or e})")
+    pairs, periods, events = scan.finish()
+    return pairs, periods, events, (keys.rows if keys is not None else None)
+
+
 def _write_staged(run, run_dir: Path, staging: Path) -> Path:
-    pairs = pair_ops(run.ops)
-    periods, events = nemesis_periods(run.ops)
+    shown = _shown(run.results)
+    pairs, periods, events, key_rows = scan_history(run, shown)
     try:
         plots = write_plots(pairs, periods, staging, lag=run.results.get("lag"))
     except Exception as e:  # noqa: BLE001 - the verdict matters more than the graphs
         run.problems.append(f"plots failed: {type(e).__name__}: {e}")
         plots = {}
-    shown = _shown(run.results)
     graphs, problem = ({}, None)
     if shown["anomalies"]:
         graphs, problem = checker_renderings(shown, staging / "explanations")
@@ -153,7 +177,10 @@ def _write_staged(run, run_dir: Path, staging: Path) -> Path:
         run.problems.append(problem)
     _publish(staging, run_dir)  # plots and explanations first: the page links the explanations
     plots = {k: run_dir / v.name if isinstance(v, Path) else v for k, v in plots.items()}
-    page = Page(run, pairs, periods, events, plots, graphs, shown).render()
+    try:
+        page = Page(run, pairs, periods, events, plots, graphs, shown, key_rows).render()
+    finally:
+        run.ops.close()
     _write_new(staging / "index.html", page)
     _write_new(staging / "summary.json", json.dumps(run_summary(run), default=str, indent=1))
     _publish(staging, run_dir)

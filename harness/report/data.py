@@ -10,9 +10,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
 from harness.errors import UsageError
+from harness.report.stream import HistoryFile, ListHistory
 
 # Engine invariants of the save-resume checker (issue 6), with what each means for a process engine.
 ENGINE_INVARIANTS = {
@@ -125,7 +124,7 @@ class Run:
     dir: Path
     results: dict
     spec: dict
-    ops: list[dict]
+    ops: object            # HistoryFile or ListHistory (harness.report.stream): read once as a stream
     problems: list[str] = field(default_factory=list)
     has_results: bool = True
 
@@ -211,59 +210,22 @@ def read_json(path: Path, problems: list[str]) -> dict:
     return data
 
 
-def read_history_lenient(path: Path, problems: list[str]) -> list[dict]:
-    """Ops of a JSONL history; a damaged line is skipped and noted (a crashed run's last line is often cut)."""
-    data = path.read_bytes()
-    lines = [line for line in data.split(b"\n") if line.strip()]
-    try:  # fast path: the whole file as one JSON array, parsed in one C call
-        ops = orjson.loads(b"[" + b",".join(lines) + b"]")
-        if len(ops) == len(lines) and all(isinstance(op, dict) for op in ops):
-            for i, op in enumerate(ops):
-                if "index" not in op:
-                    op["index"] = i
-            return ops
-    except orjson.JSONDecodeError:
-        pass
-    return _read_lines(data, path, problems)
-
-
-def _read_lines(data: bytes, path: Path, problems: list[str]) -> list[dict]:
-    """Line by line, for a file with damaged lines: each is skipped and noted with its line number."""
-    ops: list[dict] = []
-    bad = 0
-    for lineno, line in enumerate(data.split(b"\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            op = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            op = None
-        if not isinstance(op, dict):
-            bad += 1
-            if bad <= 3:
-                problems.append(f"{path.name}:{lineno}: not a JSON object, skipped")
-            continue
-        op.setdefault("index", len(ops))
-        ops.append(op)
-    if bad > 3:
-        problems.append(f"{path.name}: {bad} damaged lines skipped in all")
-    return ops
-
-
-def read_history_any(run_dir: Path, problems: list[str]) -> list[dict]:
+def open_history(run_dir: Path, problems: list[str]):
+    """The run's history, not yet read: a HistoryFile over history.jsonl (streamed once by the
+    report, then read op by op), or history.edn read whole (Jepsen's EDN files are small)."""
     jsonl = run_dir / "history.jsonl"
     if jsonl.exists():
-        return read_history_lenient(jsonl, problems)
+        return HistoryFile(jsonl, problems)
     edn = run_dir / "history.edn"
     if edn.exists():
         try:
             from checkers.history import read_history  # Jepsen EDN reader, when the checker package has it
-            return read_history(edn)
+            return ListHistory(list(read_history(edn)))
         except Exception as e:  # noqa: BLE001 - any failure becomes a visible problem, not a crash
             problems.append(f"history.edn: unreadable ({e})")
-            return []
+            return ListHistory([])
     problems.append("history.jsonl: missing")
-    return []
+    return ListHistory([])
 
 
 def load_run(run_dir) -> Run:
@@ -280,5 +242,5 @@ def load_run(run_dir) -> Run:
     if not has_results:
         problems.append("results.json: missing (the run did not finish checking); verdict unknown")
         results = {"valid": "unknown", "error": "the run did not finish checking (no results.json)"}
-    ops = read_history_any(run_dir, problems)
+    ops = open_history(run_dir, problems)
     return Run(run_dir, results, spec, ops, problems, has_results)

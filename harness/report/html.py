@@ -13,6 +13,7 @@ from pathlib import Path
 from harness.report.data import ENGINE_INVARIANTS, Run, engine_impact, meaning
 from harness.report.graphs import cycle_svg, link_graphviz_nodes, steps_of
 from harness.report.ops import Pairs, Period, anomaly_ops, excerpt_rows, op_time, with_invokes
+from harness.report.stream import as_history, op_at
 from harness.report.timeline import timeline_svg
 from harness.report.verdict import verdict_sentence, verdict_word
 
@@ -86,12 +87,12 @@ class Page:
     `events` are one-off nemesis ops as (time s, what, value)."""
 
     def __init__(self, run: Run, pairs: Pairs, periods: list[Period], events: list, plots: dict, graphs: dict,
-                 shown: dict):
+                 shown: dict, key_rows: list | None = None):
         self.run, self.pairs, self.periods, self.events = run, pairs, periods, events
         self.plots, self.graphs, self.shown = plots, graphs, shown   # shown: results trimmed to what is drawn
-        self.ops = run.ops
+        self.ops = as_history(run.ops)   # read op by op: only the ops the page shows
+        self.key_rows = key_rows         # per shown nonlinearizable instance, its key's rows (KeyRows)
         self.n_anchor = 0
-        self._by_index = None
 
     def count(self, atype: str) -> int:
         """How many instances were found (checkers cap the list they return, not the count)."""
@@ -101,12 +102,7 @@ class Page:
 
     # --- helpers over the history ---------------------------------------------------------
     def op(self, index: int) -> dict | None:
-        ops = self.ops
-        if 0 <= index < len(ops) and ops[index].get("index") == index:
-            return ops[index]
-        if self._by_index is None:  # a history whose indexes are not positions (rare)
-            self._by_index = {op.get("index"): op for op in ops}
-        return self._by_index.get(index)
+        return op_at(self.ops, index)
 
     def context(self, focus: list[int]) -> dict:
         """Nodes, processes, time span and faults active around a set of ops."""
@@ -276,7 +272,8 @@ class Page:
             out.append(f'<div class="graph">{graph}</div>')
         if atype == "nonlinearizable":  # Porcupine-style: the key's ops per process, the failing point
             from harness.report.linearizability import key_timeline_svg
-            svg = key_timeline_svg(a, self.ops, anchor)
+            rows = self.key_rows[n] if self.key_rows is not None and n < len(self.key_rows) else None
+            svg = key_timeline_svg(a, self.ops, anchor, rows=rows)
             if svg:
                 out.append(f'<div class="graph">{svg}</div>')
         steps = steps_of(a)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from html import escape
 
 from checkers.linearizable import split_value
+from harness.report.stream import as_history
 
 WIDTH = 980
 LEFT = 90
@@ -29,55 +30,94 @@ def _same_key(key, value_key) -> bool:
     return key == value_key or (isinstance(key, list) and tuple(key) == value_key)
 
 
-def key_ops(ops: list[dict], key) -> list[dict]:
-    """The key's ops as {invoke, done, label} in invoke order (done None: never completed)."""
-    open_, out = {}, []
-    for op in ops:
-        if op.get("process") == "nemesis" or op.get("f") not in ("read", "write", "cas"):
-            continue
+class KeyRows:
+    """The read/write/cas ops of some keys, gathered as the history streams by: per key a list of
+    compact rows [invoke index, invoke position, process, done index, done position, done type]
+    (the done fields None while it never completed). Ops themselves are fetched only for the rows
+    a timeline shows."""
+
+    def __init__(self, keys):
+        self.keys = list(keys)
+        self.rows = [[] for _ in self.keys]
+        self._open = [{} for _ in self.keys]
+
+    def feed(self, op, pos: int):
+        f = op.get("f")
+        if f not in ("read", "write", "cas") or op.get("process") == "nemesis":
+            return
         if op.get("type") == "invoke":
-            k, _ = split_value(op["f"], op.get("value"))
-            if _same_key(key, k):
-                row = {"invoke": op, "done": None}
-                open_[op.get("process")] = row
-                out.append(row)
-            continue
-        row = open_.pop(op.get("process"), None)
-        if row is not None:
-            row["done"] = op
-    for row in out:
-        f, inv, done = row["invoke"]["f"], row["invoke"], row["done"]
-        _, arg = split_value(f, inv.get("value"))
-        if f == "read":
-            label = "r " + (_fmt(split_value(f, done.get("value"))[1]) if done and done["type"] == "ok" else "?")
-        elif f == "write":
-            label = f"w {_fmt(arg)}"
-        else:
-            label = f"cas {_fmt(arg[0]) if isinstance(arg, list) else '?'}→{_fmt(arg[1]) if isinstance(arg, list) else '?'}"
-            if done and done["type"] == "fail" and done.get("error") is None:
-                label += " ✗"
-        if not done or done["type"] == "info":
-            label += " ?"
-        row["label"] = label
-    return out
+            k, _ = split_value(f, op.get("value"))
+            for n, key in enumerate(self.keys):
+                if _same_key(key, k):
+                    row = [op.get("index"), pos, op.get("process"), None, None, None]
+                    self._open[n][op.get("process")] = row
+                    self.rows[n].append(row)
+            return
+        for open_ in self._open:
+            row = open_.pop(op.get("process"), None)
+            if row is not None:
+                row[3:] = [op.get("index"), pos, op.get("type")]
 
 
-def key_timeline_svg(anomaly: dict, ops: list[dict], anchor: str = "") -> str:
-    """SVG markup for a `nonlinearizable` anomaly; '' when it names no failing op."""
+def _label(inv: dict, done: dict | None) -> str:
+    f = inv["f"]
+    _, arg = split_value(f, inv.get("value"))
+    if f == "read":
+        label = "r " + (_fmt(split_value(f, done.get("value"))[1]) if done and done["type"] == "ok" else "?")
+    elif f == "write":
+        label = f"w {_fmt(arg)}"
+    else:
+        label = f"cas {_fmt(arg[0]) if isinstance(arg, list) else '?'}→{_fmt(arg[1]) if isinstance(arg, list) else '?'}"
+        if done and done["type"] == "fail" and done.get("error") is None:
+            label += " ✗"
+    if not done or done["type"] == "info":
+        label += " ?"
+    return label
+
+
+def key_ops(ops, key) -> list[dict]:
+    """The key's ops as {invoke, done, label} in invoke order (done None: never completed)."""
+    hist = as_history(ops)
+    collector = KeyRows([key])
+    for chunk, pos0 in hist.chunks():
+        for pos, op in enumerate(chunk, pos0):
+            collector.feed(op, pos)
+    return [_row_ops(hist, r) for r in collector.rows[0]]
+
+
+def _row_ops(hist, r) -> dict:
+    inv = hist[r[1]]
+    done = hist[r[4]] if r[4] is not None else None
+    return {"invoke": inv, "done": done, "label": _label(inv, done)}
+
+
+def key_timeline_svg(anomaly: dict, ops, anchor: str = "", rows=None) -> str:
+    """SVG markup for a `nonlinearizable` anomaly; '' when it names no failing op.
+
+    ops: a list of op dicts or a HistoryFile; rows: the key's KeyRows rows when the caller gathered
+    them in its own pass over the history (else they are gathered here, one pass)."""
     blocked = anomaly.get("blocked")
     if not isinstance(blocked, dict) or "index" not in blocked:
         return ""
-    rows = key_ops(ops, anomaly.get("key"))
-    end = {id(r): (r["done"]["index"] if r["done"] and r["done"]["type"] != "info" else None) for r in rows}
-    at = next((i for i, r in enumerate(rows) if r["done"] is not None
-               and r["done"].get("index") == blocked["index"]), None)
+    hist = as_history(ops)
+    if rows is None:
+        collector = KeyRows([anomaly.get("key")])
+        for chunk, pos0 in hist.chunks():
+            for pos, op in enumerate(chunk, pos0):
+                collector.feed(op, pos)
+        rows = collector.rows[0]
+    # per row: completion index when it completed with ok/fail, else None
+    end = [r[3] if r[4] is not None and r[5] != "info" else None for r in rows]
+    at = next((i for i, r in enumerate(rows) if r[4] is not None and r[3] == blocked["index"]), None)
     if at is None:
         return ""
     fail_at = blocked["index"]
-    near = {id(r) for r in rows[max(0, at - BEFORE): at + AFTER + 1]}
+    near = set(range(max(0, at - BEFORE), at + AFTER + 1))
     # keep every op open across the failing point, even one invoked long before
-    shown = [r for r in rows if id(r) in near or (r["invoke"]["index"] < fail_at
-                                                  and (end[id(r)] is None or end[id(r)] > fail_at))]
+    keep = [i for i, r in enumerate(rows) if i in near or (r[0] < fail_at and (end[i] is None or end[i] > fail_at))]
+    n_rows = len(rows)
+    shown = [_row_ops(hist, rows[i]) for i in keep]
+    end = {id(r): e for r, e in zip(shown, (end[i] for i in keep))}
     x_lo = min(r["invoke"]["index"] for r in shown) - 1
     x_hi = max([end[id(r)] or 0 for r in shown] + [r["invoke"]["index"] for r in shown]) + 2
     prefix = set(anomaly.get("linearized") or [])
@@ -123,6 +163,6 @@ def key_timeline_svg(anomaly: dict, ops: list[dict], anchor: str = "") -> str:
                f'#{fail_at}: the red op must have taken effect by here; the register could hold: '
                f'{escape(states)}</text>')
     out.append(f'<text x="{LEFT}" y="{height - 8}" font-size="9" fill="#555">history events #{x_lo + 1} … '
-               f'#{x_hi - 2} ({len(shown)} of the key\'s {len(rows)} ops shown)</text>')
+               f'#{x_hi - 2} ({len(shown)} of the key\'s {n_rows} ops shown)</text>')
     out.append("</svg>")
     return "\n".join(out)

@@ -3,25 +3,62 @@ and the ops an anomaly refers to.
 """
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from harness.report.stream import as_history
+
 TYPES = ("ok", "fail", "info")
+_TYPE_CODE = {t: k for k, t in enumerate(TYPES)}
+
+
+class IndexMap(Mapping):
+    """A read-only {op index: op index} over two arrays (invoke -> completion, or back): a dict of a
+    million entries would cost ~100 MB, these arrays 16 bytes an entry."""
+
+    def __init__(self, keys: np.ndarray, values: np.ndarray):
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._values = keys[order], values[order]
+
+    def _find(self, key):
+        if type(key) not in (int, np.int64) or not len(self._keys):
+            return None
+        k = int(np.searchsorted(self._keys, key, side="right")) - 1
+        return k if k >= 0 and self._keys[k] == key else None
+
+    def __getitem__(self, key):
+        k = self._find(key)
+        if k is None:
+            raise KeyError(key)
+        return int(self._values[k])
+
+    def __contains__(self, key):
+        return self._find(key) is not None
+
+    def __iter__(self):
+        return (int(k) for k in self._keys)
+
+    def __len__(self):
+        return len(self._keys)
 
 
 @dataclass
 class Pairs:
-    """One row per client operation (invoke + completion), as parallel numpy arrays for plotting."""
+    """One row per client operation (invoke + completion), as parallel numpy arrays: ~40 bytes a
+    row, the only per-op state the report keeps. Names (f, type, process) are small codes into
+    `f_names`, TYPES and `proc_names`; `.f`, `.type`, `.process` give them as object arrays."""
     start: np.ndarray      # invoke time, s since test start
     end: np.ndarray        # completion time, s (an op never completed ends at the history's end)
-    f: np.ndarray          # operation name (object array)
-    type: np.ndarray       # ok / fail / info (object array)
-    invoke_of: dict        # completion index -> invoke index
-    completion_of: dict    # invoke index -> completion index
+    f_code: np.ndarray     # int32 into f_names
+    type_code: np.ndarray  # int8 into TYPES: ok / fail / info
+    proc_code: np.ndarray  # int32 into proc_names
+    f_names: list
+    proc_names: list
     has_time: bool
-    process: np.ndarray    # process of each op (object array)
     inv_index: np.ndarray  # history index of each op's invoke
     comp_index: np.ndarray  # history index of its completion, -1 when it never completed
 
@@ -29,8 +66,38 @@ class Pairs:
     def latency_ms(self) -> np.ndarray:
         return (self.end - self.start) * 1000.0
 
+    @property
+    def f(self) -> np.ndarray:
+        return _names(self.f_names)[self.f_code]
+
+    @property
+    def type(self) -> np.ndarray:
+        return _names(TYPES)[self.type_code]
+
+    @property
+    def process(self) -> np.ndarray:
+        return _names(self.proc_names)[self.proc_code]
+
+    @functools.cached_property
+    def invoke_of(self) -> IndexMap:
+        """completion index -> invoke index"""
+        done = self.comp_index >= 0
+        return IndexMap(self.comp_index[done], self.inv_index[done])
+
+    @functools.cached_property
+    def completion_of(self) -> IndexMap:
+        """invoke index -> completion index"""
+        done = self.comp_index >= 0
+        return IndexMap(self.inv_index[done], self.comp_index[done])
+
     def __len__(self):
         return len(self.start)
+
+
+def _names(names) -> np.ndarray:
+    out = np.empty(len(names), dtype=object)
+    out[:] = list(names)
+    return out
 
 
 def op_time(op) -> float | None:
@@ -42,51 +109,132 @@ def is_client(op) -> bool:
     return op.get("process") != "nemesis"
 
 
-def pair_ops(ops: list[dict]) -> Pairs:
+class Scan:
+    """Everything the report needs from the whole history, gathered in one pass over its chunks:
+    the client ops paired (Pairs), fault periods and one-off nemesis events. Feed it every chunk in
+    file order (`feed(ops, first_position)`), then call `finish()`. Works column-wise per chunk
+    (list comprehensions and numpy); the only per-op Python loop is the pairing itself."""
+
+    def __init__(self, on_client=None):
+        self.has_time = None
+        self.end_of_history = 0.0          # in the pairing's clock (seconds, or positions without times)
+        self.pending: dict = {}            # process -> position of its open invoke
+        self.carry: dict = {}              # position of an invoke open across chunks -> (t, index, f)
+        self.nemesis = _Nemesis()
+        self.on_client = on_client         # called as on_client(op, position) for each client op
+        self._chunks = []
+        self.f_codes: dict = {}
+        self.proc_codes: dict = {}
+
+    def feed(self, ops, pos0: int = 0):
+        n = len(ops)
+        if not n:
+            return
+        if self.has_time is None:
+            self.has_time = any(isinstance(op.get("time"), (int, float)) for op in ops[:1000])
+        procs = [op.get("process") for op in ops]
+        kinds = [op.get("type") for op in ops]
+        rt = _seconds([op.get("time") for op in ops])          # nan: no time
+        t = rt if self.has_time else np.arange(pos0, pos0 + n, dtype=float)
+        if not np.isnan(t).all():
+            self.end_of_history = max(self.end_of_history, float(np.nanmax(t)))
+        if not np.isnan(rt).all():
+            self.nemesis.saw(float(np.nanmax(rt)))
+        for j in [j for j, p in enumerate(procs) if p == "nemesis"]:
+            if rt[j] == rt[j]:
+                self.nemesis.feed(ops[j], float(rt[j]))
+        if self.on_client is not None:
+            for j, op in enumerate(ops):
+                if procs[j] != "nemesis":
+                    self.on_client(op, pos0 + j)
+        # pair each completion with its process's open invoke (positions)
+        pending, completes = self.pending, _TYPE_CODE
+        inv_at, comp_at = [], []
+        for j, (proc, kind) in enumerate(zip(procs, kinds)):
+            if kind == "invoke":
+                if proc != "nemesis":
+                    pending[proc] = pos0 + j
+            elif kind in completes and proc != "nemesis":
+                i = pending.pop(proc, None)
+                if i is not None:
+                    inv_at.append(i)
+                    comp_at.append(j)
+        idx = _int_array([op.get("index") for op in ops])
+        if comp_at:
+            inv_at = np.array(inv_at, dtype=np.int64)
+            comp_at = np.array(comp_at, dtype=np.int64)
+            local = inv_at >= pos0
+            li = np.where(local, inv_at - pos0, 0)
+            t0, inv_index = t[li], idx[li]
+            inv_f = [ops[i].get("f") for i in li.tolist()]
+            for k in np.flatnonzero(~local).tolist():   # invoked in an earlier chunk
+                t0[k], inv_index[k], inv_f[k] = self.carry.pop(int(inv_at[k]))
+            t1 = t[comp_at]
+            comp_ops = [ops[c] for c in comp_at.tolist()]
+            fs = [op["f"] if "f" in op else f for op, f in zip(comp_ops, inv_f)]
+            self._add(np.where(np.isnan(t0), t1, t0), np.where(np.isnan(t1), t0, t1), fs,
+                      [completes[kinds[c]] for c in comp_at.tolist()],
+                      [procs[c] for c in comp_at.tolist()], inv_index, idx[comp_at])
+        for proc, i in pending.items():   # invokes still open at the chunk's end
+            if i >= pos0 and i not in self.carry:
+                self.carry[i] = (t[i - pos0], idx[i - pos0], ops[i - pos0].get("f"))
+
+    def _add(self, starts, ends, fs, type_codes, procs, inv_index, comp_index):
+        f_codes, proc_codes = self.f_codes, self.proc_codes
+        fs = [f if type(f) is str else str(f) for f in fs]
+        for f in dict.fromkeys(fs):
+            if f not in f_codes:
+                f_codes[f] = len(f_codes)
+        for p in procs:   # in order of first completion, as the lanes have always been numbered
+            if p not in proc_codes:
+                proc_codes[p] = len(proc_codes)
+        self._chunks.append((np.asarray(starts, dtype=float), np.asarray(ends, dtype=float),
+                             np.array([f_codes[f] for f in fs], dtype=np.int32),
+                             np.array(type_codes, dtype=np.int8),
+                             np.array([proc_codes[p] for p in procs], dtype=np.int32),
+                             np.asarray(inv_index, dtype=np.int64), np.asarray(comp_index, dtype=np.int64)))
+
+    def finish(self) -> tuple[Pairs, list, list]:
+        """(Pairs, fault periods, events). Ops still pending at the end count as info."""
+        end = self.end_of_history
+        if self.pending:  # never completed: indeterminate until the end
+            open_ = [self.carry[i] for i in self.pending.values()]
+            t0 = np.array([o[0] for o in open_], dtype=float)
+            self._add(np.where(np.isnan(t0), end, t0), np.full(len(open_), end), [o[2] for o in open_],
+                      [_TYPE_CODE["info"]] * len(open_), list(self.pending), [o[1] for o in open_],
+                      np.full(len(open_), -1))
+        self.pending, self.carry = {}, {}
+        cols = list(zip(*self._chunks)) if self._chunks else None
+        self._chunks = []
+        dtypes = (float, float, np.int32, np.int8, np.int32, np.int64, np.int64)
+        arrays = [np.concatenate(c) if cols else np.zeros(0, dtype=d) for c, d in
+                  zip(cols or [None] * 7, dtypes)]
+        pairs = Pairs(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], list(self.f_codes),
+                      list(self.proc_codes), bool(self.has_time), arrays[5], arrays[6])
+        periods, events = self.nemesis.finish()
+        return pairs, periods, events
+
+
+def _seconds(times: list) -> np.ndarray:
+    """Op times (ns) as seconds; nan where an op has no numeric time."""
+    if all(type(x) is int for x in times):
+        return np.array(times, dtype=float) / 1e9
+    return np.array([x if isinstance(x, (int, float)) else np.nan for x in times], dtype=float) / 1e9
+
+
+def _int_array(xs) -> np.ndarray:
+    """Op indexes as int64 (one a history wrote oddly, e.g. as a string, becomes -1: it links nowhere)."""
+    try:
+        return np.array(xs, dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        return np.array([x if type(x) is int and -(1 << 63) <= x < (1 << 63) else -1 for x in xs], dtype=np.int64)
+
+
+def pair_ops(ops) -> Pairs:
     """Match each completion to its process's pending invoke. Ops still pending at the end count as info."""
-    has_time = any(isinstance(op.get("time"), (int, float)) for op in ops[:1000])
-    end_of_history = 0.0
-    pending: dict = {}   # process -> invoke op
-    starts, ends, fs, types, procs, inv_idx, comp_idx = [], [], [], [], [], [], []
-    invoke_of, completion_of = {}, {}
-    for i, op in enumerate(ops):
-        t = op_time(op) if has_time else float(i)
-        if t is not None:
-            end_of_history = max(end_of_history, t)
-        if not is_client(op):
-            continue
-        kind = op.get("type")
-        proc = op.get("process")
-        if kind == "invoke":
-            pending[proc] = (op, t)
-            continue
-        if kind not in TYPES:
-            continue
-        inv = pending.pop(proc, None)
-        if inv is None:
-            continue
-        inv_op, t0 = inv
-        invoke_of[op["index"]] = inv_op["index"]
-        completion_of[inv_op["index"]] = op["index"]
-        starts.append(t0 if t0 is not None else t)
-        ends.append(t if t is not None else t0)
-        fs.append(str(op.get("f", inv_op.get("f"))))
-        types.append(kind)
-        procs.append(proc)
-        inv_idx.append(inv_op["index"])
-        comp_idx.append(op["index"])
-    for inv_op, t0 in pending.values():  # never completed: indeterminate until the end
-        starts.append(t0 if t0 is not None else end_of_history)
-        ends.append(end_of_history)
-        fs.append(str(inv_op.get("f")))
-        types.append("info")
-        procs.append(inv_op.get("process"))
-        inv_idx.append(inv_op["index"])
-        comp_idx.append(-1)
-    obj = lambda xs: np.array(xs + [None], dtype=object)[:-1]  # noqa: E731 - keeps lists as objects
-    return Pairs(np.array(starts, dtype=float), np.array(ends, dtype=float), obj(fs), obj(types),
-                 invoke_of, completion_of, has_time, obj(procs),
-                 np.array(inv_idx, dtype=np.int64), np.array(comp_idx, dtype=np.int64))
+    scan = Scan()
+    scan.feed(ops)
+    return scan.finish()[0]
 
 
 @dataclass
@@ -116,59 +264,80 @@ def fault_transition(f: str):
     return None
 
 
-def nemesis_periods(ops: list[dict]) -> tuple[list[Period], list[tuple[float, str, object]]]:
+class _Nemesis:
     """Fault periods from nemesis ops (start-X ... stop-X, Jepsen style), and one-off events.
 
     A start op's invoke and completion both open the same period; a stop's completion extends it. A
     `heal`/`stop` with no fault name closes every open period. A period never closed ends at the
     history's last time.
     """
-    periods: list[Period] = []
-    events: list[tuple[float, str, object]] = []
-    open_: dict[str, Period] = {}
-    last_closed: dict[str, Period] = {}
-    t_end = 0.0
-    for op in ops:
-        t = op_time(op)
-        if t is None:
-            continue
-        t_end = max(t_end, t)
-        if is_client(op):
-            continue
+
+    def __init__(self):
+        self.periods: list[Period] = []
+        self.events: list[tuple[float, str, object]] = []
+        self.open: dict[str, Period] = {}
+        self.last_closed: dict[str, Period] = {}
+        self.t_end = 0.0
+
+    def saw(self, t: float):
+        if t > self.t_end:
+            self.t_end = t
+
+    def feed(self, op, t: float):
+        """A nemesis op at time t (s)."""
+        if t > self.t_end:
+            self.t_end = t
         f = str(op.get("f", ""))
         tr = fault_transition(f)
         if tr is None:
             if op.get("type") != "invoke":
-                events.append((t, f, op.get("value")))
-            continue
+                self.events.append((t, f, op.get("value")))
+            return
         what, fault = tr
+        open_, periods = self.open, self.periods
         if what == "start" and op.get("error"):  # the fault failed to start (and was healed at once)
             failed = open_.pop(fault, None)
             if failed is not None and failed in periods:
                 periods.remove(failed)
-            events.append((t, f"{f} failed", op.get("error")))
-            continue
+            self.events.append((t, f"{f} failed", op.get("error")))
+            return
         if what == "start":
             if fault not in open_:
                 p = Period(fault, t, t, op.get("value"), healed=False)
                 open_[fault] = p
                 periods.append(p)
-                last_closed.pop(fault, None)
+                self.last_closed.pop(fault, None)
             elif op.get("value") is not None and open_[fault].value is None:
                 open_[fault].value = op.get("value")
-            continue
+            return
         # a bare stop/heal (or heal-all) closes everything open
         targets = [fault] if fault in open_ or fault not in ("nemesis", "all") else list(open_)
         for name in targets:
             p = open_.pop(name, None)
             if p is not None:
                 p.end, p.healed = t, True
-                last_closed[name] = p
-            elif name in last_closed:      # the stop's completion after its invoke
-                last_closed[name].end = t
-    for p in open_.values():
-        p.end = t_end
-    return periods, events
+                self.last_closed[name] = p
+            elif name in self.last_closed:      # the stop's completion after its invoke
+                self.last_closed[name].end = t
+
+    def finish(self) -> tuple[list[Period], list[tuple[float, str, object]]]:
+        for p in self.open.values():
+            p.end = self.t_end
+        return self.periods, self.events
+
+
+def nemesis_periods(ops) -> tuple[list[Period], list[tuple[float, str, object]]]:
+    """Fault periods and one-off events of a list of ops (see _Nemesis)."""
+    nem = _Nemesis()
+    for op in ops:
+        t = op_time(op)
+        if t is None:
+            continue
+        if is_client(op):
+            nem.saw(t)
+        else:
+            nem.feed(op, t)
+    return nem.finish()
 
 
 def op_indexes(refs) -> list[int]:
@@ -206,24 +375,20 @@ def with_invokes(indexes, pairs: Pairs) -> list[int]:
     return sorted(out)
 
 
-def excerpt_rows(ops: list[dict], focus: list[int], context: int = 2, limit: int = 60) -> list:
+def excerpt_rows(ops, focus: list[int], context: int = 2, limit: int = 60) -> list:
     """Rows of the history around the focus ops: op dicts, with None where rows were skipped.
 
     Shows each focus op with `context` neighbours on either side, merging overlaps; keeps at most
-    `limit` rows, preferring the focus ops themselves.
+    `limit` rows, preferring the focus ops themselves. `ops`: a list, or a HistoryFile (only the
+    rows shown are read).
     """
+    ops = as_history(ops)
     n = len(ops)
     pos = {}
-    # ops are in index order in a well-formed history; fall back to a lookup otherwise
     for i in focus:
-        if 0 <= i < n and ops[i].get("index") == i:
-            pos[i] = i
-    missing = [i for i in focus if i not in pos]
-    if missing:
-        where = {op.get("index"): k for k, op in enumerate(ops)}
-        for i in missing:
-            if i in where:
-                pos[i] = where[i]
+        k = ops.position(i)
+        if k is not None:
+            pos[i] = k
     centers = sorted(set(pos.values()))
     if not centers:
         return []

@@ -14,7 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from harness.report.ops import Pairs, Period
+from harness.report.ops import TYPES, Pairs, Period
 
 TYPE_COLORS = {"ok": "#2e8b57", "fail": "#d62728", "info": "#ff9f1c"}
 FAULT_PALETTE = ["#9ecae1", "#fdd0a2", "#c7e9c0", "#dadaeb", "#fcbba1", "#d9d9d9", "#f2e394", "#c6dbef"]
@@ -50,13 +50,17 @@ def _margins(fig, periods, top_inches: float, bottom_inches: float):
 
 def _rows(pairs: Pairs) -> list[tuple[str, np.ndarray]]:
     """(label, boolean mask) per operation name, most frequent first, capped at MAX_ROWS panels."""
-    names, counts = np.unique(pairs.f.astype(str), return_counts=True)
-    order = [names[i] for i in np.argsort(-counts)]
-    rows = [(n, pairs.f == n) for n in order[: MAX_ROWS - 1 if len(order) > MAX_ROWS else MAX_ROWS]]
+    counted = np.bincount(pairs.f_code, minlength=len(pairs.f_names))
+    by_name = sorted(range(len(pairs.f_names)), key=lambda c: pairs.f_names[c])
+    names = [pairs.f_names[c] for c in by_name]
+    counts = np.array([counted[c] for c in by_name], dtype=np.int64)
+    code = {n: c for c, n in enumerate(pairs.f_names)}
+    order = [names[i] for i in np.argsort(-counts) if counts[i]]
+    rows = [(n, pairs.f_code == code[n]) for n in order[: MAX_ROWS - 1 if len(order) > MAX_ROWS else MAX_ROWS]]
     if len(order) > MAX_ROWS:
         rest = order[MAX_ROWS - 1:]
         rows.append(("other: " + ", ".join(rest[:3]) + ("…" if len(rest) > 3 else ""),
-                     np.isin(pairs.f.astype(str), rest)))
+                     np.isin(pairs.f_code, [code[n] for n in rest])))
     return rows
 
 
@@ -87,7 +91,7 @@ def latency_plot(pairs: Pairs, periods: list[Period], path: Path) -> tuple[Path,
     for ax, (label, mask) in zip(axes, rows):
         _shade(ax, periods, colors)
         for kind, color in TYPE_COLORS.items():
-            idx = np.flatnonzero(mask & (pairs.type == kind))
+            idx = np.flatnonzero(mask & (pairs.type_code == TYPES.index(kind)))
             if not len(idx):
                 continue
             keep = _sample(idx, rng)
@@ -125,7 +129,7 @@ def rate_plot(pairs: Pairs, periods: list[Period], path: Path) -> Path:
     styles = ["-", "--", ":", "-."]
     for r, (label, mask) in enumerate(_rows(pairs)):
         for kind, color in TYPE_COLORS.items():
-            sel = mask & (pairs.type == kind)
+            sel = mask & (pairs.type_code == TYPES.index(kind))
             if not sel.any():
                 continue
             counts, _ = np.histogram(pairs.end[sel], bins=edges)

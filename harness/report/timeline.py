@@ -9,8 +9,9 @@ from html import escape
 
 import numpy as np
 
-from harness.report.ops import Pairs, Period
+from harness.report.ops import TYPES, Pairs, Period
 from harness.report.plots import TYPE_COLORS, fault_colors
+from harness.report.stream import as_history
 
 MAX_OPS = 300      # bars drawn around one anomaly; the window narrows until it fits
 WIDTH = 980
@@ -53,8 +54,9 @@ def pack_lanes(pairs: Pairs, rows: np.ndarray) -> tuple[dict, list[str]]:
     time puts such successors back on one lane without assuming how the runner numbers them.
     """
     first, last = {}, {}
+    names = pairs.proc_names
     for r in rows:
-        p = pairs.process[r]
+        p = names[pairs.proc_code[r]]
         first[p] = min(first.get(p, np.inf), pairs.start[r])
         last[p] = max(last.get(p, -np.inf), pairs.end[r])
     lanes_end: list[float] = []
@@ -73,10 +75,12 @@ def pack_lanes(pairs: Pairs, rows: np.ndarray) -> tuple[dict, list[str]]:
     return lane_of, names
 
 
-def timeline_svg(pairs: Pairs, periods: list[Period], focus: list[int], ops: list[dict], anchor: str) -> str:
-    """SVG markup; '' when the history has no times or none of the focus ops are client ops."""
+def timeline_svg(pairs: Pairs, periods: list[Period], focus: list[int], ops, anchor: str) -> str:
+    """SVG markup; '' when the history has no times or none of the focus ops are client ops.
+    ops: a list of op dicts or a HistoryFile (only the drawn ops are read, for their tooltips)."""
     if not pairs.has_time or not len(pairs):
         return ""
+    ops = as_history(ops)
     focus_set = set(focus)
     wanted = np.fromiter(focus_set, dtype=np.int64, count=len(focus_set))
     is_focus = np.isin(pairs.inv_index, wanted) | np.isin(pairs.comp_index, wanted)
@@ -109,13 +113,15 @@ def timeline_svg(pairs: Pairs, periods: list[Period], focus: list[int], ops: lis
         if k % 2 == 0:
             out.append(f'<rect x="{LEFT}" y="{y}" width="{WIDTH - LEFT - 10}" height="{LANE}" fill="#000" opacity="0.03"/>')
     for r in rows:
-        y = TOP + lane_of[pairs.process[r]] * LANE + 3
+        proc = pairs.proc_names[pairs.proc_code[r]]
+        y = TOP + lane_of[proc] * LANE + 3
         x0, x1 = x(pairs.start[r]), x(pairs.end[r])
-        kind = pairs.type[r]
+        kind = TYPES[pairs.type_code[r]]
         comp = int(pairs.comp_index[r])
         idx = comp if comp >= 0 else int(pairs.inv_index[r])
-        op = ops[idx] if 0 <= idx < len(ops) and ops[idx].get("index") == idx else {}
-        tip = (f"#{idx} {pairs.f[r]} {kind} · process {pairs.process[r]}"
+        k = ops.position(idx)
+        op = ops[k] if k is not None else {}
+        tip = (f"#{idx} {pairs.f_names[pairs.f_code[r]]} {kind} · process {proc}"
                + (f" · node {op.get('node')}" if op.get("node") else "")
                + f" · {(pairs.end[r] - pairs.start[r]) * 1000:.1f} ms · {_short(op.get('value'))}")
         mark = bool(is_focus[r])
