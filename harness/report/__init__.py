@@ -154,8 +154,8 @@ def scan_history(run, shown: dict):
     keys = _key_rows_wanted(shown)
     scan = Scan(on_client=keys.feed if keys is not None else None)
     try:
-        for ops, pos0 in run.ops.chunks():
-            scan.feed(ops, pos0)
+        for chunk in run.ops.chunks(envelopes=keys is None):   # a key timeline needs whole ops
+            scan.feed(chunk)
     except OSError as e:
         run.problems.append(f"history: unreadable ({e.strerror or e})")
     pairs, periods, events = scan.finish()

@@ -79,8 +79,8 @@ def key_ops(ops, key) -> list[dict]:
     """The key's ops as {invoke, done, label} in invoke order (done None: never completed)."""
     hist = as_history(ops)
     collector = KeyRows([key])
-    for chunk, pos0 in hist.chunks():
-        for pos, op in enumerate(chunk, pos0):
+    for chunk in hist.chunks():
+        for pos, op in enumerate(chunk.ops(), chunk.pos0):
             collector.feed(op, pos)
     return [_row_ops(hist, r) for r in collector.rows[0]]
 
@@ -102,8 +102,8 @@ def key_timeline_svg(anomaly: dict, ops, anchor: str = "", rows=None) -> str:
     hist = as_history(ops)
     if rows is None:
         collector = KeyRows([anomaly.get("key")])
-        for chunk, pos0 in hist.chunks():
-            for pos, op in enumerate(chunk, pos0):
+        for chunk in hist.chunks():
+            for pos, op in enumerate(chunk.ops(), chunk.pos0):
                 collector.feed(op, pos)
         rows = collector.rows[0]
     # per row: completion index when it completed with ok/fail, else None

@@ -4,13 +4,14 @@ and the ops an anomaly refers to.
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from harness.report.stream import as_history
+from harness.report.stream import MISSING, Chunk, as_history
 
 TYPES = ("ok", "fail", "info")
 _TYPE_CODE = {t: k for k, t in enumerate(TYPES)}
@@ -126,27 +127,29 @@ class Scan:
         self.f_codes: dict = {}
         self.proc_codes: dict = {}
 
-    def feed(self, ops, pos0: int = 0):
-        n = len(ops)
+    def feed(self, chunk, pos0: int = 0):
+        """One Chunk (harness.report.stream), or a list of op dicts starting at position pos0."""
+        if not isinstance(chunk, Chunk):
+            chunk = Chunk(pos0, ops=list(chunk))
+        n, pos0 = len(chunk), chunk.pos0
         if not n:
             return
+        procs, kinds, times, index, fs = chunk.columns()
         if self.has_time is None:
-            self.has_time = any(isinstance(op.get("time"), (int, float)) for op in ops[:1000])
-        procs = [op.get("process") for op in ops]
-        kinds = [op.get("type") for op in ops]
-        rt = _seconds([op.get("time") for op in ops])          # nan: no time
+            self.has_time = any(isinstance(x, (int, float)) for x in times[:1000])
+        rt = _seconds(times)                                   # nan: no time
         t = rt if self.has_time else np.arange(pos0, pos0 + n, dtype=float)
         if not np.isnan(t).all():
             self.end_of_history = max(self.end_of_history, float(np.nanmax(t)))
         if not np.isnan(rt).all():
             self.nemesis.saw(float(np.nanmax(rt)))
-        for j in [j for j, p in enumerate(procs) if p == "nemesis"]:
+        for j in ([j for j, p in enumerate(procs) if p == "nemesis"] if "nemesis" in procs else ()):
             if rt[j] == rt[j]:
-                self.nemesis.feed(ops[j], float(rt[j]))
+                self.nemesis.feed(chunk.op(j), float(rt[j]))
         if self.on_client is not None:
-            for j, op in enumerate(ops):
+            for j in range(n):
                 if procs[j] != "nemesis":
-                    self.on_client(op, pos0 + j)
+                    self.on_client(chunk.op(j), pos0 + j)
         # pair each completion with its process's open invoke (positions)
         pending, completes = self.pending, _TYPE_CODE
         inv_at, comp_at = [], []
@@ -159,39 +162,46 @@ class Scan:
                 if i is not None:
                     inv_at.append(i)
                     comp_at.append(j)
-        idx = _int_array([op.get("index") for op in ops])
+        idx = _int_array(index)
         if comp_at:
             inv_at = np.array(inv_at, dtype=np.int64)
             comp_at = np.array(comp_at, dtype=np.int64)
             local = inv_at >= pos0
             li = np.where(local, inv_at - pos0, 0)
             t0, inv_index = t[li], idx[li]
-            inv_f = [ops[i].get("f") for i in li.tolist()]
+            inv_f = _take(fs, li.tolist())
             for k in np.flatnonzero(~local).tolist():   # invoked in an earlier chunk
                 t0[k], inv_index[k], inv_f[k] = self.carry.pop(int(inv_at[k]))
             t1 = t[comp_at]
-            comp_ops = [ops[c] for c in comp_at.tolist()]
-            fs = [op["f"] if "f" in op else f for op, f in zip(comp_ops, inv_f)]
-            self._add(np.where(np.isnan(t0), t1, t0), np.where(np.isnan(t1), t0, t1), fs,
-                      [completes[kinds[c]] for c in comp_at.tolist()],
-                      [procs[c] for c in comp_at.tolist()], inv_index, idx[comp_at])
+            comps = comp_at.tolist()
+            f = _take(fs, comps)
+            if MISSING in f:   # a completion without f is named by its invoke
+                f = [(g if g is not MISSING else None) if x is MISSING else x for x, g in zip(f, inv_f)]
+            self._add(np.where(np.isnan(t0), t1, t0), np.where(np.isnan(t1), t0, t1), f,
+                      list(map(completes.__getitem__, _take(kinds, comps))), _take(procs, comps),
+                      inv_index, idx[comp_at])
         for proc, i in pending.items():   # invokes still open at the chunk's end
             if i >= pos0 and i not in self.carry:
-                self.carry[i] = (t[i - pos0], idx[i - pos0], ops[i - pos0].get("f"))
+                self.carry[i] = (t[i - pos0], idx[i - pos0], fs[i - pos0])
 
     def _add(self, starts, ends, fs, type_codes, procs, inv_index, comp_index):
         f_codes, proc_codes = self.f_codes, self.proc_codes
-        fs = [f if type(f) is str else str(f) for f in fs]
+        try:
+            plain = all(type(f) is str for f in dict.fromkeys(fs))
+        except TypeError:   # an unhashable f (a list): named by its text
+            plain = False
+        if not plain:
+            fs = [f if type(f) is str else str(f) for f in fs]
         for f in dict.fromkeys(fs):
             if f not in f_codes:
                 f_codes[f] = len(f_codes)
-        for p in procs:   # in order of first completion, as the lanes have always been numbered
+        for p in dict.fromkeys(procs):   # in order of first completion, as the lanes have always been numbered
             if p not in proc_codes:
                 proc_codes[p] = len(proc_codes)
         self._chunks.append((np.asarray(starts, dtype=float), np.asarray(ends, dtype=float),
-                             np.array([f_codes[f] for f in fs], dtype=np.int32),
+                             np.array(list(map(f_codes.__getitem__, fs)), dtype=np.int32),
                              np.array(type_codes, dtype=np.int8),
-                             np.array([proc_codes[p] for p in procs], dtype=np.int32),
+                             np.array(list(map(proc_codes.__getitem__, procs)), dtype=np.int32),
                              np.asarray(inv_index, dtype=np.int64), np.asarray(comp_index, dtype=np.int64)))
 
     def finish(self) -> tuple[Pairs, list, list]:
@@ -200,7 +210,8 @@ class Scan:
         if self.pending:  # never completed: indeterminate until the end
             open_ = [self.carry[i] for i in self.pending.values()]
             t0 = np.array([o[0] for o in open_], dtype=float)
-            self._add(np.where(np.isnan(t0), end, t0), np.full(len(open_), end), [o[2] for o in open_],
+            self._add(np.where(np.isnan(t0), end, t0), np.full(len(open_), end),
+                      [None if o[2] is MISSING else o[2] for o in open_],
                       [_TYPE_CODE["info"]] * len(open_), list(self.pending), [o[1] for o in open_],
                       np.full(len(open_), -1))
         self.pending, self.carry = {}, {}
@@ -217,9 +228,17 @@ class Scan:
 
 def _seconds(times: list) -> np.ndarray:
     """Op times (ns) as seconds; nan where an op has no numeric time."""
-    if all(type(x) is int for x in times):
-        return np.array(times, dtype=float) / 1e9
+    arr = np.array(times)
+    if arr.dtype.kind in "iuf" and arr.ndim == 1:   # all numbers (a bool counts as one, as it always has)
+        return arr.astype(float) / 1e9
     return np.array([x if isinstance(x, (int, float)) else np.nan for x in times], dtype=float) / 1e9
+
+
+def _take(xs: list, at: list) -> list:
+    """[xs[i] for i in at], in C."""
+    if not at:
+        return []
+    return [xs[at[0]]] if len(at) == 1 else list(operator.itemgetter(*at)(xs))
 
 
 def _int_array(xs) -> np.ndarray:
