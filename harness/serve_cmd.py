@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import mimetypes
+import os
 import re
 import signal
 import socket
@@ -29,6 +30,7 @@ from harness.errors import UsageError
 
 VERDICTS = ("invalid", "valid", "unknown")
 RUN_FILES = ("results.json", "test.json", "history.jsonl")
+FILE_BLOCK = 1 << 20      # bytes a run's file is sent in
 REQUEST_TIMEOUT = 30  # seconds a client may take to send its request
 MAX_THREADS = 32      # requests served at once; more get 503 from one of REJECT_THREADS
 REJECT_THREADS = 4    # beyond both, a connection is closed unanswered
@@ -281,6 +283,26 @@ class Handler(BaseHTTPRequestHandler):
         if not head:
             self.wfile.write(body)
 
+    def send_file(self, path: Path, ctype: str, head=False):
+        """A run's file in blocks: a long run's history is gigabytes, never read into memory whole."""
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(size))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Security-Policy", CSP)
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
+            if not head:   # exactly the size announced, should the file grow meanwhile (a live run)
+                left = size
+                while left > 0:
+                    block = f.read(min(left, FILE_BLOCK))
+                    if not block:
+                        break
+                    self.wfile.write(block)
+                    left -= len(block)
+
     def send_short(self, status: int, title: str, text: str, head=False):
         self.send_body(status, _page(title, f"<h1>{escape(title)}</h1><p>{escape(text)}</p>"
                                             "<p><a href='/'>all runs</a></p>"), head=head)
@@ -393,7 +415,7 @@ class Handler(BaseHTTPRequestHandler):
             ctype = "text/plain"
         if ctype.startswith("text/") or ctype in ("application/json", "image/svg+xml"):
             ctype += "; charset=utf-8"
-        self.send_body(200, target.read_bytes(), ctype, head=head)
+        self.send_file(target, ctype, head=head)
 
     def make_report(self, run_dir: Path):
         from harness.report import write_report

@@ -129,3 +129,33 @@ def test_cli_bad_store_is_one_line_exit_2(tmp_path):
     r = subprocess.run([sys.executable, "-m", "harness", "serve", "--store", str(tmp_path), "--port", "70000"],
                        capture_output=True, text=True, timeout=TIMEOUT)
     assert r.returncode == 2 and "--port must be from 0 to 65535" in r.stderr
+
+
+def test_a_runs_history_is_sent_in_blocks_not_read_whole(tmp_path):
+    """A long run's history.jsonl (gigabytes for an hour at full rate) is streamed: the server's
+    memory while sending a 24 MB file stays a few blocks (it read the file whole before)."""
+    import tracemalloc
+    run = make_run_dir(tmp_path / "store" / "t" / "20261203T100000", n_ops=200, valid=True)
+    line = b'{"index":0,"time":0,"type":"invoke","process":0,"f":"txn","value":[["append",1,2]]}\n'
+    with open(run / "history.jsonl", "ab") as f:
+        f.write(line * (24_000_000 // len(line)))
+    size = (run / "history.jsonl").stat().st_size
+    server = make_server(tmp_path / "store", "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    tracemalloc.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/run/t/20261203T100000/history.jsonl"
+        got = 0
+        with urllib.request.urlopen(url, timeout=TIMEOUT) as r:
+            assert r.status == 200 and int(r.headers["Content-Length"]) == size
+            while block := r.read(1 << 16):
+                got += len(block)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        server.shutdown()
+        server.server_close()
+        thread.join(TIMEOUT)
+    assert got == size
+    assert peak < 8e6, f"{peak / 1e6:.0f} MB"
