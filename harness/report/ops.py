@@ -19,29 +19,38 @@ _TYPE_CODE = {t: k for k, t in enumerate(TYPES)}
 
 class IndexMap(Mapping):
     """A read-only {op index: op index} over two arrays (invoke -> completion, or back): a dict of a
-    million entries would cost ~100 MB, these arrays 16 bytes an entry."""
+    million entries would cost ~100 MB; these are views of the Pairs' own arrays, plus a sort order
+    (4 bytes an entry) only when the keys are not in order already. A repeated key maps to its
+    last value, as a dict built in order would."""
 
     def __init__(self, keys: np.ndarray, values: np.ndarray):
-        order = np.argsort(keys, kind="stable")
-        self._keys, self._values = keys[order], values[order]
+        self._keys, self._values = keys, values
+        self._order = None
+        if len(keys) > 1 and not (keys[1:] >= keys[:-1]).all():
+            order = np.argsort(keys, kind="stable")
+            self._order = order.astype(np.int32) if len(keys) < 2 ** 31 else order
 
     def _find(self, key):
         if type(key) not in (int, np.int64) or not len(self._keys):
             return None
-        k = int(np.searchsorted(self._keys, key, side="right")) - 1
-        return k if k >= 0 and self._keys[k] == key else None
+        k = int(np.searchsorted(self._keys, key, side="right", sorter=self._order)) - 1
+        if k < 0:
+            return None
+        at = k if self._order is None else int(self._order[k])
+        return at if self._keys[at] == key else None
 
     def __getitem__(self, key):
-        k = self._find(key)
-        if k is None:
+        at = self._find(key)
+        if at is None:
             raise KeyError(key)
-        return int(self._values[k])
+        return int(self._values[at])
 
     def __contains__(self, key):
         return self._find(key) is not None
 
     def __iter__(self):
-        return (int(k) for k in self._keys)
+        keys = self._keys if self._order is None else self._keys[self._order]
+        return (int(k) for k in keys)
 
     def __len__(self):
         return len(self._keys)
@@ -79,17 +88,26 @@ class Pairs:
     def process(self) -> np.ndarray:
         return _names(self.proc_names)[self.proc_code]
 
+    def _completed(self) -> tuple[np.ndarray, np.ndarray]:
+        """(invoke, completion) indexes of the completed rows: views when the never-completed rows
+        are all at the end, as the pairing puts them."""
+        done = self.comp_index >= 0
+        n = int(done.sum())
+        if done[:n].all():
+            return self.inv_index[:n], self.comp_index[:n]
+        return self.inv_index[done], self.comp_index[done]
+
     @functools.cached_property
     def invoke_of(self) -> IndexMap:
         """completion index -> invoke index"""
-        done = self.comp_index >= 0
-        return IndexMap(self.comp_index[done], self.inv_index[done])
+        inv, comp = self._completed()
+        return IndexMap(comp, inv)
 
     @functools.cached_property
     def completion_of(self) -> IndexMap:
         """invoke index -> completion index"""
-        done = self.comp_index >= 0
-        return IndexMap(self.inv_index[done], self.comp_index[done])
+        inv, comp = self._completed()
+        return IndexMap(inv, comp)
 
     def __len__(self):
         return len(self.start)
@@ -198,11 +216,11 @@ class Scan:
         for p in dict.fromkeys(procs):   # in order of first completion, as the lanes have always been numbered
             if p not in proc_codes:
                 proc_codes[p] = len(proc_codes)
-        self._chunks.append((np.asarray(starts, dtype=float), np.asarray(ends, dtype=float),
+        self._chunks.append([np.asarray(starts, dtype=float), np.asarray(ends, dtype=float),
                              np.array(list(map(f_codes.__getitem__, fs)), dtype=np.int32),
                              np.array(type_codes, dtype=np.int8),
                              np.array(list(map(proc_codes.__getitem__, procs)), dtype=np.int32),
-                             np.asarray(inv_index, dtype=np.int64), np.asarray(comp_index, dtype=np.int64)))
+                             np.asarray(inv_index, dtype=np.int64), np.asarray(comp_index, dtype=np.int64)])
 
     def finish(self) -> tuple[Pairs, list, list]:
         """(Pairs, fault periods, events). Ops still pending at the end count as info."""
@@ -215,11 +233,13 @@ class Scan:
                       [_TYPE_CODE["info"]] * len(open_), list(self.pending), [o[1] for o in open_],
                       np.full(len(open_), -1))
         self.pending, self.carry = {}, {}
-        cols = list(zip(*self._chunks)) if self._chunks else None
-        self._chunks = []
+        chunks, self._chunks = self._chunks, []
         dtypes = (float, float, np.int32, np.int8, np.int32, np.int64, np.int64)
-        arrays = [np.concatenate(c) if cols else np.zeros(0, dtype=d) for c, d in
-                  zip(cols or [None] * 7, dtypes)]
+        arrays = []
+        for k, d in enumerate(dtypes):   # column by column, each column's pieces freed once joined
+            arrays.append(np.concatenate([c[k] for c in chunks]) if chunks else np.zeros(0, dtype=d))
+            for c in chunks:
+                c[k] = None
         pairs = Pairs(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], list(self.f_codes),
                       list(self.proc_codes), bool(self.has_time), arrays[5], arrays[6])
         periods, events = self.nemesis.finish()
