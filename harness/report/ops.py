@@ -4,6 +4,7 @@ and the ops an anomaly refers to.
 from __future__ import annotations
 
 import functools
+from array import array
 import operator
 import re
 from collections.abc import Mapping
@@ -128,6 +129,16 @@ def is_client(op) -> bool:
     return op.get("process") != "nemesis"
 
 
+# The pair columns as they grow: typed arrays, which realloc extends in place (mremap), so a long
+# history's columns never exist twice and leave no trail of small blocks behind.
+COLUMNS = (np.float64, np.float64, np.int32, np.int8, np.int32, np.int64, np.int64)
+_TYPECODES = ("d", "d", "i", "b", "i", "q", "q")
+
+
+def _columns() -> list:
+    return [array(code) for code in _TYPECODES]
+
+
 class Scan:
     """Everything the report needs from the whole history, gathered in one pass over its chunks:
     the client ops paired (Pairs), fault periods and one-off nemesis events. Feed it every chunk in
@@ -141,7 +152,7 @@ class Scan:
         self.carry: dict = {}              # position of an invoke open across chunks -> (t, index, f)
         self.nemesis = _Nemesis()
         self.on_client = on_client         # called as on_client(op, position) for each client op
-        self._chunks = []
+        self._cols = _columns()
         self.f_codes: dict = {}
         self.proc_codes: dict = {}
 
@@ -216,11 +227,10 @@ class Scan:
         for p in dict.fromkeys(procs):   # in order of first completion, as the lanes have always been numbered
             if p not in proc_codes:
                 proc_codes[p] = len(proc_codes)
-        self._chunks.append([np.asarray(starts, dtype=float), np.asarray(ends, dtype=float),
-                             np.array(list(map(f_codes.__getitem__, fs)), dtype=np.int32),
-                             np.array(type_codes, dtype=np.int8),
-                             np.array(list(map(proc_codes.__getitem__, procs)), dtype=np.int32),
-                             np.asarray(inv_index, dtype=np.int64), np.asarray(comp_index, dtype=np.int64)])
+        for col, values, dtype in zip(self._cols, (starts, ends, list(map(f_codes.__getitem__, fs)), type_codes,
+                                                   list(map(proc_codes.__getitem__, procs)), inv_index, comp_index),
+                                      COLUMNS):
+            col.frombytes(np.asarray(values, dtype=dtype).tobytes())
 
     def finish(self) -> tuple[Pairs, list, list]:
         """(Pairs, fault periods, events). Ops still pending at the end count as info."""
@@ -233,13 +243,8 @@ class Scan:
                       [_TYPE_CODE["info"]] * len(open_), list(self.pending), [o[1] for o in open_],
                       np.full(len(open_), -1))
         self.pending, self.carry = {}, {}
-        chunks, self._chunks = self._chunks, []
-        dtypes = (float, float, np.int32, np.int8, np.int32, np.int64, np.int64)
-        arrays = []
-        for k, d in enumerate(dtypes):   # column by column, each column's pieces freed once joined
-            arrays.append(np.concatenate([c[k] for c in chunks]) if chunks else np.zeros(0, dtype=d))
-            for c in chunks:
-                c[k] = None
+        arrays = [np.frombuffer(col, dtype=dtype) for col, dtype in zip(self._cols, COLUMNS)]   # no copies
+        self._cols = _columns()
         pairs = Pairs(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], list(self.f_codes),
                       list(self.proc_codes), bool(self.has_time), arrays[5], arrays[6])
         periods, events = self.nemesis.finish()

@@ -11,6 +11,7 @@ line is often cut). An op without `index` gets its position, as the report has a
 from __future__ import annotations
 
 import contextlib
+from array import array
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +113,7 @@ class HistoryFile:
     def chunks(self, envelopes: bool = False):
         """Yield a Chunk per ~4 MB of the file, recording where each op starts. envelopes: chunks
         of envelopes where the parser allows (a chunk with a damaged line comes as whole ops)."""
-        offsets, indexes = [], []
+        offsets, indexes = array("q"), []   # offsets grow in place (see ops.COLUMNS)
         dense = True             # every op's index is its position (so no index array is kept)
         n, bad = 0, 0
         with open(self.path, "rb") as f:
@@ -125,13 +126,13 @@ class HistoryFile:
                 starts = start + np.cumsum(lens) - lens
                 chunk = self._envelopes(raws, n) if envelopes else None
                 if chunk is not None:
-                    offsets.append(starts)
+                    offsets.frombytes(starts.tobytes())
                 else:
                     ops, keep, bad = self._whole_ops(raws, lineno, bad)
                     for j, op in enumerate(ops, n):
                         op.setdefault("index", j)
                     chunk = Chunk(n, ops=ops)
-                    offsets.append(starts[keep] if len(keep) != len(raws) else starts)
+                    offsets.frombytes((starts[keep] if len(keep) != len(raws) else starts).tobytes())
                 m = len(chunk)
                 index = chunk.columns()[3]
                 if dense and index != list(range(n, n + m)):
@@ -145,7 +146,7 @@ class HistoryFile:
                 lineno += len(raws)
         if bad > MAX_NOTED:
             self.problems.append(f"{self.path.name}: {bad} damaged lines skipped in all")
-        self._offsets = np.concatenate(offsets) if offsets else np.zeros(0, dtype=np.int64)
+        self._offsets = np.frombuffer(offsets, dtype=np.int64)
         self._indexes = np.concatenate(indexes) if not dense else None
         self.scanned = True
 
