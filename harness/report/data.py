@@ -242,5 +242,10 @@ def load_run(run_dir) -> Run:
     if not has_results:
         problems.append("results.json: missing (the run did not finish checking); verdict unknown")
         results = {"valid": "unknown", "error": "the run did not finish checking (no results.json)"}
+    for field in ("anomaly_types", "not", "also_not"):   # lists of names: anything else is dropped
+        names = results.get(field)
+        if names is not None and (type(names) is not list or any(type(t) is not str for t in names)):
+            problems.append(f"results.json: {field!r} is not a list of names; ignored")
+            results[field] = [t for t in names if type(t) is str] if type(names) is list else []
     ops = open_history(run_dir, problems)
     return Run(run_dir, results, spec, ops, problems, has_results)

@@ -214,3 +214,14 @@ def test_a_graph_planted_in_explanations_is_not_inlined(tmp_path, monkeypatch):
         '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>')
     page = write_report(run).read_text()
     assert unescaped(page) == [] and 'class="cycle-graph"' in page
+
+
+@pytest.mark.parametrize("field, bad", [("anomaly_types", [1, "G-single"]), ("anomaly_types", {"a": 1}),
+                                        ("not", [[1]]), ("also_not", "serializable")])
+def test_a_list_of_names_that_is_not_one_is_dropped_with_a_problem(tmp_path, field, bad):
+    run = make_run_dir(tmp_path / "run", n_ops=300)
+    results = json.loads((run / "results.json").read_text())
+    results[field] = bad
+    (run / "results.json").write_text(json.dumps(results))
+    page = write_report(run).read_text()      # was: TypeError in meaning() / an unhashable lookup
+    assert f"{field}&#x27; is not a list of names" in page or f"{field}' is not a list of names" in page
