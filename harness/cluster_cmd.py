@@ -6,8 +6,7 @@ from pathlib import Path
 
 from harness import cluster as cl
 from harness.cluster import state
-from harness.cluster.dbs import template
-from harness.errors import ClusterError, UsageError
+from harness.errors import UsageError
 
 
 def parse_knobs(pairs) -> dict:
@@ -87,7 +86,7 @@ def cmd_cleanup(args) -> int:
     live = {} if args.force else {r["name"]: (r, pid) for r in cl.list_clusters() if (pid := state.live_owner(r))}
     for name, (_, pid) in sorted(live.items()):
         print(f"skipped cluster {name}: its run (pid {pid}) is still alive (--force removes it anyway)")
-    removed = _remove_all_but(live) if live else cl.cleanup_all(caches=True)
+    removed = cl.cleanup_all(caches=True, keep=set(live))
     print(f"removed {len(removed)} cluster(s)" + (f": {', '.join(removed)}" if removed else ""))
     from nemesis.cleanup import cleanup_remembered  # delayers outside any namespace (docker backend)
     for line in cleanup_remembered(keep_netns=_netns_of(r for r, _ in live.values())):
@@ -103,23 +102,6 @@ def cmd_cleanup(args) -> int:
         for line in cleanup_docker():
             print(f"removed {line}")
     return 0
-
-
-def _remove_all_but(live: dict) -> list[str]:
-    """cl.cleanup_all(caches=True) minus the clusters in `live`."""
-    removed, failed = [], []
-    for record in cl.list_clusters():
-        if record["name"] in live:
-            continue
-        try:
-            cl.down(record["name"])
-            removed.append(record["name"])
-        except (UsageError, OSError) as e:
-            failed.append(f"{record['name']}: {e}")
-    if failed:
-        raise ClusterError("cleanup incomplete: " + "; ".join(failed))
-    template.remove_all()  # under the template lock: a live run may be seeding a node right now
-    return removed
 
 
 def _netns_of(records) -> set[str]:

@@ -87,14 +87,16 @@ def _destroy(record: dict) -> None:
     state.remove(record["name"])
 
 
-def cleanup_all(caches: bool = False) -> list[str]:
-    """Remove every cluster this state dir ever recorded (works after the harness was SIGKILLed);
-    with caches=True also the cached initialised data dirs.
+def cleanup_all(caches: bool = False, keep=()) -> list[str]:
+    """Remove every cluster this state dir ever recorded (works after the harness was SIGKILLed),
+    except those named in `keep`; with caches=True also the cached initialised data dirs.
 
     Returns the names removed. Raises ClusterError naming the ones that could not be removed.
     """
     removed, failed = [], []
     for record in state.all_records():
+        if record.get("name") in keep:
+            continue
         try:
             _destroy(record)
             removed.append(record["name"])
@@ -107,7 +109,7 @@ def cleanup_all(caches: bool = False) -> list[str]:
             if time.time() - stale.stat().st_mtime > 60:  # not one being written right now
                 stale.unlink()
     if caches:
-        template.remove_all()
+        template.remove_all()  # under the template lock: a kept cluster's run may be seeding a node
         with contextlib.suppress(OSError):
             state.data_root().rmdir()  # only when empty: other state dirs' clusters may live there
     return removed
