@@ -154,14 +154,11 @@ def save(record: dict) -> None:
         os.unlink(tmp)  # this name is this thread's alone: a leftover of a killed harness with our PID
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w") as f:
-            fd = None
+        with os.fdopen(fd, "w") as f:   # closes fd
+            os.fchmod(f.fileno(), 0o600)  # the umask may have narrowed 0600 only
             f.write(json.dumps(record, indent=1, sort_keys=True))
         os.replace(tmp, path)
     except BaseException:
-        if fd is not None:
-            os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
