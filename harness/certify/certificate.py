@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from checkers.exposure import rule_of_three
+from harness.certify import rc
 from harness.certify.matrix import Matrix
 from harness.certify.verdict import (
     INCONCLUSIVE, NOT_EXERCISED, SAFE, UNSAFE, cell_verdict, exposure_totals, risks_of, run_outcome, short_of)
@@ -24,7 +25,17 @@ MEANING = {
 }
 
 
-def build(matrix: Matrix, results: dict[str, list[dict]], seconds: float) -> dict:
+RC_HEAD = "READ COMMITTED through the load balancer (Camunda's condition)"
+RC_MEANING = ("the probe played Hermitage's G0, G1a, G1b, G1c, OTV and the engine's rev-cas, for-update and "
+              "unique-insert with two sessions where this routing puts two engines: 'yes' means every one was "
+              "prevented as on one READ COMMITTED database. Camunda requires this; it is not enough: a replica "
+              "that is behind still reads committed data, so a SAFE needs the runs as well")
+
+
+def build(matrix: Matrix, results: dict[str, list[dict]], seconds: float, probes: dict | None = None) -> dict:
+    """`probes`: cluster_key -> the probe's dict for that topology (harness.certify.rc)."""
+    probes = probes or {}
+    topology_ids = {key: f"{json.loads(key)[0]}-{i}" for i, key in enumerate(probes, 1)}
     rows = []
     for cell in matrix.cells:
         runs = results.get(cell.name, [])
@@ -41,6 +52,8 @@ def build(matrix: Matrix, results: dict[str, list[dict]], seconds: float) -> dic
             "exposure": {r.name: totals.get(r.name, 0) for r in risks} if totals else {},
             "evidence": evidence(verdict, runs, risks, totals, matrix.min_exposure) + lag_text(runs),
             "lag_p99_ms": _worst_lag(runs),
+            "rc": rc.column(probes.get(cell.cluster_key), cell.routing),
+            "probe": topology_ids.get(cell.cluster_key),
             "run_reports": [{"test": r.get("test"), "outcome": run_outcome(r), "workload": r.get("workload"),
                              "faults": "+".join(r.get("nemesis") or []) or "no fault",
                              "run_dir": r.get("run_dir"), "error": r.get("error"),
@@ -48,7 +61,8 @@ def build(matrix: Matrix, results: dict[str, list[dict]], seconds: float) -> dic
         })
     return {"matrix": matrix.name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(seconds, 1), "time_limit": matrix.time_limit, "runs_per_cell": matrix.runs,
-            "min_exposure": matrix.min_exposure, "rows": rows, "question": QUESTION, "answer": answer(rows)}
+            "min_exposure": matrix.min_exposure, "rows": rows, "question": QUESTION, "answer": answer(rows),
+            "probes": {topology_ids[key]: d for key, d in probes.items()}}
 
 
 def _worst_lag(runs: list[dict]) -> float | None:
@@ -138,6 +152,11 @@ def answer(rows: list[dict]) -> str:
         parts.append("Yes, as far as these runs show, on " + "; ".join(
             f"{r['title']} ({r['evidence']})" for r in by[SAFE])
             + ": every run kept the saved state, whichever machine served the user.")
+        failing = [r for r in by[SAFE] if (r.get("rc") or {}).get("equivalent") is False]
+        if failing:
+            parts.append("But the probe reproduced anomalies one READ COMMITTED database prevents on " + "; ".join(
+                f"{r['title']} ({r['rc']['text']})" for r in failing)
+                + ": that is outside Camunda's support condition, although these runs did not hit it.")
     if by[NOT_EXERCISED]:
         parts.append("Not established on " + "; ".join(f"{r['title']} ({r['evidence']})" for r in by[NOT_EXERCISED])
                      + ": no violation, but the danger was not tried often enough.")
@@ -164,6 +183,10 @@ def write(cert: dict, store: str) -> str:
         out = out.with_name(f"{cert['matrix']}-{stamp}-{n}")
         n += 1
     out.mkdir(parents=True)
+    from harness.probe.render import write as write_probe
+    for topology, probe in cert.get("probes", {}).items():
+        if not probe.get("error"):
+            write_probe(probe, out / topology)  # <topology>/probe.html, linked from the column
     (out / "certificate.json").write_text(json.dumps(cert, indent=2, default=str))
     (out / "certificate.md").write_text(markdown(cert, out))
     (out / "certificate.html").write_text(to_html(cert, out))
@@ -185,10 +208,18 @@ def _run_label(run: dict) -> str:
     return f"{run.get('workload') or 'run'}, {run.get('faults') or 'no fault'}: {run['outcome'].lower()}"
 
 
+def _rc_text(row: dict) -> str:
+    return (row.get("rc") or {}).get("text") or "not probed"
+
+
+def _rc_short(row: dict) -> str:
+    return {True: "yes", False: "NO"}.get((row.get("rc") or {}).get("equivalent"), "-")
+
+
 def table(cert: dict) -> str:
-    """The terminal table: architecture, verdict, findings, runs, ops."""
-    head = ("architecture", "verdict", "violations", "runs", "ops")
-    rows = [(r["title"], r["verdict"], _fit(r["violations"], 60), str(r["runs"]), str(r["ops"]))
+    """The terminal table: architecture, verdict, findings, READ COMMITTED, runs, ops."""
+    head = ("architecture", "verdict", "violations", "RC", "runs", "ops")
+    rows = [(r["title"], r["verdict"], _fit(r["violations"], 60), _rc_short(r), str(r["runs"]), str(r["ops"]))
             for r in cert["rows"]]
     widths = [max(len(x[i]) for x in [head, *rows]) for i in range(len(head))]
     fmt = lambda cols: "  ".join(c[:w].ljust(w) for c, w in zip(cols, widths)).rstrip()
@@ -212,15 +243,18 @@ def markdown(cert: dict, out: Path) -> str:
              f"{cert['time_limit']:g} s each, {cert['seconds']:.0f} s in all; machines connected by "
              f"{', '.join(sorted({r['network'] for r in cert['rows']}))} (see `--network`).", "",
              f"**{cert['question']}** {cert['answer']}", "",
-             "| architecture | verdict | violations | evidence | allowed anomalies seen | runs | ops | reports |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"| architecture | verdict | violations | evidence | {RC_HEAD} | allowed anomalies seen | runs | ops "
+             "| reports |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in cert["rows"]:
         links = " ".join(f"[{_run_label(run)}]({link})" for run in r["run_reports"]
                          if (link := _report_link(run, out)))
+        probe = f" [probe]({r['probe']}/probe.html)" if r.get("probe") and r["probe"] in cert.get("probes", {}) \
+            and not cert["probes"][r["probe"]].get("error") else ""
         lines.append(f"| {r['title']} | **{r['verdict']}** | {', '.join(r['violations']) or '-'} | "
-                     f"{r['evidence']} | {', '.join(r['context']) or '-'} | {r['runs']} | {r['ops']} | "
-                     f"{links or '-'} |")
-    lines += ["", *(f"- **{v}**: {m}" for v, m in MEANING.items())]
+                     f"{r['evidence']} | {_rc_text(r)}{probe} | {', '.join(r['context']) or '-'} | {r['runs']} | "
+                     f"{r['ops']} | {links or '-'} |")
+    lines += ["", *(f"- **{v}**: {m}" for v, m in MEANING.items()), f"- **{RC_HEAD}**: {RC_MEANING}"]
     errors = [(r["title"], run) for r in cert["rows"] for run in r["run_reports"] if run["error"]]
     if errors:
         lines += ["", "## Runs without a verdict", *(f"- {t}: {run['test']}: {run['error']}" for t, run in errors)]
@@ -229,6 +263,10 @@ def markdown(cert: dict, out: Path) -> str:
 
 def to_html(cert: dict, out: Path) -> str:
     e = html.escape
+
+    def probe_link(r):
+        probe = cert.get("probes", {}).get(r.get("probe") or "")
+        return f' <a href="{e(r["probe"])}/probe.html">probe</a>' if probe and not probe.get("error") else ""
     color = {SAFE: "#1a7f37", UNSAFE: "#cf222e", INCONCLUSIVE: "#9a6700", NOT_EXERCISED: "#9a6700"}
     body = []
     for r in cert["rows"]:
@@ -240,15 +278,17 @@ def to_html(cert: dict, out: Path) -> str:
             f"{', ' + e(json.dumps(r['knobs'])) if r['knobs'] else ''}</small></td>"
             f"<td style='color:{color[r['verdict']]};font-weight:bold'>{r['verdict']}</td>"
             f"<td>{e(', '.join(r['violations']) or '-')}</td><td>{e(r['evidence'])}</td>"
+            f"<td>{e(_rc_text(r))}{probe_link(r)}</td>"
             f"<td>{e(', '.join(r['context']) or '-')}</td>"
             f"<td>{r['runs']}</td><td>{r['ops']}</td><td>{links or '-'}</td></tr>")
-    legend = "".join(f"<li><b>{v}</b>: {e(m)}</li>" for v, m in MEANING.items())
+    legend = "".join(f"<li><b>{e(v)}</b>: {e(m)}</li>" for v, m in [*MEANING.items(), (RC_HEAD, RC_MEANING)])
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Certificate {e(cert['matrix'])}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:.4em;vertical-align:top}}</style></head><body>
 <h1>Certificate: {e(cert['matrix'])}</h1>
 <p><b>{e(cert['question'])}</b> {e(cert['answer'])}</p>
-<table><tr><th>architecture</th><th>verdict</th><th>violations</th><th>evidence</th><th>allowed anomalies seen</th>
+<table><tr><th>architecture</th><th>verdict</th><th>violations</th><th>evidence</th><th>{e(RC_HEAD)}</th>
+<th>allowed anomalies seen</th>
 <th>runs</th><th>ops</th><th>run reports</th></tr>{''.join(body)}</table>
 <ul>{legend}</ul><p><small>Issued {e(cert['created'])}; {cert['seconds']:.0f} s in all.</small></p>
 </body></html>

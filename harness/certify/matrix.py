@@ -128,6 +128,7 @@ class Matrix:
     runs: int = 1
     min_exposure: int = 50   # a SAFE needs every risk of the topology exercised this often
     budget: float = 0.0      # seconds per cell: keep running fresh seeds until a violation or spent
+    probe: bool = True       # the READ COMMITTED probe once per topology (harness.certify.rc)
 
 
 def profile(name: str) -> Matrix:
@@ -175,13 +176,13 @@ def load_matrix(path: str) -> Matrix:
     dup = {n for n in names if names.count(n) > 1}
     if dup:
         raise UsageError(f"{path}: duplicate cell name(s) {', '.join(sorted(dup))}")
-    extra = set(data) - {"cell", "time_limit", "runs", "name", "min_exposure", "budget"}
+    extra = set(data) - {"cell", "time_limit", "runs", "name", "min_exposure", "budget", "probe"}
     if extra:
         raise UsageError(f"{path}: unknown top-level field(s) {', '.join(sorted(extra))}")
     m = Matrix(str(data.get("name") or p.stem), cells)
     if "time_limit" in data:
         m.time_limit = data["time_limit"]
-    for key in ("runs", "min_exposure", "budget"):
+    for key in ("runs", "min_exposure", "budget", "probe"):
         if key in data:
             setattr(m, key, data[key])
     return m

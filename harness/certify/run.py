@@ -4,7 +4,8 @@ Cells that share a topology (db, nodes, backend, knobs) share one running cluste
 up once, each run starts on fresh data (the runner calls `cluster.reset_data()`), and it is torn
 down before the next topology so that only one cluster uses the machine at a time. A run that
 errors is recorded as INCONCLUSIVE evidence, never dropped; if the cluster is no longer whole
-after it, the cluster is rebuilt for the next run.
+after it, the cluster is rebuilt for the next run. Before a topology's first run the probe
+(harness.certify.rc) asks it, in seconds, whether it behaves like READ COMMITTED across its nodes.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import logging
 import time
 from itertools import groupby
 
-from harness.certify import certificate
+from harness.certify import certificate, rc
 from harness.certify.matrix import Cell, Matrix, fault_names
 from harness.certify.verdict import INCONCLUSIVE, UNSAFE, cell_verdict, risks_of, run_outcome
 from harness.errors import UsageError
@@ -59,16 +60,22 @@ def certify(matrix: Matrix, store: str = "store", seed: int = 1, echo=print) -> 
     if not isinstance(matrix.budget, (int, float)) or isinstance(matrix.budget, bool) \
             or not 0 <= matrix.budget <= 7 * 86400:
         raise UsageError(f"budget must be a number of seconds >= 0, not {matrix.budget!r}")
+    if not isinstance(matrix.probe, bool):
+        raise UsageError(f"probe must be true or false, not {matrix.probe!r}")
     runs = plan(matrix, store, seed)
     for _, spec in runs:
         spec.validate()  # every bad cell is reported before any cluster is built
     started = time.monotonic()
     results: dict[str, list[dict]] = {c.name: [] for c in matrix.cells}
     counter = {"done": 0, "seed": seed + len(runs)}
-    for _, group in groupby(runs, key=lambda cs: cs[0].cluster_key):
+    probes: dict[str, dict] = {}
+    for key, group in groupby(runs, key=lambda cs: cs[0].cluster_key):
         holder = {"cluster": None}
         try:
-            for cell, specs in groupby(list(group), key=lambda cs: cs[0].name):
+            group = list(group)
+            if matrix.probe:
+                probes[key] = _probe(group[0][0], holder, echo)
+            for cell, specs in groupby(group, key=lambda cs: cs[0].name):
                 specs = [spec for _, spec in specs]
                 cell = next(c for c in matrix.cells if c.name == cell)
                 t_cell = time.monotonic()
@@ -86,7 +93,7 @@ def certify(matrix: Matrix, store: str = "store", seed: int = 1, echo=print) -> 
         finally:
             if holder["cluster"] is not None:
                 _teardown(holder["cluster"])
-    cert = certificate.build(matrix, results, seconds=time.monotonic() - started)
+    cert = certificate.build(matrix, results, seconds=time.monotonic() - started, probes=probes)
     out = certificate.write(cert, store)
     return cert, out
 
@@ -108,6 +115,18 @@ def _run_and_record(cell, spec, holder, results, counter, planned, echo) -> None
     if result.get("error") and not _healthy(holder["cluster"]):
         _teardown(holder["cluster"])
         holder["cluster"] = None
+
+
+def _probe(cell, holder, echo) -> dict:
+    """The topology's READ COMMITTED probe, on the cluster its runs will use (brought up here)."""
+    if holder["cluster"] is None:
+        holder["cluster"], error = _bring_up(cell)
+        if holder["cluster"] is None:
+            return {"error": error}
+    result = rc.probe_topology(holder["cluster"])
+    knobs = ", ".join(f"{k}={v}" for k, v in sorted(cell.knobs.items())) or "defaults"
+    echo(f"probe {cell.db} ({knobs}), {result.get('seconds', 0):g} s: {rc.summary(result)}")
+    return result
 
 
 def _bring_up(cell: Cell):

@@ -130,20 +130,28 @@ def probe(cluster, isolations=None, tests=None, block_timeout: float = 0.3, op_t
                        block_timeout=block_timeout, notes=notes)
 
 
-def rc_equivalent(result) -> tuple[bool, list]:
-    """Is the topology equivalent to one READ COMMITTED server through the load balancer? Every
-    read-committed row (every placement, at once and settled) must prevent every RC_REQUIRED test.
-    Returns (yes, reasons), reasons like "for-update occurs at n1/n2, n1/n3"."""
+def rc_failures(result) -> dict | None:
+    """{(test, outcome): [placement, ...]} for every RC_REQUIRED test a read-committed row did not
+    prevent; None when read committed was not probed."""
     rows = [r for r in _rows(result) if r["isolation"] == "read-committed"]
     if not rows:
-        return False, ["read-committed was not probed"]
+        return None
     failing = {}
     for r in rows:
         for test in RC_REQUIRED:
             outcome = r["results"].get(test)
             if outcome is not None and outcome not in PREVENTED:
-                where = r["placement"] + (" settled" if r["settled"] else "")
-                failing.setdefault((test, outcome), []).append(where)
+                failing.setdefault((test, outcome), []).append(r["placement"] + (" settled" if r["settled"] else ""))
+    return failing
+
+
+def rc_equivalent(result) -> tuple[bool, list]:
+    """Is the topology equivalent to one READ COMMITTED server through the load balancer? Every
+    read-committed row (every placement, at once and settled) must prevent every RC_REQUIRED test.
+    Returns (yes, reasons), reasons like "for-update occurs at n1/n2, n1/n3"."""
+    failing = rc_failures(result)
+    if failing is None:
+        return False, ["read-committed was not probed"]
     reasons = [f"{test} {outcome} at {', '.join(wheres)}" for (test, outcome), wheres in failing.items()]
     return not reasons, reasons
 

@@ -65,6 +65,13 @@ def test_small_matrix_certifies(tmp_path, capsys):
     assert "rule of three" in rows["single-rc"]["evidence"]
     assert "times of 20 needed" in rows["single-unprovoked"]["evidence"]
     assert rows["mm-rr"]["evidence"].startswith("first violation in run 1 of 1")
+    # the READ COMMITTED column: one probe per topology, read for each cell's placements
+    assert set(cert["probes"]) == {"mariadb-1", "mariadb-mm-2"}, cert["probes"].keys()
+    assert all(rows[c]["rc"]["equivalent"] is True for c in ("single-rc", "single-serializable")), rows
+    assert rows["mm-rr"]["rc"]["equivalent"] is False
+    assert any("for-update" in r.split(":")[0] and "occurs at n1/n2" in r
+               for r in rows["mm-rr"]["rc"]["reasons"]), rows["mm-rr"]
+    assert (cert_dir / "mariadb-mm-2" / "probe.html").is_file()
     mm = next(r for r in cert["rows"] if r["cell"] == "mm-rr")
     assert mm["violations"] and mm["ops"] > 0
     assert cert["answer"].startswith("No, not on MariaDB master-master, round-robin, 1 s replication delay")
@@ -104,4 +111,10 @@ def test_quick_profile_gives_its_verdicts(tmp_path, capsys):
     for unsafe in ("galera-rr", "mm-local", "pg-standby-async"):
         assert rows[unsafe]["evidence"].startswith("first violation in run"), rows[unsafe]
     assert "stale-resume" in rows["pg-standby-async"]["violations"]
+    # Camunda's condition, probed once per topology: necessary, and the standby shows it is not sufficient
+    rc = {c: r["rc"]["equivalent"] for c, r in rows.items()}
+    assert rc == {"mariadb-rc": True, "galera-primary": True, "galera-rr": False, "mm-local": False,
+                  "pg-standby-async": True}, {c: r["rc"]["text"] for c, r in rows.items()}
+    for no in ("galera-rr", "mm-local"):
+        assert any("for-update" in r.split(":")[0] for r in rows[no]["rc"]["reasons"]), rows[no]["rc"]
     assert all(r["network"] == "lan" for r in cert["rows"]) and "network lan" in out
