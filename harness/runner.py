@@ -430,11 +430,16 @@ def measured_lag(summary) -> float | None:
 
 
 def check_run(run_dir: Path, workload, model: str) -> dict:
-    """The workload's checker over the run's history; checker crashes become valid='unknown'."""
-    from checkers.history import HistoryError, read_history
+    """The workload's checker over the run's history; checker crashes become valid='unknown'.
+
+    Through checkers.api.check_file: the checkers that stream (list-append, rw-register) never
+    hold the history as a list of op dicts (3.2 GB a million txns); the others read it whole
+    there, as workload.check would."""
+    from checkers.api import check_file
+    from checkers.history import HistoryError
     try:
-        history = read_history(Path(run_dir) / store.HISTORY)
-        return workload.check(history, model)
+        return check_file(Path(run_dir) / store.HISTORY, workload.checker or workload.name, model,
+                          **workload.check_opts())
     except HistoryError as e:
         return {"valid": "unknown", "anomaly_types": [], "anomalies": {}, "not": [], "also_not": [],
                 "stats": {}, "error": str(e)}
