@@ -3,6 +3,7 @@
 Public API (stable):
     check(history, workload, model="strict-serializable", **opts) -> result dict
     check_file(path, workload, model="strict-serializable", **opts) -> result dict
+        (path: .jsonl, .edn, or either gzipped; "history_note" says when a gzip stream was cut short)
     build_result(anomalies, model, stats, unknown_reason=None, **extra) -> result dict
     op_stats(history, f=None) -> {"txns", "ok", "fail", "info"}
     MAX_INSTANCES                 # how many instances of one anomaly type a result lists
@@ -95,4 +96,8 @@ def check_file(path, workload: str, model: str = "strict-serializable", **opts) 
         from checkers.history import read_history
         result = module.check(read_history(path), model=model, **opts)
     result["stats"]["seconds"] = round(time.perf_counter() - t0, 3)
+    from checkers.history import truncation_note
+    note = truncation_note(path)
+    if note:    # a compressed history cut short by a crash: checked as the whole lines before the cut
+        result["history_note"] = note
     return result

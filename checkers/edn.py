@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 
-from checkers.history import INT64_MAX, INT64_MIN, MAX_DEPTH, HistoryError, checked
+from checkers.history import INT64_MAX, INT64_MIN, MAX_DEPTH, HistoryError, checked, open_history
 
 _TOKEN = re.compile(r"""
     (?P<ws>[\s,]+)
@@ -186,8 +186,8 @@ def parse_edn(text, path="<edn>"):
 def read_edn_ops(path):
     """Yield (line, op) from a Jepsen history.edn (one map per form, or one vector of maps)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open_history(path) as f:
+            text = f.read().decode("utf-8")
     except UnicodeDecodeError as e:
         raise HistoryError(path, None, f"not UTF-8 text: {e}") from None
     forms = parse_edn(text, path)

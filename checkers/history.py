@@ -11,14 +11,24 @@ Public API (stable; other checkers and the runner depend on it):
     write_history(path, ops)
     line_of(history, position) -> int | None # the file line of history[position], when known
     fetch_lines(path, lines) -> {line: op}   # parse only those lines of a file
+    open_history(path) -> binary file        # the one opener: plain or gzip (by its magic bytes)
+    truncation_note(path) -> str | None      # set when a gzip history ended mid-stream (a crash)
+    GzipAppender(path)                       # a gzip history written as a run goes (see its doc)
+
+Every reader opens a history through open_history, so `history.jsonl.gz` reads as `history.jsonl`:
+decompressed as it streams, seekable (through decompressor snapshots every CHECKPOINT_BYTES), and a
+stream cut short by a crash reads as the whole lines before the cut, with truncation_note saying so.
 """
 from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import os
 import re
 import stat
+import threading
+import zlib
 from array import array
 
 import orjson
@@ -266,15 +276,175 @@ def refused_on_crash(path):
         raise crash
 
 
+# --- the one opener: plain or gzip -------------------------------------------------------------
+GZIP_MAGIC = b"\x1f\x8b"
+CHECKPOINT_BYTES = 4 << 20    # a decompressor snapshot (~45 KB) per 4 MB decompressed: seeks stay cheap
+_IN_BLOCK = 1 << 16
+_truncated: dict[str, tuple] = {}   # path -> ((size, mtime_ns), note) of the last cut-short read
+
+
+def truncation_note(path) -> str | None:
+    """The one-line note of the last read of `path` that found its gzip stream cut short (a crashed
+    run leaves one), while the file is unchanged since; None otherwise."""
+    seen = _truncated.get(str(path))
+    if seen is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return seen[1] if seen[0] == (st.st_size, st.st_mtime_ns) else None
+
+
+class _Gunzip(io.RawIOBase):
+    """The decompressed bytes of a gzip file (one or more members) as a seekable raw stream.
+
+    Only whole lines are returned while the stream goes on: the bytes after the last newline wait
+    for the rest of their line. At a clean end they are returned too; where the file ends inside
+    the stream (a SIGKILLed writer) they are dropped and truncation_note(path) says so.
+    Seeks restore the nearest decompressor snapshot before the target and read on from there.
+    """
+
+    def __init__(self, path, f):
+        self.path, self._raw = str(path), f
+        self._d = zlib.decompressobj(31)
+        self._out, self._outpos = b"", 0   # returnable bytes and how far they were returned
+        self._held = b""                   # decompressed bytes after the last newline
+        self._pos = 0                      # offset of the next byte returned
+        self._made = 0                     # bytes decompressed so far (returned, buffered or held)
+        self._lines = 0
+        self._end = False
+        self._points = [(0, 0, self._d.copy(), 0)]   # (decompressed offset, file offset, state, lines)
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def tell(self):
+        return self._pos
+
+    def close(self):
+        self._raw.close()
+        super().close()
+
+    def _error(self, e):
+        return HistoryError(self.path, None, f"not a readable gzip stream (after {self._lines} whole "
+                                             f"lines): {e}")
+
+    def _fill(self) -> bool:
+        """Decompress the next input block into self._out; False at the end of the stream."""
+        while not self._end:
+            data = self._raw.read(_IN_BLOCK)
+            if self._d.eof:              # a member ended: the next one (if any) starts a new stream
+                data = self._d.unused_data + data
+                if not data:
+                    return self._finish(clean=True)
+                self._d = zlib.decompressobj(31)
+            elif not data:
+                return self._finish(clean=False)
+            try:
+                out = self._d.decompress(data)
+            except zlib.error as e:
+                raise self._error(e) from None
+            self._made += len(out)
+            if not self._d.eof and self._made - self._points[-1][0] >= CHECKPOINT_BYTES:
+                self._points.append((self._made, self._raw.tell(), self._d.copy(), self._lines + out.count(b"\n")))
+            if out:
+                if self._held:
+                    out = self._held + out
+                k = out.rfind(b"\n") + 1
+                self._held = out[k:]
+                if k:
+                    self._out, self._outpos = out[:k] if k < len(out) else out, 0
+                    self._lines += self._out.count(b"\n")
+                    return True
+        return False
+
+    def _finish(self, clean: bool) -> bool:
+        self._end = True
+        if clean and self._held:         # a last line without its newline, the stream complete
+            self._out, self._outpos, self._held = self._held, 0, b""
+            return True
+        if not clean:
+            st = os.fstat(self._raw.fileno())
+            note = (f"{self.path}: the gzip stream ends early (a crashed run?); read the "
+                    f"{self._lines} whole lines before the cut")
+            _truncated[self.path] = ((st.st_size, st.st_mtime_ns), note)
+        self._held = b""
+        return False
+
+    def readinto(self, b):
+        if self._outpos >= len(self._out) and not self._fill():
+            return 0
+        n = min(len(b), len(self._out) - self._outpos)
+        b[:n] = self._out[self._outpos:self._outpos + n]
+        self._outpos += n
+        self._pos += n
+        return n
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        if whence == io.SEEK_CUR:
+            offset += self._pos
+        elif whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("a gzip history seeks from its start or the current position")
+        start = self._pos - self._outpos          # offset of self._out[0]
+        if start <= offset <= start + len(self._out):
+            self._outpos = offset - start
+            self._pos = offset
+            return offset
+        best = max((p for p in self._points if p[0] <= offset), key=lambda p: p[0])
+        if offset < self._pos or best[0] > self._made:   # behind us, or a snapshot saves reading
+            made, where, state, lines = best
+            self._raw.seek(where)
+            self._d, self._made, self._lines = state.copy(), made, lines
+            self._out, self._outpos, self._held, self._pos, self._end = b"", 0, b"", made, False
+        while self._pos < offset:
+            if self._outpos >= len(self._out) and not self._fill():
+                break
+            n = min(offset - self._pos, len(self._out) - self._outpos)
+            self._outpos += n
+            self._pos += n
+        return self._pos
+
+
+def is_gzip(path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def open_history(path):
+    """A history file opened for reading, as bytes: the one opener every reader uses. A gzip file
+    (known by its magic bytes, whatever its name) comes decompressed, buffered and seekable."""
+    _open_check(path)
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise HistoryError(path, None, f"cannot read: {e.strerror}") from None
+    if f.read(2) != GZIP_MAGIC:
+        f.seek(0)
+        return f
+    f.seek(0)
+    return io.BufferedReader(_Gunzip(path, f), buffer_size=1 << 20)
+
+
+def plain_name(path) -> str:
+    """The file name without a trailing .gz: what the content is (history.jsonl.gz -> .jsonl)."""
+    name = str(path)
+    return name[:-3] if name.endswith(".gz") else name
+
+
+
+
 def is_edn(path) -> bool:
     """EDN by extension, else by content: a JSON line starts with '{"', an EDN map with '{:'."""
-    name = str(path)
+    name = plain_name(path)
     if name.endswith(".edn"):
         return True
     if name.endswith((".jsonl", ".json")):
         return False
-    _open_check(path)
-    with open(path, "rb") as f:
+    with open_history(path) as f:
         head = f.read(4096).lstrip()
     return head.startswith((b"{:", b"[{:", b"[", b";")) and not head.startswith(b'[{"')
 
@@ -304,7 +474,7 @@ def iter_history(path):
         from checkers.edn import read_edn_ops
         yield from read_edn_ops(path)
         return
-    with open(path, "rb") as f:
+    with open_history(path) as f:
         yield from _jsonl_ops(path, f, 1, True)
 
 
@@ -322,7 +492,7 @@ def read_chunks(path, f=None, line0=1):
             pairs = list(iter_history(path))
             yield [op for _, op in pairs], 1, [ln for ln, _ in pairs]
             return
-        with open(path, "rb") as fh:
+        with open_history(path) as fh:
             yield from read_chunks(path, fh, 1)
         return
     loads = orjson.loads
@@ -356,7 +526,7 @@ def read_chunks(path, f=None, line0=1):
 
 def read_line(path, lineno) -> bytes:
     """The raw bytes of one line of a file (1-based), b"" past the end."""
-    with open(path, "rb") as f:
+    with open_history(path) as f:
         for i, raw in enumerate(f, 1):
             if i == lineno:
                 return raw
@@ -373,7 +543,7 @@ def fetch_lines(path, lines) -> dict:
         return {ln: op for ln, op in iter_history(path) if ln in want}
     out = {}
     last = max(want)
-    with open(path, "rb") as f:
+    with open_history(path) as f:
         for ln, raw in enumerate(f, 1):
             if ln in want:
                 out[ln] = checked(orjson.loads(raw), path, ln)
@@ -427,6 +597,50 @@ class HistoryWriter:
     def __exit__(self, *exc):
         self.close()
         return False
+
+
+class GzipAppender:
+    """A history written gzip-compressed as a run goes: the Recorder's file with --history-compress.
+
+    write(bytes) only queues (the workers call it under the recorder's lock and must not wait for
+    zlib); flush() compresses what is queued and ends it with a Z_SYNC_FLUSH, so the file then
+    holds a decodable prefix of whole lines; a SIGKILL between flushes loses only the ops since
+    the last one. close() ends the stream (Z_FINISH: CRC and length) and closes the file.
+    """
+
+    def __init__(self, path, level: int = 6):
+        self.path = str(path)
+        self._f = open(self.path, "ab")   # appending to an existing file adds a gzip member
+        self._z = zlib.compressobj(level, zlib.DEFLATED, 31)
+        self._queue: list[bytes] = []
+        self._lock = threading.Lock()      # guards the queue
+        self._zlock = threading.Lock()     # one compressor user at a time: flusher or close
+        self.closed = False
+
+    def write(self, data: bytes):
+        with self._lock:
+            self._queue.append(data)
+
+    def flush(self):
+        with self._zlock:
+            if not self.closed:
+                self._drain(zlib.Z_SYNC_FLUSH)
+
+    def _drain(self, mode):
+        with self._lock:
+            queued, self._queue = self._queue, []
+        if queued or mode == zlib.Z_FINISH:
+            self._f.write(self._z.compress(b"".join(queued)) + self._z.flush(mode))
+            self._f.flush()
+
+    def close(self):
+        with self._zlock:
+            if not self.closed:
+                self.closed = True
+                try:
+                    self._drain(zlib.Z_FINISH)
+                finally:
+                    self._f.close()
 
 
 def write_history(path, ops):

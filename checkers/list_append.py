@@ -43,7 +43,7 @@ from checkers.api import MAX_INSTANCES
 from checkers.explain import TxnExplainer, fmt_list
 from checkers.graph import (FAIL, INFO, NO_TIME, OK, RW, TYPE_CODE, WR, WW, DepGraph, TxnTable,
                             pack_row)
-from checkers.history import (HistoryError, fetch_lines, is_edn, no_gc, read_chunks, read_history,
+from checkers.history import (HistoryError, fetch_lines, is_edn, no_gc, open_history, read_chunks, read_history,
                               read_line, refused_on_crash, source_of, strict_ops,
                               validate_op)
 
@@ -835,7 +835,7 @@ def _stream_jsonl(an, path):
     The first blank line switches the rest of the file to the careful batch reader."""
     if not os.path.isfile(path):
         read_history(path)   # raises the right one-line error
-    with open(path, "rb") as f, refused_on_crash(path):
+    with open_history(path) as f, refused_on_crash(path):
         try:
             an.consume(strict_ops(path, f), 1, None, None)   # validated: exact types
         except orjson.JSONDecodeError as e:

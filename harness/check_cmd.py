@@ -20,7 +20,7 @@ def register(subparsers):
         "check", help="check a history file for isolation anomalies",
         description="Check a history (JSONL or Jepsen EDN) and prove anomalies with dependency cycles. "
                     "Exit 0 valid, 1 invalid under --model, 2 unknown or unusable input.")
-    p.add_argument("history", metavar="HISTORY", help="history.jsonl or history.edn")
+    p.add_argument("history", metavar="HISTORY", help="history.jsonl or history.edn (either may be gzipped)")
     p.add_argument("--workload", choices=WORKLOADS, default=None,
                    help="which checker (default: guessed from the ops: append -> list-append, "
                         "w -> rw-register, f read/write/cas -> cas-register)")
@@ -95,6 +95,8 @@ def run(args) -> int:
         result = check_file(args.history, workload, model, **opts)
     except HistoryError as e:
         raise UsageError(str(e)) from None
+    if result.get("history_note"):
+        print(f"harness check: note: {result['history_note']}", file=sys.stderr)
     if args.out:
         from checkers.render import write_explanations
         try:

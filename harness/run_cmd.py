@@ -44,6 +44,8 @@ def register(sub):
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML result")
     p.add_argument("--json", action="store_true", help="print results.json to stdout")
     p.add_argument("--no-progress", action="store_true", help="no live view on the terminal")
+    p.add_argument("--history-compress", action="store_true",
+                   help="write history.jsonl.gz (gzip, flushed as the run goes) instead of history.jsonl")
     p.set_defaults(func=cmd_run)
 
     a = sub.add_parser("analyze", help="re-check a stored run (rewrites results.json and the report)")
@@ -76,7 +78,8 @@ def spec_from_args(args) -> TestSpec:
                     final_time_limit=args.final_time_limit, concurrency=args.concurrency,
                     rate=args.rate, seed=args.seed, store=args.store, op_timeout=args.op_timeout,
                     model=args.model, knobs=parse_pairs(args.knob, "--knob"),
-                    workload_opts=parse_pairs(args.opt, "--opt"), name=args.name, network=args.network)
+                    workload_opts=parse_pairs(args.opt, "--opt"), name=args.name, network=args.network,
+                    history_compress=args.history_compress)
 
 
 def exit_code(results: dict) -> int:

@@ -52,9 +52,10 @@ class Recorder:
     """
 
     def __init__(self, path: Path, t0_ns: int, flush_every: float = 0.05):
-        from checkers.history import dumps_op
+        from checkers.history import GzipAppender, dumps_op
         self._dumps = dumps_op
-        self._f = open(path, "ab", buffering=4 << 20)
+        # a .gz history is compressed by the flusher thread, not by the workers (GzipAppender)
+        self._f = GzipAppender(path, level=1) if str(path).endswith(".gz") else open(path, "ab", buffering=4 << 20)
         self.t0 = t0_ns
         self.lock = threading.Lock()
         self.index = 0
@@ -313,7 +314,8 @@ def execute(spec: TestSpec, cluster, workload, run_dir: Path, live: bool | None 
     source = as_source(workload.generator(random.Random(f"{spec.seed}-generator")))
     router = Router(spec.routing, cluster.nodes, seed=spec.seed)
     pacer = Pacer(spec.rate, seed=spec.seed)
-    recorder = Recorder(run_dir / store.HISTORY, time.monotonic_ns())
+    recorder = Recorder(run_dir / (store.HISTORY_GZ if spec.history_compress else store.HISTORY),
+                        time.monotonic_ns())
     ctx = Context(spec, cluster, workload, router, recorder, source, pacer)
     errors: list[str] = []
     if forward is None:
@@ -430,11 +432,16 @@ def measured_lag(summary) -> float | None:
 
 
 def check_run(run_dir: Path, workload, model: str) -> dict:
-    """The workload's checker over the run's history; checker crashes become valid='unknown'."""
-    from checkers.history import HistoryError, read_history
+    """The workload's checker over the run's history; checker crashes become valid='unknown'.
+
+    Through checkers.api.check_file: the checkers that stream (list-append, rw-register) never
+    hold the history as a list of op dicts (3.2 GB a million txns); the others read it whole
+    there, as workload.check would."""
+    from checkers.api import check_file
+    from checkers.history import HistoryError
     try:
-        history = read_history(Path(run_dir) / store.HISTORY)
-        return workload.check(history, model)
+        return check_file(store.history_path(run_dir), workload.checker or workload.name, model,
+                          **workload.check_opts())
     except HistoryError as e:
         return {"valid": "unknown", "anomaly_types": [], "anomalies": {}, "not": [], "also_not": [],
                 "stats": {}, "error": str(e)}
@@ -566,7 +573,7 @@ def analyze(run_dir: Path, model: str | None = None, junit: str | None = None) -
     run_dir = Path(run_dir)
     if not (run_dir / store.TEST).is_file():
         raise UsageError(f"{run_dir}: not a run directory (no {store.TEST})")
-    if not (run_dir / store.HISTORY).is_file():
+    if not store.history_path(run_dir).is_file():
         raise UsageError(f"{run_dir}: no {store.HISTORY}")
     if (run_dir / store.RESULTS).exists() and not (run_dir / store.RESULTS).is_file():
         raise UsageError(f"{run_dir / store.RESULTS}: not a regular file")

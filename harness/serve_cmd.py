@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from harness.errors import UsageError
 
 VERDICTS = ("invalid", "valid", "unknown")
-RUN_FILES = ("results.json", "test.json", "history.jsonl")
+RUN_FILES = ("results.json", "test.json", "history.jsonl", "history.jsonl.gz")
 FILE_BLOCK = 1 << 20      # bytes a run's file is sent in
 REQUEST_TIMEOUT = 30  # seconds a client may take to send its request
 MAX_THREADS = 32      # requests served at once; more get 503 from one of REJECT_THREADS
@@ -413,6 +413,8 @@ class Handler(BaseHTTPRequestHandler):
         ctype = mimetypes.guess_type(target.name)[0] or "text/plain"
         if target.suffix in (".jsonl", ".log", ".dot", ".txt", ".edn"):
             ctype = "text/plain"
+        elif target.suffix == ".gz":   # history.jsonl.gz: the compressed file itself, to download
+            ctype = "application/gzip"
         if ctype.startswith("text/") or ctype in ("application/json", "image/svg+xml"):
             ctype += "; charset=utf-8"
         self.send_file(target, ctype, head=head)

@@ -54,6 +54,7 @@ class TestSpec:
     workload_opts: dict = dataclasses.field(default_factory=dict)  # workload knobs
     name: str | None = None           # test name in the store; None: derived
     network: str = "loopback"         # delay between the machines: loopback | lan | wan (nemesis.network)
+    history_compress: bool = False    # write history.jsonl.gz (gzip, flushed as the run goes)
 
     def __post_init__(self):
         if self.seed is None:
@@ -146,6 +147,7 @@ def _has_type(value, annotation: str) -> bool:
     """Whether a JSON value fits a field's annotation (as written above: str, float, int | None, ...)."""
     for t in annotation.split(" | "):
         if (t == "None" and value is None) or (t == "str" and isinstance(value, str)) \
+                or (t == "bool" and type(value) is bool) \
                 or (t == "int" and type(value) is int) or (t == "dict" and isinstance(value, dict)) \
                 or (t == "float" and type(value) in (int, float)) \
                 or (t == "list[str]" and (isinstance(value, str) or (

@@ -1,6 +1,6 @@
 """The store: where runs live. `store/<test-name>/<YYYYmmddTHHMMSS>/` + `store/latest` -> newest run.
 
-Files in a run dir (DESIGN.md): history.jsonl, results.json, test.json, harness.log, the report.
+Files in a run dir (DESIGN.md): history.jsonl (or history.jsonl.gz), results.json, test.json, harness.log, the report.
 """
 from __future__ import annotations
 
@@ -11,9 +11,17 @@ import time
 from pathlib import Path
 
 HISTORY = "history.jsonl"
+HISTORY_GZ = "history.jsonl.gz"   # with --history-compress
 RESULTS = "results.json"
 TEST = "test.json"
 LOG = "harness.log"
+
+
+def history_path(run_dir) -> Path:
+    """The run's history file: history.jsonl, or history.jsonl.gz when the run compressed it (the
+    plain one when neither exists, for the message that says it is missing)."""
+    gz = Path(run_dir) / HISTORY_GZ
+    return gz if gz.exists() and not (Path(run_dir) / HISTORY).exists() else Path(run_dir) / HISTORY
 
 
 def safe_name(name: str) -> str:

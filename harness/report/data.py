@@ -213,7 +213,8 @@ def read_json(path: Path, problems: list[str]) -> dict:
 def open_history(run_dir: Path, problems: list[str]):
     """The run's history, not yet read: a HistoryFile over history.jsonl (streamed once by the
     report, then read op by op), or history.edn read whole (Jepsen's EDN files are small)."""
-    jsonl = run_dir / "history.jsonl"
+    from harness.store import history_path
+    jsonl = history_path(run_dir)      # history.jsonl or history.jsonl.gz
     if jsonl.exists():
         return HistoryFile(jsonl, problems)
     edn = run_dir / "history.edn"
@@ -235,7 +236,7 @@ def load_run(run_dir) -> Run:
     problems: list[str] = []
     results = read_json(run_dir / "results.json", problems)
     spec = read_json(run_dir / "test.json", problems)
-    has_history = (run_dir / "history.jsonl").exists() or (run_dir / "history.edn").exists()
+    has_history = any((run_dir / f).exists() for f in ("history.jsonl", "history.jsonl.gz", "history.edn"))
     if not results and not spec and not has_history:
         raise ReportError(f"{run_dir}: no results.json, test.json or history.jsonl")
     has_results = bool(results)

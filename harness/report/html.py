@@ -412,7 +412,7 @@ class Page:
                 rows.append(f"<tr><th>version: {_e(k)}</th><td>{_e(_short(v, 200))}</td></tr>")
         elif versions:
             rows.append(f"<tr><th>versions</th><td>{_e(_short(versions, 400))}</td></tr>")
-        files = [f for f in ("history.jsonl", "results.json", "test.json", "harness.log")
+        files = [f for f in ("history.jsonl", "history.jsonl.gz", "results.json", "test.json", "harness.log")
                  if (run.dir / f).exists()]
         if (run.dir / "explanations").is_dir():
             files += [f"explanations/{p.name}" for p in sorted((run.dir / "explanations").glob("*.txt"))]

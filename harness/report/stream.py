@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from checkers.history import open_history, truncation_note
+
 CHUNK_BYTES = 4 << 20
 MAX_NOTED = 3           # damaged lines named one by one; beyond that only counted
 CACHE = 50_000          # parsed ops kept for repeated lookups (the page asks for some ops often)
@@ -116,7 +118,7 @@ class HistoryFile:
         offsets, indexes = array("q"), []   # offsets grow in place (see ops.COLUMNS)
         dense = True             # every op's index is its position (so no index array is kept)
         n, bad = 0, 0
-        with open(self.path, "rb") as f:
+        with open_history(self.path) as f:
             start, lineno = 0, 1
             while True:
                 raws = f.readlines(CHUNK_BYTES)
@@ -146,6 +148,9 @@ class HistoryFile:
                 lineno += len(raws)
         if bad > MAX_NOTED:
             self.problems.append(f"{self.path.name}: {bad} damaged lines skipped in all")
+        cut = truncation_note(self.path)
+        if cut:
+            self.problems.append(cut.replace(str(self.path), self.path.name, 1))
         self._offsets = np.frombuffer(offsets, dtype=np.int64)
         self._indexes = np.concatenate(indexes) if not dense else None
         self.scanned = True
@@ -195,7 +200,7 @@ class HistoryFile:
         op = self._cache.get(pos)
         if op is None:
             if self._f is None:
-                self._f = open(self.path, "rb")
+                self._f = open_history(self.path)
             self._f.seek(int(self._offsets[pos]))
             try:
                 op = orjson.loads(self._f.readline())
