@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 from harness import cluster as cl
-from harness.cluster import state
+from harness.cluster import server_options, state
 from harness.errors import UsageError
 
 
@@ -26,7 +26,7 @@ def _interrupt(signum, frame):
 def cmd_up(args) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     c = cl.up(db=args.db, nodes=args.nodes, backend=args.backend, name=args.name,
-              knobs=parse_knobs(args.knob), timeout=args.timeout)
+              knobs=server_options.from_args(args, parse_knobs(args.knob), args.db), timeout=args.timeout)
     if args.json:
         print(json.dumps({"name": c.name, "db": c.db, "nodes": [n.ip for n in c.nodes],
                           "user": c.user, "password": c.password, "database": c.database}))
@@ -135,6 +135,7 @@ def register(subparsers) -> None:
                         "fast_failure_detection=true|false, camunda=true; mariadb-mm master_delay=S; "
                         "postgres-standby standbys=N, synchronous_commit=off|on|remote_apply, "
                         "recovery_min_apply_delay=MS")
+    server_options.add_arguments(u)
     u.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
     u.add_argument("--json", action="store_true", help="print name, addresses and credentials as JSON")
     u.set_defaults(func=cmd_up)

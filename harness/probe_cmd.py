@@ -9,6 +9,7 @@ import json
 import signal
 import sys
 
+from harness.cluster import server_options
 from harness.errors import UsageError
 from harness.run_cmd import parse_pairs
 from harness.spec import BACKENDS, DB_NAMES
@@ -25,6 +26,7 @@ def register(sub):
     p.add_argument("--nodes", type=int, help="node count (default: the db's usual topology)")
     p.add_argument("--backend", default="netns", help=f"one of {', '.join(BACKENDS)}")
     p.add_argument("--knob", action="append", default=[], metavar="KEY=VALUE", help="db knob (repeatable)")
+    server_options.add_arguments(p)
     p.add_argument("--isolation", default="", metavar="L,...",
                    help="levels to probe (default all four: read-uncommitted,read-committed,repeatable-read,"
                         "serializable)")
@@ -60,12 +62,13 @@ def cmd_probe(args) -> int:
     for name, value in (("--block-timeout", args.block_timeout), ("--op-timeout", args.op_timeout)):
         if not 0 < value <= 3600:
             raise UsageError(f"{name} must be a number of seconds above 0, not {value}")
-    knobs = parse_pairs(args.knob, "--knob")
+    knobs = server_options.from_args(args, parse_pairs(args.knob, "--knob"), args.db)
     signal.signal(signal.SIGTERM, _interrupt)
     made = None
     if args.cluster:
         if knobs or args.nodes:
-            raise UsageError("--knob and --nodes shape a new cluster; --cluster probes one as it is")
+            raise UsageError("--knob, --server-opt, --server-config and --nodes shape a new cluster; "
+                             "--cluster probes one as it is")
         cluster = cl.load(args.cluster)
         if cluster.db != args.db:
             raise UsageError(f"cluster {args.cluster!r} runs {cluster.db}, not {args.db}")

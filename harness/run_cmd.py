@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from harness.cluster import server_options
 from harness.errors import UsageError
 from harness.spec import BACKENDS, DB_NAMES, ISOLATIONS, ROUTINGS, TestSpec
 
@@ -37,6 +38,7 @@ def register(sub):
     p.add_argument("--store", default="store", metavar="DIR")
     p.add_argument("--op-timeout", type=float, default=10.0, metavar="SECONDS")
     p.add_argument("--knob", action="append", default=[], metavar="KEY=VALUE", help="db knob (repeatable)")
+    server_options.add_arguments(p)
     p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",
                    help="workload option, e.g. key_count=10 (repeatable)")
     p.add_argument("--name", help="test name in the store (default: db-workload-routing[-nemesis])")
@@ -77,7 +79,8 @@ def spec_from_args(args) -> TestSpec:
                     nemesis_interval=args.nemesis_interval, time_limit=args.time_limit,
                     final_time_limit=args.final_time_limit, concurrency=args.concurrency,
                     rate=args.rate, seed=args.seed, store=args.store, op_timeout=args.op_timeout,
-                    model=args.model, knobs=parse_pairs(args.knob, "--knob"),
+                    model=args.model,
+                    knobs=server_options.from_args(args, parse_pairs(args.knob, "--knob"), args.db),
                     workload_opts=parse_pairs(args.opt, "--opt"), name=args.name, network=args.network,
                     history_compress=args.history_compress)
 

@@ -506,9 +506,11 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
             versions = {}
             with contextlib.suppress(Exception):
                 versions = cluster.versions()
+            server = {"server_options": list(spec.knobs.get("server_options") or []),  # given
+                      "settings": cluster.settings() if hasattr(cluster, "settings") else {}}  # read back
             test = spec.to_dict()
             test.update({"cluster": cluster.name, "topology": topology(cluster),
-                         "model": spec.checker_model})
+                         "model": spec.checker_model, **server})
             forward = _Forward()
             schedule = make_schedule(spec, cluster, forward)
             if schedule is not None:
@@ -525,7 +527,7 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
                        "backend": spec.backend, "topology": topology(cluster),
                        "isolation": spec.isolation, "model": spec.checker_model,
                        "routing": spec.routing, "nemesis": list(spec.nemesis),
-                       "seed": spec.seed, "versions": versions, "run_dir": str(run_dir),
+                       "seed": spec.seed, "versions": versions, **server, "run_dir": str(run_dir),
                        "errors": facts["errors"] + ([result["error"]] if result.get("error") else []),
                        "run": {k: facts[k] for k in ("seconds", "main_seconds", "throughput", "main_ops",
                                                       "counts", "processes", "op_errors", "notes",
@@ -554,7 +556,8 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
 # with the type a run writes; anything else in a damaged or hand-edited file is dropped.
 RUN_META = {"test": str, "db": str, "workload": str, "backend": str, "topology": list, "isolation": str,
             "routing": str, "nemesis": list, "seed": int, "versions": dict, "run": dict,
-            "nemesis_notes": list, "lag": dict, "errors": list, "error": str}
+            "nemesis_notes": list, "lag": dict, "errors": list, "error": str, "server_options": list,
+            "settings": dict}
 
 
 def _run_meta(old) -> dict:

@@ -28,7 +28,7 @@ MODEL_FOR_ISOLATION = {
 
 
 # What test.json holds besides the spec: facts about the run (not settings to rerun with).
-RUN_RECORD_FIELDS = ("cluster", "topology", "nemesis_info")
+RUN_RECORD_FIELDS = ("cluster", "topology", "nemesis_info", "server_options", "settings")
 
 
 @dataclasses.dataclass
@@ -99,10 +99,15 @@ class TestSpec:
         except ValueError as e:
             raise UsageError(str(e)) from None
         if self.nemesis:
-            from nemesis import FAULTS
-            bad = [n for n in self.nemesis if n not in FAULTS]
-            if bad:
-                raise UsageError(f"unknown nemesis {', '.join(bad)} (known: {', '.join(sorted(FAULTS))})")
+            from nemesis import parse_faults
+            try:
+                parse_faults(",".join(self.nemesis))
+            except ValueError as e:
+                raise UsageError(str(e)) from None
+        if self.knobs.get("server_options"):  # refused options before any cluster is built
+            from harness.cluster.dbs import get
+            dbdef = get(self.db)
+            dbdef.node_count(self.nodes, dbdef.validate_knobs(self.knobs))
         from workloads import workload_class
         try:
             workload_class(self.workload)(self.workload_opts)

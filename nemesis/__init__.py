@@ -40,7 +40,7 @@ def parse_faults(spec: str) -> list[str]:
     names = [s.strip() for s in spec.split(",") if s.strip()]
     unknown = [n for n in names if n not in FAULTS]
     if unknown:
-        raise ValueError(f"unknown nemesis fault {unknown[0]!r}; known: {', '.join(sorted(FAULTS))}")
+        raise ValueError(f"unknown nemesis {unknown[0]} (known: {', '.join(sorted(FAULTS))})")
     return names
 
 

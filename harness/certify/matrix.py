@@ -14,11 +14,14 @@ on B?); `--matrix FILE` (TOML or YAML) supplies a custom one with the same field
     routing = "round-robin"
     isolation = "read-committed"
     knobs = { wsrep_sync_wait = 7 }
+    server_options = ["innodb_flush_log_at_trx_commit=0"]  # optional: --server-opt, per cell
+    server_config = "my-galera.cnf"                         # optional: --server-config (relative to the matrix)
     workloads = ["save-resume", "list-append"]
     nemesis = ["none", "partition", "lag", "kill"]     # "none" = no fault; "a+b" = both at once
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import tomllib
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import yaml
 
+from harness.cluster import server_options
 from harness.errors import UsageError
 from harness.spec import TestSpec
 
@@ -47,8 +51,16 @@ class Cell:
     nemesis: list[str] | None = None      # None: a default that fits the topology
     workload_opts: dict = dataclasses.field(default_factory=dict)
     network: str = "lan"                  # certification judges machines on a LAN, not a loopback bridge
+    server_options: list[str] = dataclasses.field(default_factory=list)  # --server-opt entries
+    server_config: str | None = None      # --server-config FILE
 
     def __post_init__(self):
+        if self.server_options or self.server_config:
+            # carried as the knob server_options, like every knob: into each run's spec and cluster,
+            # and into cluster_key (different server settings never share a cluster)
+            args = argparse.Namespace(server_opt=list(self.server_options), server_config=self.server_config)
+            self.knobs = server_options.from_args(args, dict(self.knobs), self.db)
+            self.server_options, self.server_config = [], None
         if self.nemesis is None:
             single = self.db in ("mariadb", "postgres")
             self.nemesis = list(SINGLE_NODE_FAULTS if single else MULTI_NODE_FAULTS)
@@ -169,7 +181,14 @@ def load_matrix(path: str) -> Matrix:
             raise UsageError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
         if "name" not in raw or "db" not in raw:
             raise UsageError(f"{where}: 'name' and 'db' are required")
-        cell = Cell(**raw)
+        if isinstance(raw.get("server_config"), str):
+            raw = {**raw, "server_config": str(p.parent / raw["server_config"])}
+        if not isinstance(raw.get("server_options", []), list):
+            raise UsageError(f"{where}: server_options must be a list of [nN:]KEY=VALUE")
+        try:
+            cell = Cell(**raw)
+        except UsageError as e:
+            raise UsageError(f"{where}: {e}") from None
         _validate_cell(cell, f"{path}: cell {cell.name!r}")
         cells.append(cell)
     names = [c.name for c in cells]

@@ -65,6 +65,23 @@ class Cluster:
             self.save()
         return dict(self.record["versions"])
 
+    def settings(self, keys=None) -> dict:
+        """{node: {key: value}} as every running server reports it (SHOW GLOBAL VARIABLES / SHOW), for
+        `keys` (default: those of the user's server options); {node: {"error": ...}} for a node that
+        does not answer."""
+        from harness.cluster import server_options
+        if keys is None:
+            keys = server_options.readback_keys(self.dbdef.server_entries(self.knobs), self.dialect)
+        if not keys:
+            return {}
+        out = {}
+        for node in self.nodes:
+            try:
+                out[node.name] = self.dbdef.read_settings(self, node, list(keys))
+            except Exception as e:  # noqa: BLE001 - a down node is reported, not fatal
+                out[node.name] = {"error": str(e)[:300]}
+        return out
+
     def status(self) -> list[dict]:
         return [self.dbdef.status(self, n) for n in self.nodes]
 

@@ -132,7 +132,7 @@ def test_registry_and_parse_faults():
                  "pause", "clock-skew", "partition"):
         assert name in nemesis.FAULTS
     assert nemesis.parse_faults(" partition, kill ,") == ["partition", "kill"]
-    with pytest.raises(ValueError, match="unknown nemesis fault 'partitoin'"):
+    with pytest.raises(ValueError, match="unknown nemesis partitoin"):
         nemesis.parse_faults("partitoin")
 
 
@@ -260,7 +260,7 @@ def test_schedule_rejects_faults_that_cannot_run_here():
         class C(Cluster):
             db = "galera"
         Schedule(C(), ["replication-lag"], 1.0, random.Random(0), Recorder())
-    with pytest.raises(ValueError, match="unknown nemesis fault"):
+    with pytest.raises(ValueError, match="unknown nemesis "):
         Schedule(Cluster(), ["nope"], 1.0, random.Random(0), Recorder())
     with pytest.raises(ValueError, match="interval"):
         Schedule(Cluster(), ["kill"], 0, random.Random(0), Recorder())

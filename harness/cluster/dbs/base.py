@@ -5,6 +5,7 @@ everything through `Node` methods (run, write_file, launch, ...). The backend (n
 decides how a node's commands and server process actually run.
 """
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -13,6 +14,7 @@ from typing import Any, Callable
 
 import tenacity
 
+from harness.cluster import server_options
 from harness.errors import ClusterError, UsageError
 
 
@@ -87,13 +89,28 @@ def wait_until(check, timeout, what, nodes=()):
             from None
 
 
+# error lines that only say the server gave up, not why (the reason is the line before them)
+GENERIC_ERRORS = re.compile(r"\[ERROR\] Aborting|configuration file .* contains errors|"
+                            r"database system is shut down")
+STARTING = re.compile(r"Starting MariaDB .* as process|starting PostgreSQL")  # a new incarnation's first line
+
+
 def last_log_line(node) -> str:
+    """The line of the server's log that says best why it stopped: the first specific error of its
+    last start (what follows it is mostly consequences, e.g. Galera's view callback failing after
+    `unknown variable`)."""
     text = node.read_file(node.log_path) or ""
-    lines = [line for line in text.splitlines() if line.strip()]
-    for line in reversed(lines):  # the most telling line is usually the last error
-        if "ERROR" in line or "FATAL" in line or "Aborting" in line:
-            return line.strip()[:300]
-    return lines[-1].strip()[:300] if lines else "(empty log)"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    starts = [i for i, line in enumerate(lines) if STARTING.search(line)]
+    lines = lines[starts[-1]:] if starts else lines
+    errors = [i for i, line in enumerate(lines) if "ERROR" in line or "FATAL" in line or "Aborting" in line]
+    telling = [i for i in errors if not GENERIC_ERRORS.search(lines[i])]
+    if telling:
+        return lines[telling[0]][:300]
+    if errors:  # only "gave up": the line before says why (PostgreSQL: LOG: invalid value ...)
+        i = errors[-1]
+        return lines[i - 1 if i > 0 else i][:300]
+    return lines[-1][:300] if lines else "(empty log)"
 
 
 class DbDef:
@@ -105,11 +122,15 @@ class DbDef:
     stop_signal = signal.SIGTERM  # clean shutdown, sent to the server process by Node.stop()
     server_user = None    # the OS user the server runs as (owns its sockets, libfaketime files)
     knobs: dict = {}
+    owned_options: frozenset = frozenset()  # server options the harness sets itself (refused)
 
     # -- configuration -----------------------------------------------------------------
     def validate_knobs(self, given: dict | None) -> dict:
         given = dict(given or {})
         out = {}
+        opts = self.validate_server_options(given.pop("server_options", None))
+        if opts:  # only when given: records and cluster keys of clusters without stay as they were
+            out["server_options"] = opts
         for key, knob in self.knobs.items():
             raw = given.pop(key, knob.default)
             try:
@@ -127,7 +148,35 @@ class DbDef:
             want = f"exactly {self.min_nodes}" if self.min_nodes == self.max_nodes else \
                 f"{self.min_nodes}..{self.max_nodes}"
             raise UsageError(f"--db {self.name} needs {want} node{'' if want == 'exactly 1' else 's'}, not {n}")
+        server_options.check_nodes(self.server_entries(knobs), n, self.name)
         return n
+
+    # -- the user's server options (harness/cluster/server_options.py) ---------------------
+    def validate_server_options(self, given) -> list[str]:
+        """The knob's entries normalized ("[nN:]key=value"); UsageError naming a malformed entry or
+        an option the harness owns."""
+        if given in (None, "", []):
+            return []
+        if isinstance(given, str):
+            given = [given]
+        if not isinstance(given, (list, tuple)):
+            raise UsageError(f"--db {self.name}: knob server_options must be a list of [nN:]KEY=VALUE")
+        out = []
+        for raw in given:
+            entry = server_options.parse_entry(raw, self.dialect, f"--server-opt {raw!r}"[:120])
+            server_options.check_owned(entry, self.owned_options, self.dialect, f"--server-opt {entry}")
+            out.append(str(entry))
+        return out
+
+    def server_entries(self, knobs: dict, node=None) -> list:
+        """The validated entries (of one node when given: every-node ones first, its own after)."""
+        entries = [server_options.parse_entry(e, self.dialect, "server_options")
+                   for e in (knobs or {}).get("server_options") or []]
+        return server_options.for_node(entries, node.name) if node is not None else entries
+
+    def read_settings(self, cluster, node, keys: list[str]) -> dict:
+        """{key: value as the running server reports it, None when it has no such variable}."""
+        raise NotImplementedError
 
     def roles(self, n: int) -> list[str]:
         return ["single"] * n
@@ -167,7 +216,7 @@ class DbDef:
     def wait_healthy(self, cluster, timeout=60.0) -> None:
         for node in cluster.nodes:
             if not node.alive():
-                raise ClusterError(f"{node} is not running")
+                raise ClusterError(f"{node} is not running; last log line: {last_log_line(node)}")
             self.wait_ready(cluster, node, timeout)
 
     def status(self, cluster, node) -> dict:

@@ -14,9 +14,10 @@ import os
 import re
 import uuid
 
-from harness.cluster.dbs.base import Knob, NotYet, boolean, choice, isolation, wait_until
+from harness.cluster.dbs.base import Knob, NotYet, boolean, choice, isolation, last_log_line, wait_until
 from harness.cluster.dbs.mariadb import MYSQL_USER, MariaDB, in_parallel, sql_quote
-from harness.errors import ClusterError
+from harness.cluster import server_options
+from harness.errors import ClusterError, UsageError
 
 PROVIDER = "/usr/lib/galera/libgalera_smm.so"
 FAST_DETECTION = ("evs.keepalive_period=PT0.5S; evs.suspect_timeout=PT1.5S; evs.inactive_timeout=PT3S; "
@@ -34,6 +35,24 @@ class Galera(MariaDB):
         "fast_failure_detection": Knob(True, boolean, "evs timeouts ~2 s instead of ~6 s"),
         "camunda": Knob(False, boolean, "Camunda 7 preset: READ-COMMITTED, wsrep_sync_wait=7"),
     }
+    owned_options = MariaDB.owned_options | {
+        "wsrep_on", "wsrep_provider", "wsrep_cluster_address", "wsrep_cluster_name", "wsrep_node_address",
+        "wsrep_node_name", "wsrep_node_incoming_address", "wsrep_sst_method", "wsrep_sst_receive_address",
+        "wsrep_new_cluster", "wsrep_start_position", "wsrep_recover"}
+    # the user's wsrep_provider_options are appended to the harness's (a later key wins), except these
+    owned_provider_options = ("gmcast.listen_addr", "base_host", "base_port", "ist.recv_addr", "pc.recovery")
+    merged_options = ("wsrep_provider_options",)
+
+    def validate_server_options(self, given):
+        out = super().validate_server_options(given)
+        for raw in out:
+            e = server_options.parse_entry(raw, self.dialect, "server_options")
+            if e.key == "wsrep_provider_options":
+                for part in (e.value or "").strip("\"'").split(";"):
+                    if part.split("=", 1)[0].strip().lower() in self.owned_provider_options:
+                        raise UsageError(f"--server-opt {e}: {part.split('=', 1)[0].strip()} is set by the "
+                                         "harness (it wires the cluster together); refused")
+        return out
 
     def validate_knobs(self, given):
         knobs = super().validate_knobs(given)
@@ -52,6 +71,9 @@ class Galera(MariaDB):
         opts = "gcache.size=32M; pc.recovery=TRUE"
         if cluster.knobs.get("fast_failure_detection", True):
             opts += "; " + FAST_DETECTION
+        for e in self.server_entries(cluster.knobs, node):
+            if e.key == "wsrep_provider_options" and (e.value or "").strip("\"' "):
+                opts += "; " + (e.value or "").strip("\"' ")
         return [
             "wsrep_on=ON",
             f"wsrep_provider={PROVIDER}",
@@ -63,6 +85,16 @@ class Galera(MariaDB):
             f"wsrep_sync_wait={cluster.knobs.get('wsrep_sync_wait') or 0}",
             f'wsrep_provider_options="{opts}"',
         ]
+
+    def read_settings(self, cluster, node, keys):
+        got = super().read_settings(cluster, node, keys)
+        if got.get("wsrep_provider_options"):  # ~3 KB of every provider option: keep the ones given
+            given = {p.split("=", 1)[0].strip().lower() for e in self.server_entries(cluster.knobs, node)
+                     if e.key == "wsrep_provider_options" for p in (e.value or "").strip("\"'").split(";")}
+            got["wsrep_provider_options"] = "; ".join(
+                p.strip() for p in got["wsrep_provider_options"].split(";")
+                if p.split("=", 1)[0].strip().lower() in given)
+        return got
 
     def grastate_path(self, node):
         return os.path.join(node.datadir, "grastate.dat")
@@ -174,7 +206,7 @@ class Galera(MariaDB):
     def wait_healthy(self, cluster, timeout=60.0):
         for node in cluster.nodes:
             if not node.alive():
-                raise ClusterError(f"{node} is not running")
+                raise ClusterError(f"{node} is not running; last log line: {last_log_line(node)}")
         for node in cluster.nodes:
             self.wait_synced(cluster, node, len(cluster.nodes), timeout)
 

@@ -7,6 +7,7 @@ import threading
 from harness.cluster import conn as dbconn
 from harness.cluster.dbs import template
 from harness.cluster.dbs.base import DbDef, Knob, NotYet, isolation, wait_until
+from harness.cluster.server_options import Entry
 
 MYSQL_USER = "mysql"  # rsync SST fails when mariadbd runs as root
 
@@ -46,6 +47,12 @@ class MariaDB(DbDef):
     server_user = MYSQL_USER
     binaries = ("mariadbd", "mariadb-install-db", "mariadb")
     knobs = {"isolation": Knob(None, isolation, "server default transaction isolation")}
+    # what the harness wires itself (and options that would leave files outside the node's dir)
+    owned_options = frozenset({
+        "datadir", "port", "bind_address", "socket", "pid_file", "user", "log_error", "skip_networking",
+        "tmpdir", "innodb_data_home_dir", "innodb_log_group_home_dir", "innodb_undo_directory",
+        "defaults_file", "defaults_extra_file", "defaults_group_suffix", "basedir"})
+    merged_options: tuple = ()  # options a subclass folds into its own line instead (galera)
 
     # -- files and commands ------------------------------------------------------------
     def conf_path(self, node):
@@ -78,7 +85,11 @@ class MariaDB(DbDef):
         iso = cluster.knobs.get("isolation")
         if iso:
             lines.append(f"transaction-isolation={iso.upper()}")
-        return "\n".join(lines + self.extra_config(cluster, node)) + "\n"
+        # the user's options last: in my.cnf the last setting wins
+        user = ["# --server-opt / --server-config"] + [
+            str(Entry(None, e.key, e.value)) for e in self.server_entries(cluster.knobs, node)
+            if e.key not in self.merged_options]
+        return "\n".join(lines + self.extra_config(cluster, node) + (user if len(user) > 1 else [])) + "\n"
 
     def extra_config(self, cluster, node) -> list[str]:
         return []
@@ -150,6 +161,13 @@ class MariaDB(DbDef):
 
     def versions(self, cluster) -> dict:
         return {"server": self.sql(cluster.nodes[0], "SELECT VERSION()").strip()}
+
+    def read_settings(self, cluster, node, keys):
+        names = ", ".join(sql_quote(k) for k in keys)
+        out = self.sql(node, f"SHOW GLOBAL VARIABLES WHERE Variable_name IN ({names})", timeout=10)
+        got = dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+        got = {k.lower(): v for k, v in got.items()}
+        return {k: got.get(k) for k in keys}
 
     def reset_data(self, cluster):
         self.wait_healthy(cluster, 60)  # e.g. right after a nemesis healed: let it become whole first

@@ -4,7 +4,7 @@ Each node has its own server_id, gtid_domain_id and auto-increment offset; users
 sql_log_bin=0 so that neither binlog carries them. Replication is asynchronous: concurrent updates of
 one row on both masters diverge silently, which is exactly what a test should be able to show.
 """
-from harness.cluster.dbs.base import Knob, NotYet, isolation, nonneg_int, wait_until
+from harness.cluster.dbs.base import Knob, NotYet, isolation, last_log_line, nonneg_int, wait_until
 from harness.cluster.dbs.mariadb import MariaDB, in_parallel, sql_quote
 from harness.errors import ClusterError
 
@@ -18,6 +18,9 @@ class MariaDBMM(MariaDB):
         "isolation": Knob(None, isolation, "server default transaction isolation"),
         "master_delay": Knob(0, nonneg_int, "seconds each replica lags behind its master (MASTER_DELAY)"),
     }
+    owned_options = MariaDB.owned_options | {  # the replication wiring
+        "server_id", "log_bin", "log_slave_updates", "gtid_domain_id", "auto_increment_increment",
+        "auto_increment_offset", "relay_log", "skip_slave_start", "master_host", "master_port"}
 
     def roles(self, n):
         return ["master"] * n
@@ -72,7 +75,7 @@ class MariaDBMM(MariaDB):
     def wait_healthy(self, cluster, timeout=60.0):
         for node in cluster.nodes:
             if not node.alive():
-                raise ClusterError(f"{node} is not running")
+                raise ClusterError(f"{node} is not running; last log line: {last_log_line(node)}")
             self.wait_ready(cluster, node, timeout)
 
         def running(node):

@@ -13,6 +13,7 @@ from harness.cluster import conn as dbconn
 from harness.cluster.dbs import template
 from harness.cluster.dbs.base import DbDef, Knob, isolation
 from harness.cluster.dbs.mariadb import chown
+from harness.cluster.server_options import quoted_pg
 
 PG_USER = "postgres"
 
@@ -34,6 +35,10 @@ class Postgres(DbDef):
     server_user = PG_USER
     stop_signal = signal.SIGINT  # "fast" shutdown: SIGTERM ("smart") would wait for every client to leave
     knobs = {"isolation": Knob(None, isolation, "default_transaction_isolation")}
+    owned_options = frozenset({  # what the harness wires itself (server_command, initdb, hba)
+        "data_directory", "config_file", "hba_file", "ident_file", "external_pid_file", "port",
+        "listen_addresses", "unix_socket_directories", "unix_socket_group", "unix_socket_permissions",
+        "dynamic_shared_memory_type"})
 
     def check_installed(self):
         from harness.errors import UsageError
@@ -64,6 +69,17 @@ class Postgres(DbDef):
         if iso:
             lines.append(f"default_transaction_isolation = '{iso.replace('-', ' ')}'")
         return lines
+
+    def user_settings(self, cluster) -> list[str]:
+        """The user's options for every node, written after settings(): a later setting wins."""
+        user = [e for e in self.server_entries(cluster.knobs) if e.node is None]
+        return ["# --server-opt / --server-config"] + [f"{e.key} = {quoted_pg(e.value)}" for e in user] \
+            if user else []
+
+    def node_conf(self, cluster, node) -> str:
+        """node.conf: the user's options for this node alone (included after harness.conf)."""
+        own = [e for e in self.server_entries(cluster.knobs) if e.node == node.name]
+        return "".join(f"{e.key} = {quoted_pg(e.value)}\n" for e in own)
 
     def hba(self, cluster) -> str:
         """Over the socket only the OS user postgres, as the superuser postgres (how sql() connects);
@@ -107,13 +123,16 @@ class Postgres(DbDef):
         key = "postgres-" + template.version_tag((self.bin("postgres"), "--version"))
         if not template.seed(node, key, self.build_template):
             node.run(self.initdb_argv(node.datadir), timeout=120, user=PG_USER)
-        node.write_file(os.path.join(node.datadir, "harness.conf"), "\n".join(self.settings(cluster)) + "\n",
+        node.write_file(os.path.join(node.datadir, "harness.conf"), "\n".join(self.settings(cluster) + self.user_settings(cluster)) + "\n",
                         user=PG_USER, mode=0o600)
         with open(os.path.join(node.datadir, "postgresql.conf"), "a") as f:
-            f.write("\ninclude 'harness.conf'\n")
+            f.write("\ninclude 'harness.conf'\ninclude_if_exists 'node.conf'\n")
         node.write_file(os.path.join(node.datadir, "pg_hba.conf"), self.hba(cluster), user=PG_USER, mode=0o600)
 
     def start(self, cluster, node, wait=True, timeout=60.0):
+        # written at every start: a standby's data dir arrives as a copy of the primary's
+        node.write_file(os.path.join(node.datadir, "node.conf"), self.node_conf(cluster, node), user=PG_USER,
+                        mode=0o600)
         node.launch(self.server_command(cluster, node), env=node.env or None, user=PG_USER)
         if wait:
             self.wait_ready(cluster, node, timeout)
@@ -135,6 +154,14 @@ class Postgres(DbDef):
 
     def versions(self, cluster) -> dict:
         return {"server": self.sql(cluster.nodes[0], "SHOW server_version").strip()}
+
+    def read_settings(self, cluster, node, keys):
+        """What SHOW would print for each key (current_setting), None for an unknown one."""
+        arr = ", ".join(sql_literal(k) for k in keys)
+        out = self.sql(node, f"SELECT k || E'\\t' || coalesce(current_setting(k, true), E'\\\\N') "
+                             f"FROM unnest(ARRAY[{arr}]::text[]) k", timeout=10)
+        got = dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+        return {k: (None if got.get(k) in (None, "\\N") else got[k]) for k in keys}
 
     def reset_data(self, cluster):
         self.wait_healthy(cluster, 60)

@@ -35,6 +35,8 @@ class PostgresStandby(Postgres):
         "synchronous_standbys": Knob(None, nonneg_int, "how many standbys a synchronous commit waits "
                                                        "for (default: all)"),
     }
+    owned_options = Postgres.owned_options | {  # the replication wiring
+        "primary_conninfo", "primary_slot_name", "synchronous_standby_names", "hot_standby", "wal_level"}
 
     def node_count(self, nodes, knobs):
         standbys = knobs.get("standbys")
