@@ -71,10 +71,14 @@ class View:
         return session in self._committed
 
     def finished_after_commit(self, label, session) -> bool:
-        """Did the labelled step finish after `session`'s commit had finished (a blocked read may
-        return long after the step that follows it in the script)?"""
+        """Did the labelled step finish after `session`'s successful commit (a blocked read may
+        return long after the step that follows it in the script)? A step that was blocked and
+        finished while that commit was running counts: the commit released the locks it waited on,
+        and its thread may record its end before the committing thread records the commit's."""
         o, c = self._by_label.get(label), self._commit.get(session)
-        return bool(o and c and c.get("done") and not c.get("error") and o.get("seq", -1) > c.get("seq", -1))
+        if not (o and c and c.get("done") and not c.get("error")):
+            return False
+        return o.get("seq", -1) > c.get("seq", -1) or o.get("finished_during_step") == c.get("i")
 
     @staticmethod
     def show(rows) -> str:

@@ -126,3 +126,35 @@ def test_placements_and_routing_of_writers_to_the_primary():
     pair = Placement("n1/n2", ("n1", "n2"))
     assert assign(pair, g1a, roles) == {"T1": "n1", "T2": "n2"}
     assert assign(pair, p4, roles) == {"T1": "n1", "T2": "n1"}
+
+
+def _obs(i, step, seq, label=None, result=None, **extra):
+    return {"i": i, "step": step, "node": "n1", "label": label, "done": True, "result": result, "seq": seq, **extra}
+
+
+# Recorded on mariadb-mm at serializable, same node (probe.json): T3's read of row 1 blocked on T2's
+# lock and returned T2's 12 while T2's commit() was running; its thread recorded its end (seq 5)
+# before the committing thread recorded the commit's (seq 7). Judged "read before T2 committed"
+# (OTV occurs) before the fix; a read released by the commit saw committed data.
+RELEASED_BY_COMMIT = [
+    _obs(0, "T1 update(1, 11)", 0, result=1), _obs(1, "T1 update(2, 19)", 1, result=1),
+    _obs(2, "T2 update(1, 12)", 2, result=1, blocked=True, finished_during_step=3),
+    _obs(3, "T1 commit()", 3),
+    _obs(4, "T3 read(1) -> a", 5, label="a", result=12, blocked=True, finished_during_step=7),
+    _obs(5, "T2 update(2, 18)", 4, result=1),
+    _obs(6, "T3 read(2) -> b", 6, label="b", result=18, queued=True, finished_during_step=7),
+    _obs(7, "T2 commit()", 7),
+    _obs(8, "T3 read(2) -> c", 8, label="c", result=18), _obs(9, "T3 read(1) -> d", 9, label="d", result=12),
+    _obs(10, "T3 commit()", 10)]
+
+
+def test_a_read_released_by_the_writers_commit_read_committed_data():
+    from harness.probe.definitions import _otv
+    from harness.probe.runner import View
+    v = View(RELEASED_BY_COMMIT, {"T1", "T2", "T3"}, {"n1": [[1, 12], [2, 18]]})
+    assert v.finished_after_commit("a", "T2") and v.finished_after_commit("b", "T2")
+    assert _otv(v) is None
+    # the same read finished during an earlier step (T2 still open): a dirty read, still caught
+    dirty = [dict(o, finished_during_step=5) if o["label"] == "a" else o for o in RELEASED_BY_COMMIT]
+    dirty = [dict(o, seq=4.5) if o["label"] == "a" else o for o in dirty]
+    assert _otv(View(dirty, {"T1", "T2", "T3"}, {"n1": [[1, 12], [2, 18]]})).startswith("T3 read row 1 = 12 (a)")
