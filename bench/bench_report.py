@@ -105,6 +105,40 @@ def measured(argv: list[str]) -> tuple[float, float]:
     return float(wall), float(rss)
 
 
+_PTY_WRAP = """
+import os, pty, resource, subprocess, sys, threading, time
+tty = sys.argv[1] == "tty"
+if tty:   # stderr a terminal: the progress line is drawn (its output drained here)
+    master, slave = pty.openpty()
+    threading.Thread(target=lambda: [None for _ in iter(lambda: os.read(master, 65536), b"")], daemon=True).start()
+t = time.perf_counter()
+r = subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, stderr=slave if tty else subprocess.DEVNULL)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(time.perf_counter() - t, u.ru_utime + u.ru_stime, r.returncode)
+"""
+
+
+def progress_overhead(run: Path, rounds: int = 5) -> bool:
+    """CPU seconds of `harness check` and `harness analyze` with stderr a terminal (the rich progress
+    line on) and not (off), interleaved, best of `rounds`; the overhead must stay under 3 %."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    py, ok = sys.executable, True
+    for label, argv in [("check", [py, "-m", "harness", "check", str(run / "history.jsonl"), "--workload",
+                                   "list-append"]), ("analyze", [py, "-m", "harness", "analyze", str(run)])]:
+        best = {"tty": [], "pipe": []}
+        for _ in range(rounds):
+            for mode in ("pipe", "tty"):
+                out = subprocess.run([py, "-c", _PTY_WRAP, mode, *argv], capture_output=True, text=True,
+                                     env=env, timeout=3600, check=True).stdout.split()
+                best[mode].append((float(out[1]), float(out[0])))
+        (c_on, w_on), (c_off, w_off) = min(best["tty"]), min(best["pipe"])
+        over = (c_on - c_off) / c_off
+        ok &= over < 0.03
+        print(f"  {label}: progress on {c_on:.2f} s CPU ({w_on:.1f} s wall), off {c_off:.2f} s CPU "
+              f"({w_off:.1f} s wall): overhead {100 * over:+.1f} % (target < 3 %)", flush=True)
+    return ok
+
+
 def million_run(root: Path, n: int) -> Path:
     """A run dir holding a simulated list-append history of n txns (generated once per --keep dir)."""
     sys.path.insert(0, str(ROOT / "bench"))
@@ -180,8 +214,16 @@ def main(argv=None) -> int:
     ap.add_argument("--workload", nargs="+", default=["list-append", "save-resume", "many-anomalies"],
                     help="many-anomalies: list-append with 60 anomalies, each with its graph and timeline")
     ap.add_argument("--keep", help="leave the run dirs here instead of a temp dir")
+    ap.add_argument("--progress", action="store_true",
+                    help="with --txns: the CPU cost of the progress line of check and analyze (on a pty)")
     args = ap.parse_args(argv)
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-report-"))
+    if args.txns and args.progress:
+        try:
+            return 0 if all([progress_overhead(million_run(root, n)) for n in args.txns]) else 1
+        finally:
+            if not args.keep:
+                shutil.rmtree(root, ignore_errors=True)
     if args.txns:
         try:
             return 0 if bench_txns(root, args.txns) else 1

@@ -14,6 +14,7 @@ Public API (stable; other checkers and the runner depend on it):
     open_history(path) -> binary file        # the one opener: plain or gzip (by its magic bytes)
     truncation_note(path) -> str | None      # set when a gzip history ended mid-stream (a crash)
     GzipAppender(path)                       # a gzip history written as a run goes (see its doc)
+    PROGRESS                                 # ops read so far by the current long read (Progress)
 
 Every reader opens a history through open_history, so `history.jsonl.gz` reads as `history.jsonl`:
 decompressed as it streams, seekable (through decompressor snapshots every CHECKPOINT_BYTES), and a
@@ -28,6 +29,7 @@ import os
 import re
 import stat
 import threading
+import time
 import zlib
 from array import array
 
@@ -213,7 +215,9 @@ def _jsonl_ops(path, f, line0, blank_ok, bad_envelope=_bad_envelope):
         start = f.tell()
         raws = f.readlines(CHUNK_BYTES)
         if not raws:
+            PROGRESS.read_end()
             return
+        _chunk_read(raws)
         careful = _suspect(b"".join(raws))
         for i, raw in enumerate(raws):
             try:
@@ -249,7 +253,9 @@ def strict_ops(path, f, line0=1):
         start = f.tell()
         raws = f.readlines(CHUNK_BYTES)
         if not raws:
+            PROGRESS.read_end()
             return
+        _chunk_read(raws)
         careful = _suspect(b"".join(raws))
         for i, raw in enumerate(raws):
             try:
@@ -437,6 +443,40 @@ def plain_name(path) -> str:
 
 
 
+class Progress:
+    """How far the current long read has got, for a live display (harness.progress polls it from its
+    own thread). The readers add to it once per chunk of ~4 MB, never per op, so it costs nothing.
+    start(reading, after) names the phase while the history is read and the one after its end."""
+
+    def __init__(self):
+        self.start("")
+
+    def start(self, reading: str, after: str = "", path=None):
+        self.phase, self._after = reading, after
+        self.ops = self.bytes = 0
+        self.total = 0                      # bytes to read, when known (a plain file)
+        if path is not None:
+            with contextlib.suppress(OSError):
+                if not is_gzip(path):
+                    self.total = os.stat(path).st_size
+        self.t0 = time.monotonic()
+
+    def read(self, lines: int, nbytes: int):
+        self.ops += lines
+        self.bytes += nbytes
+
+    def read_end(self):
+        if self._after:
+            self.phase, self._after = self._after, ""
+
+
+PROGRESS = Progress()
+
+
+def _chunk_read(raws):
+    PROGRESS.read(len(raws), sum(map(len, raws)))
+
+
 def is_edn(path) -> bool:
     """EDN by extension, else by content: a JSON line starts with '{"', an EDN map with '{:'."""
     name = plain_name(path)
@@ -499,7 +539,9 @@ def read_chunks(path, f=None, line0=1):
     while True:
         raw = f.readlines(CHUNK_BYTES)
         if not raw:
+            PROGRESS.read_end()
             return
+        _chunk_read(raw)
         careful = _suspect(b"".join(raw))
         try:
             ops = [loads(x) for x in raw]

@@ -92,7 +92,9 @@ def run(args) -> int:
         if args.budget is not None:
             opts["budget"] = args.budget
         opts.update(assumptions(args.assume, workload))
-        result = check_file(args.history, workload, model, **opts)
+        from harness.progress import task
+        with task("check: reading the history", "check: analysing", args.history):
+            result = check_file(args.history, workload, model, **opts)
     except HistoryError as e:
         raise UsageError(str(e)) from None
     if result.get("history_note"):

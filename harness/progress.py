@@ -1,6 +1,8 @@
-"""Live progress of a run: a rich panel on a terminal, a log line every few seconds otherwise."""
+"""Live progress of a run: a rich panel on a terminal, a log line every few seconds otherwise; and
+of a long check or report (`task`): phase, ops read, elapsed, on a terminal only."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -79,3 +81,27 @@ class RateMeter:
             self._samples.pop(0)
         t0, d0 = self._samples[0]
         return (done - d0) / (now - t0) if now > t0 else 0.0
+
+
+def task_line(p) -> str:
+    """One line of a long read's progress (checkers.history.Progress)."""
+    done = f" ({100 * p.bytes / p.total:.0f} %)" if p.total else ""
+    return f"{p.phase}: {p.ops:,} ops read{done}, {time.monotonic() - p.t0:.0f} s"
+
+
+@contextlib.contextmanager
+def task(reading: str, after: str, path=None, enabled: bool | None = None):
+    """Show a long check's or report's progress on stderr while the block runs: `reading` while the
+    history streams in, then `after`. A rich line redrawn 4 times a second, only when stderr is a
+    terminal (never on stdout, so --json output stays clean); the readers count per 4 MB chunk."""
+    from checkers.history import PROGRESS
+    PROGRESS.start(reading, after, path)
+    if not (sys.stderr.isatty() if enabled is None else enabled):
+        yield PROGRESS
+        return
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+    with Live(get_renderable=lambda: Text(task_line(PROGRESS)), console=Console(stderr=True),
+              refresh_per_second=4, transient=True, redirect_stdout=False, redirect_stderr=False):
+        yield PROGRESS

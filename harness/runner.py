@@ -439,9 +439,11 @@ def check_run(run_dir: Path, workload, model: str) -> dict:
     there, as workload.check would."""
     from checkers.api import check_file
     from checkers.history import HistoryError
+    from harness.progress import task
+    path = store.history_path(run_dir)
     try:
-        return check_file(store.history_path(run_dir), workload.checker or workload.name, model,
-                          **workload.check_opts())
+        with task("check: reading the history", "check: analysing", path):
+            return check_file(path, workload.checker or workload.name, model, **workload.check_opts())
     except HistoryError as e:
         return {"valid": "unknown", "anomaly_types": [], "anomalies": {}, "not": [], "also_not": [],
                 "stats": {}, "error": str(e)}
@@ -455,9 +457,11 @@ def finish(run_dir: Path, results: dict, junit: str | None = None) -> dict:
     """results.json, the report, JUnit (optional), store/latest."""
     from harness.junit import write_junit
     from harness.report import write_report
+    from harness.progress import task
     store.write_json(run_dir / store.RESULTS, results)
     try:
-        results["report"] = str(write_report(run_dir))
+        with task("report: reading the history", "report: writing", store.history_path(run_dir)):
+            results["report"] = str(write_report(run_dir))
     except Exception as e:  # the verdict stands without its report; say why it is missing
         log.exception("report failed")
         results.setdefault("errors", []).append(f"report failed: {type(e).__name__}: {e}")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from checkers.history import open_history, truncation_note
+from checkers.history import PROGRESS, open_history, truncation_note
 
 CHUNK_BYTES = 4 << 20
 MAX_NOTED = 3           # damaged lines named one by one; beyond that only counted
@@ -123,8 +123,10 @@ class HistoryFile:
             while True:
                 raws = f.readlines(CHUNK_BYTES)
                 if not raws:
+                    PROGRESS.read_end()
                     break
                 lens = np.fromiter(map(len, raws), dtype=np.int64, count=len(raws))
+                PROGRESS.read(len(raws), int(lens.sum()))
                 starts = start + np.cumsum(lens) - lens
                 chunk = self._envelopes(raws, n) if envelopes else None
                 if chunk is not None:
