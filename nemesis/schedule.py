@@ -23,6 +23,7 @@ import time
 
 import nemesis
 from nemesis import lag
+from nemesis.kill import Kill
 
 log = logging.getLogger("harness.nemesis")
 
@@ -59,6 +60,11 @@ class Schedule:
             how = lag.method(cluster)
             self.notes.append(f"lag method: {how}" + (" (this kernel has no netem: user-space NFQUEUE delayer)"
                                                       if how == "nfqueue" else ""))
+        crash_note = getattr(getattr(cluster, "dbdef", None), "crash_note", None)
+        if crash_note and any(isinstance(f, Kill) or f.family == "kill" for f in _parts(self.faults.values())):
+            note = crash_note(cluster)
+            if note:
+                self.notes.append(note)
         for note in self.notes:
             log.info("nemesis: %s", note)
 
