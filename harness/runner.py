@@ -291,7 +291,7 @@ def make_schedule(spec: TestSpec, cluster, record):
     from nemesis.schedule import Schedule
     try:
         return Schedule(cluster, list(spec.nemesis), spec.nemesis_interval,
-                        random.Random(f"{spec.seed}-nemesis"), record)
+                        random.Random(f"{spec.seed}-nemesis"), record, horizon=spec.time_limit)
     except ValueError as e:
         raise UsageError(str(e)) from None
 

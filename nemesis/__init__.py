@@ -2,13 +2,16 @@
 
 `FAULTS` maps a fault name to its class (instantiate it, then start(cluster, rng) -> value,
 stop(cluster) -> value, heal(cluster)); family names ("partition", "kill", ...) map to a class
-that picks a fitting member at random on each start. `verify_clean(cluster)` lists what any fault
-left behind; [] means clean.
+that picks a fitting member at random on each start. A fault spec as the user writes it is a name,
+`a+b` (both at once, nemesis.compose) or `kill-all-rapid:SECONDS` (its kill window):
+`parse_faults` validates a comma list of them, `make(spec)` builds one. `verify_clean(cluster)`
+lists what any fault left behind; [] means clean.
 """
 from nemesis import clock, net, procs, replication_lag
 from nemesis.base import Fault, family
 from nemesis.clock import ClockSkew
-from nemesis.kill import KillAll, KillMajority, KillMinority, KillOne
+from nemesis.compose import Composed, CrashInPartition
+from nemesis.kill import KillAll, KillAllRapid, KillMajority, KillMinority, KillOne
 from nemesis.lag import Lag
 from nemesis.loss import Loss
 from nemesis.partition import (PartitionBridge, PartitionMajority, PartitionOne, PartitionPrimary,
@@ -33,15 +36,42 @@ FAULTS["lag"] = Lag
 FAULTS["loss"] = Loss
 FAULTS["clock-skew"] = ClockSkew
 FAULTS["clock"] = ClockSkew
+FAULTS["kill-all-rapid"] = KillAllRapid
+FAULTS["crash-in-partition"] = CrashInPartition
+PARAMETERS = {"kill-all-rapid": "its kill window in seconds, e.g. kill-all-rapid:0.5"}
 
 
 def parse_faults(spec: str) -> list[str]:
-    """'partition,kill' -> ['partition', 'kill']; ValueError naming the unknown fault otherwise."""
+    """'partition,kill' -> ['partition', 'kill']; 'partition+kill' is one entry (both at once).
+    ValueError naming the unknown or ill-formed fault otherwise."""
     names = [s.strip() for s in spec.split(",") if s.strip()]
-    unknown = [n for n in names if n not in FAULTS]
-    if unknown:
-        raise ValueError(f"unknown nemesis {unknown[0]} (known: {', '.join(sorted(FAULTS))})")
-    return names
+    for name in names:
+        families = []
+        for part in name.split("+"):
+            base, colon, param = part.strip().partition(":")
+            if base not in FAULTS:
+                raise ValueError(f"unknown nemesis {base or name} (known: {', '.join(sorted(FAULTS))})")
+            if colon:
+                if base not in PARAMETERS:
+                    raise ValueError(f"nemesis {part}: {base} takes no parameter")
+                try:
+                    FAULTS[base](float(param))
+                except ValueError as e:
+                    raise ValueError(f"nemesis {part}: {PARAMETERS[base]} ({e})") from None
+            families.append(FAULTS[base].family)
+        twice = sorted({f for f in families if families.count(f) > 1})
+        if twice:
+            raise ValueError(f"nemesis {name}: two {twice[0]} faults at once cannot both be undone")
+    return [n.replace(" ", "") for n in names]
+
+
+def make(spec: str) -> Fault:
+    """A fault instance for one entry of parse_faults (a composition for `a+b`)."""
+    parts = []
+    for part in spec.split("+"):
+        base, colon, param = part.partition(":")
+        parts.append(FAULTS[base](float(param)) if colon else FAULTS[base]())
+    return parts[0] if len(parts) == 1 else Composed(parts)
 
 
 def verify_clean(cluster) -> list[str]:
@@ -78,4 +108,4 @@ def _state(pid) -> str:
         return "?"
 
 
-__all__ = ["FAULTS", "Fault", "parse_faults", "verify_clean"]
+__all__ = ["FAULTS", "Fault", "make", "parse_faults", "verify_clean"]

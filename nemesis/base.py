@@ -10,6 +10,7 @@ class Fault:
     name = "fault"      # registry name, e.g. "partition-one"
     family = "fault"    # history f: "start-<family>" / "stop-<family>"
     min_nodes = 0       # applicable() refuses clusters with fewer nodes
+    stop_rank = 0       # in a composition faults stop by rank: network 0 < pause < ... < kill (restarts)
 
     def applicable(self, cluster) -> str | None:
         """None when the fault can strike this cluster, else one line saying why not."""
@@ -104,4 +105,5 @@ class Family(Fault):
 
 def family(name: str, members) -> type:
     fam = members[0].family
-    return type(f"Family_{name}", (Family,), {"name": name, "family": fam, "members": tuple(members)})
+    return type(f"Family_{name}", (Family,), {"name": name, "family": fam, "members": tuple(members),
+                                              "stop_rank": members[0].stop_rank})

@@ -118,6 +118,7 @@ def is_skewed(pid: int) -> bool:
 class ClockSkew(Fault):
     name = "clock-skew"
     family = "clock-skew"
+    stop_rank = 3
 
     def __init__(self, max_offset_s: int = 120, targets=None):
         self.max_offset_s = max_offset_s

@@ -6,6 +6,7 @@ from nemesis.base import Fault, heal_each, pick, majority
 
 class Pause(Fault):
     family = "pause"
+    stop_rank = 1
 
     def targets(self, cluster, rng) -> list:
         raise NotImplementedError

@@ -45,6 +45,7 @@ def pg_in_recovery(cluster, node) -> bool:
 
 class ReplicationLag(Fault):
     family = "replication-lag"
+    stop_rank = 2
 
     def __init__(self, delay_s: int = 5, targets=None):
         self.delay_s = delay_s

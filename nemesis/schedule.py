@@ -1,6 +1,12 @@
-"""The nemesis schedule: a thread that, during the main phase, waits `interval` seconds, starts a
-fault chosen by the run's seeded rng, waits `interval`, stops it, and so on — one fault at a time,
-so every history window is either quiet or under one named fault.
+"""The nemesis schedule: a thread that, during the main phase, starts a fault, stops it, starts
+the next — one entry of `names` at a time (an entry may be a composition `a+b`, whose parts act at
+once), so every history window is either quiet or under one named fault.
+
+The plan is data, fixed by the seed before the run starts: step k starts fault `plan[k]` at
+(2k+1)·interval seconds and stops it at (2k+2)·interval (or as soon as the previous transition is
+done, when healing took longer). Each step draws its targets from its own rng, derived from the
+seed and k, so a rerun with the seed repeats which fault hit which nodes when, even if an earlier
+step failed. `info()` records the plan in test.json.
 
 Each transition is two history ops from `"process": "nemesis"`: an `invoke` (value null) before,
 and an `info` after whose value says what was done to which nodes (or `error` when it failed).
@@ -8,19 +14,25 @@ and an `info` after whose value says what was done to which nodes (or `error` wh
 when the runner's finally runs after an exception, and on Ctrl-C (a second Ctrl-C while healing
 is held back until healing is done). It is idempotent.
 """
+import itertools
 import logging
+import random
 import signal
 import threading
 import time
 
 import nemesis
 from nemesis import lag
+from nemesis.kill import Kill
 
 log = logging.getLogger("harness.nemesis")
 
 
 class Schedule:
-    def __init__(self, cluster, names, interval: float, rng, record, join_timeout: float = 180.0):
+    PLAN_STEPS = 20  # recorded in info() when the run's length is not known
+
+    def __init__(self, cluster, names, interval: float, rng, record, join_timeout: float = 180.0,
+                 horizon: float | None = None):
         if interval <= 0:
             raise ValueError(f"nemesis interval must be > 0 seconds, got {interval}")
         self.cluster = cluster
@@ -29,7 +41,9 @@ class Schedule:
         self.rng = rng
         self.record = record
         self.join_timeout = join_timeout
-        self.faults = {name: nemesis.FAULTS[name]() for name in self.names}
+        self.horizon = horizon                  # the main phase's length: info() lists the steps within
+        self.plan_seed = rng.getrandbits(64)    # everything the plan needs from the run's seed
+        self.faults = {name: nemesis.make(name) for name in self.names}
         for name, fault in self.faults.items():
             why = fault.applicable(cluster)
             if why:
@@ -41,18 +55,41 @@ class Schedule:
         self._stopped = False
         self.errors = []      # healing problems (also in notes)
         self.notes = []       # lines for the run log and results (read by the runner)
-        if any(isinstance(f, lag.Lag) or getattr(f, "members", None) and lag.Lag in f.members
-               for f in self.faults.values()):
+        if any(isinstance(f, lag.Lag) or lag.Lag in getattr(f, "members", ())
+               for f in _parts(self.faults.values())):
             how = lag.method(cluster)
             self.notes.append(f"lag method: {how}" + (" (this kernel has no netem: user-space NFQUEUE delayer)"
                                                       if how == "nfqueue" else ""))
+        crash_note = getattr(getattr(cluster, "dbdef", None), "crash_note", None)
+        if crash_note and any(isinstance(f, Kill) or f.family == "kill" for f in _parts(self.faults.values())):
+            note = crash_note(cluster)
+            if note:
+                self.notes.append(note)
         for note in self.notes:
             log.info("nemesis: %s", note)
 
+    def step(self, k: int) -> dict:
+        """Step k of the plan: which fault, when (seconds after the schedule started)."""
+        names = sorted(self.faults)
+        return {"step": k, "fault": random.Random(f"{self.plan_seed}-{k}").choice(names),
+                "start_s": round((2 * k + 1) * self.interval, 3), "stop_s": round((2 * k + 2) * self.interval, 3)}
+
+    def step_rng(self, k: int) -> random.Random:
+        """The rng step k's fault draws its targets from (independent of every other step)."""
+        return random.Random(f"{self.plan_seed}-{k}-targets")
+
+    def plan(self) -> list[dict]:
+        if not self.faults:
+            return []
+        if self.horizon is None:
+            return [self.step(k) for k in range(self.PLAN_STEPS)]
+        return list(itertools.takewhile(lambda st: st["start_s"] < self.horizon,
+                                        (self.step(k) for k in itertools.count())))
+
     def info(self) -> dict:
-        """What the run log and results should say about the nemesis."""
-        d = {"faults": self.names, "interval_s": self.interval}
-        if any(isinstance(f, lag.Lag) for f in self.faults.values()):
+        """What the run log and results should say about the nemesis (the plan included)."""
+        d = {"faults": self.names, "interval_s": self.interval, "plan_seed": self.plan_seed, "plan": self.plan()}
+        if any(isinstance(f, lag.Lag) for f in _parts(self.faults.values())):
             d["lag_method"] = lag.method(self.cluster)
         return d
 
@@ -66,15 +103,20 @@ class Schedule:
         self._thread.start()
 
     def _loop(self):
-        names = sorted(self.faults)
+        t0 = time.monotonic()
+
+        def wait_until(at):  # True when stopped meanwhile
+            return self._stop.wait(max(0.0, t0 + at - time.monotonic()))
         try:
-            while not self._stop.wait(self.interval):
-                name = self.rng.choice(names)
+            for k in itertools.count():
+                st = self.step(k)
+                if wait_until(st["start_s"]):
+                    break
                 with self._lock:
                     if self._stop.is_set():
                         break
-                    self._start_fault(name, self.faults[name])
-                if self._stop.wait(self.interval):
+                    self._start_fault(st["fault"], self.faults[st["fault"]], self.step_rng(k))
+                if wait_until(st["stop_s"]):
                     break
                 with self._lock:
                     if self._stop.is_set():
@@ -93,12 +135,12 @@ class Schedule:
         except Exception as e:
             log.warning("nemesis: could not record %s %s: %s", type_, f, e)
 
-    def _start_fault(self, name, fault):
+    def _start_fault(self, name, fault, rng=None):
         f = f"start-{fault.family}"
         self._op("invoke", f)
         t0 = time.monotonic()
         try:
-            value = fault.start(self.cluster, self.rng)
+            value = fault.start(self.cluster, rng or self.rng)
         except Exception as e:
             log.warning("nemesis: %s failed to start: %s", name, e)
             self._op("info", f, {"fault": name}, error=f"{type(e).__name__}: {e}")
@@ -159,6 +201,13 @@ class Schedule:
             self.notes.append(f"could not verify that healing left nothing behind: {e}")
         log.info("nemesis: stopped and healed%s", f" with errors: {self.errors}" if self.errors else "")
         return self.errors
+
+
+def _parts(faults):
+    """The faults and, for compositions, their parts."""
+    for f in faults:
+        yield f
+        yield from getattr(f, "parts", ())
 
 
 class _sigint_deferred:

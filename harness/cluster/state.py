@@ -79,6 +79,23 @@ def data_root() -> Path:
     return state_dir() / "data"
 
 
+def fs_type(path) -> str | None:
+    """The type of the filesystem holding `path` ("tmpfs", "ext4", ...), from /proc/self/mountinfo."""
+    path = os.path.realpath(str(path))
+    best, kind = "", None
+    try:
+        with open("/proc/self/mountinfo") as f:
+            for line in f:
+                left, _, right = line.partition(" - ")
+                fields = left.split()
+                mount = fields[4].replace("\\040", " ") if len(fields) > 4 else ""
+                if (path == mount or path.startswith(mount.rstrip("/") + "/")) and len(mount) >= len(best):
+                    best, kind = mount, (right.split() or [None])[0]
+    except OSError:
+        return None
+    return kind
+
+
 def ensure_data_root() -> Path:
     """data_root(), created or verified ours (it usually sits on the world-writable /dev/shm, where
     anyone could plant it first). Mode 0711: the servers (mysql, postgres) traverse it to their data

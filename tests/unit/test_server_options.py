@@ -183,3 +183,15 @@ def test_matrix_cell_carries_server_options_in_its_knobs(tmp_path):
     with pytest.raises(UsageError, match="cell 'a': --server-opt port=1: port is set by the harness"):
         load_matrix(bad)
     assert Cell(name="c", db="postgres", server_options=["work_mem=1MB"]).knobs == {"server_options": ["work_mem=1MB"]}
+
+
+def test_a_tmpfs_data_dir_is_named_as_the_reason_crashes_lose_no_innodb_commit():
+    from harness.cluster import state
+    assert state.fs_type("/dev/shm") == "tmpfs" and state.fs_type("/proc/self") == "proc"
+    dbdef, c = fake_cluster("galera", 3)
+    for n in c.nodes:
+        n.shares_host_fs = True
+    c.nodes[0].datadir = "/dev/shm/engine-harness/x/n1/data"
+    assert "memory-maps its redo log" in dbdef.crash_note(c)
+    c.nodes[0].datadir = "/proc/x"
+    assert dbdef.crash_note(c) is None
