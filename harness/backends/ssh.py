@@ -328,9 +328,14 @@ def up(db: str, nodes: int | None = None, name: str | None = None, knobs: dict |
         if state.read(name) is not None:
             raise UsageError(f"a cluster named {name!r} already exists (harness cluster down --name {name})")
         state.save(record)  # before anything exists on a host
+    cluster = SSHCluster(record, dbdef)
     try:
-        cluster = SSHCluster(record, dbdef)
-        _prepare_hosts(cluster, dbdef)
+        _check_hosts(cluster, dbdef)
+    except BaseException:
+        state.remove(name)  # nothing was made on any host yet
+        raise
+    try:
+        in_parallel([lambda n=n: n.make_dirs(os.path.dirname(n.home), mode=0o711) for n in cluster.nodes])
         cluster.create(timeout)
         return cluster
     except BaseException:
@@ -342,8 +347,8 @@ def up(db: str, nodes: int | None = None, name: str | None = None, knobs: dict |
         raise
 
 
-def _prepare_hosts(cluster, dbdef) -> None:
-    """Connect to every host at once, check its binaries, learn the control node's address as the
+def _check_hosts(cluster, dbdef) -> None:
+    """Connect to every host at once (nothing is made there), check its binaries, learn the control node's address as the
     hosts see it (pg_hba), find PostgreSQL's bindir there."""
     def prepare(node):
         script = 'echo "${SSH_CONNECTION%% *}"; for b in "$@"; do [ -e "$b" ] || command -v "$b" >/dev/null ' \
@@ -355,7 +360,6 @@ def _prepare_hosts(cluster, dbdef) -> None:
             raise UsageError(f"{node.host}: {missing[0]} is missing (install the database packages there: "
                              "apt-get install mariadb-server galera-4 postgresql rsync iptables)")
         node.spec["pg_bindirs"] = [ln.strip() for ln in out if ln.startswith("/usr/lib/postgresql/")]
-        node.make_dirs(os.path.dirname(node.home), mode=0o711)
     in_parallel([lambda n=n: prepare(n) for n in cluster.nodes])
     cluster.host_ip = cluster.record["host_ip"] = cluster.nodes[0].spec["control_ip"]
     if isinstance(dbdef, Postgres):
@@ -402,22 +406,57 @@ def _recorded_pid(node) -> tuple[int, int] | None:
     return None
 
 
-def _destroy_node(node) -> None:
+def _kill_tree(node, pid, start) -> None:
+    pids = tree(node._table(), pid, start)
+    node._signal_pids(pids, sig_mod.SIGKILL)
+    deadline = time.monotonic() + 10
+    while node._living(pids):
+        if time.monotonic() > deadline:
+            raise ClusterError(f"{node}: processes {pids} survived SIGKILL")
+        time.sleep(0.05)
+
+
+def _remove_from_host(node, path) -> None:
+    """The harness's iptables chains, then `path`, then the tag dir and base dir if now empty."""
     from nemesis import net  # the nemesis's own chain removal: one definition of what it adds
+    net.remove_all_chains(node)
+    base = node.host.base_dir
+    node.sh('rm -rf "$1"; rmdir "$2" "$3" 2>/dev/null; true', path, f"{base}/{state_tag()}", base)
+
+
+def _destroy_node(node) -> None:
     TRANSPORT.connect(node.host)
     if not node.sh('[ -d "$1" ] || echo absent', os.path.dirname(node.home)).stdout.strip():
         found = _recorded_pid(node)
         if found:
-            pids = tree(node._table(), *found)
-            node._signal_pids(pids, sig_mod.SIGKILL)
-            deadline = time.monotonic() + 10
-            while node._living(pids):
-                if time.monotonic() > deadline:
-                    raise ClusterError(f"{node}: processes {pids} survived SIGKILL")
-                time.sleep(0.05)
-    net.remove_all_chains(node)
-    base, tagdir = node.host.base_dir, f"{node.host.base_dir}/{state_tag()}"
-    node.sh('rm -rf "$1"; rmdir "$2" "$3" 2>/dev/null; true', os.path.dirname(node.home), tagdir, base)
+            _kill_tree(node, *found)
+    _remove_from_host(node, os.path.dirname(node.home))
+
+
+def sweep(hosts: list[Host]) -> list[str]:
+    """`harness cleanup --hosts`: on each host, everything this state dir's harness made there,
+    recorded or not: the servers named by launch.pid files under <base_dir>/eh-<tag>/, the iptables
+    chains, the directory. Returns one line per host."""
+    lines = []
+
+    def one(host):
+        tagdir = f"{host.base_dir}/{state_tag()}"
+        record = {"name": "sweep", "db": "mariadb", "user": "", "password": "", "database": "",
+                  "nodes": [{"name": "n1", "index": 1, "role": "single", "ip": host.ip, "home": f"{tagdir}/x/x",
+                             "host": host.to_dict()}]}
+        node = _bare_cluster(record).nodes[0]
+        TRANSPORT.connect(host)
+        out = node.sh('for f in "$1"/*/*/launch.pid; do [ -f "$f" ] && cat "$f"; done; true', tagdir).stdout
+        killed = 0
+        for line in out.splitlines():
+            words = line.split()
+            if len(words) == 2 and all(w.isdigit() for w in words):
+                _kill_tree(node, int(words[0]), int(words[1]))
+                killed += 1
+        _remove_from_host(node, tagdir)
+        lines.append(f"{host}: removed {tagdir} ({killed} server(s) stopped)")
+    in_parallel([lambda h=h: one(h) for h in hosts])
+    return sorted(lines)
 
 
 def destroy(record: dict) -> None:
