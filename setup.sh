@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(mariadb-server mariadb-client galera-4 postgresql postgresql-client iptables iproute2 rsync
-          socat libfaketime graphviz libnetfilter-queue-dev procps chromium iputils-ping)
+          socat libfaketime graphviz libnetfilter-queue-dev procps chromium iputils-ping
+          openssh-client openssh-server)
 [ "${WITH_DOCKER:-0}" = 1 ] && PACKAGES+=(docker.io debootstrap)
 
 missing=()

@@ -5,6 +5,7 @@ import subprocess
 from pathlib import Path
 
 from harness import cluster as cl
+from harness.backends import ssh_config
 from harness.cluster import server_options, state
 from harness.errors import UsageError
 
@@ -24,6 +25,7 @@ def _interrupt(signum, frame):
 
 
 def cmd_up(args) -> int:
+    ssh_config.apply(args)
     signal.signal(signal.SIGTERM, _interrupt)
     c = cl.up(db=args.db, nodes=args.nodes, backend=args.backend, name=args.name,
               knobs=server_options.from_args(args, parse_knobs(args.knob), args.db), timeout=args.timeout)
@@ -86,8 +88,13 @@ def cmd_cleanup(args) -> int:
     live = {} if args.force else {r["name"]: (r, pid) for r in cl.list_clusters() if (pid := state.live_owner(r))}
     for name, (_, pid) in sorted(live.items()):
         print(f"skipped cluster {name}: its run (pid {pid}) is still alive (--force removes it anyway)")
+    hosts = ssh_config.parse(args.hosts, args.ssh_user, args.ssh_key, args.ssh_port) if args.hosts else None
     removed = cl.cleanup_all(caches=True, keep=set(live))
     print(f"removed {len(removed)} cluster(s)" + (f": {', '.join(removed)}" if removed else ""))
+    if hosts:
+        from harness.backends.ssh import sweep
+        for line in sweep(hosts):
+            print(line)
     from nemesis.cleanup import cleanup_remembered  # delayers outside any namespace (docker backend)
     for line in cleanup_remembered(keep_netns=_netns_of(r for r, _ in live.values())):
         print(line)
@@ -130,6 +137,7 @@ def register(subparsers) -> None:
     u.add_argument("--nodes", type=int, default=None, help="node count (default per db)")
     u.add_argument("--backend", default="netns", choices=cl.BACKENDS)
     u.add_argument("--name", default=None, help="cluster name (default: DB-random)")
+    ssh_config.add_flags(u)
     u.add_argument("--knob", action="append", metavar="KEY=VALUE",
                    help="db knob, repeatable: galera wsrep_sync_wait=0|1|3|7, isolation=LEVEL, "
                         "fast_failure_detection=true|false, camunda=true; mariadb-mm master_delay=S; "
@@ -153,6 +161,7 @@ def register(subparsers) -> None:
                    help="leave labelled docker containers/networks of other state dirs alone")
     c.add_argument("--force", action="store_true",
                    help="also remove clusters whose run (the process that made them) is still alive")
+    ssh_config.add_flags(c)
     c.set_defaults(func=cmd_cleanup)
     st = subparsers.add_parser("setup", help="install the Debian packages the backends need (idempotent, "
                                              "runs ./setup.sh)")

@@ -9,6 +9,7 @@ import json
 import signal
 import sys
 
+from harness.backends import ssh_config
 from harness.cluster import server_options
 from harness.errors import UsageError
 from harness.run_cmd import parse_pairs
@@ -25,6 +26,7 @@ def register(sub):
     p.add_argument("--db", required=True, help=f"one of {', '.join(DB_NAMES)}")
     p.add_argument("--nodes", type=int, help="node count (default: the db's usual topology)")
     p.add_argument("--backend", default="netns", help=f"one of {', '.join(BACKENDS)}")
+    ssh_config.add_flags(p)
     p.add_argument("--knob", action="append", default=[], metavar="KEY=VALUE", help="db knob (repeatable)")
     server_options.add_arguments(p)
     p.add_argument("--isolation", default="", metavar="L,...",
@@ -58,6 +60,7 @@ def cmd_probe(args) -> int:
 
     if args.db not in DB_NAMES:
         raise UsageError(f"unknown db {args.db!r} (known: {', '.join(DB_NAMES)})")
+    ssh_config.apply(args)
     isolations, tests = check_names(_names(args.isolation), _names(args.tests))
     for name, value in (("--block-timeout", args.block_timeout), ("--op-timeout", args.op_timeout)):
         if not 0 < value <= 3600:

@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from harness.backends import ssh_config
 from harness.cluster import server_options
 from harness.errors import UsageError
 from harness.spec import BACKENDS, DB_NAMES, ISOLATIONS, ROUTINGS, TestSpec
@@ -21,6 +22,7 @@ def register(sub):
     p.add_argument("--workload", required=True, help="list-append, rw-register, bank, set, save-resume")
     p.add_argument("--nodes", type=int, help="node count (default: the db's usual topology)")
     p.add_argument("--backend", default="netns", help=f"one of {', '.join(BACKENDS)}")
+    ssh_config.add_flags(p)
     p.add_argument("--isolation", default="serializable", help=f"one of {', '.join(ISOLATIONS)}")
     p.add_argument("--model", help="consistency model to check (default: the isolation's; "
                                    "serializable -> strict-serializable)")
@@ -104,6 +106,7 @@ def summary_line(r: dict) -> str:
 
 def cmd_run(args) -> int:
     from harness.runner import run_test
+    ssh_config.apply(args)
     spec = spec_from_args(args)
     spec.validate()
     cluster = None

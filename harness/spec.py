@@ -11,7 +11,7 @@ import random
 from harness.errors import UsageError
 
 DB_NAMES = ("mariadb", "galera", "mariadb-mm", "postgres", "postgres-standby")
-BACKENDS = ("netns", "docker")
+BACKENDS = ("netns", "docker", "ssh")
 from harness.routing import POLICIES as ROUTINGS
 ISOLATIONS = ("read-uncommitted", "read-committed", "repeatable-read", "serializable")
 

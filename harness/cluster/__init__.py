@@ -14,7 +14,7 @@ from harness.cluster.dbs import DB_NAMES, template
 from harness.cluster.dbs import get as get_db
 from harness.errors import ClusterError, UsageError
 
-BACKENDS = ("netns", "docker")
+BACKENDS = ("netns", "docker", "ssh")
 
 __all__ = ["up", "load", "down", "cleanup_all", "list_clusters", "Cluster", "DB_NAMES", "BACKENDS"]
 
@@ -27,12 +27,19 @@ def _docker_backend():
     return docker
 
 
+def _ssh_backend():
+    from harness.backends import ssh  # noqa: PLC0415 - only when used
+    return ssh
+
+
 def up(db: str, nodes: int | None = None, backend: str = "netns", name: str | None = None,
        knobs: dict | None = None, timeout: float = 120.0) -> Cluster:
     """Create a cluster and wait until it is ready. On any failure (or Ctrl-C) nothing is left behind."""
     dbdef = get_db(db)
     if backend == "docker":
         return _docker_backend().up(db=db, nodes=nodes, name=name, knobs=knobs, timeout=timeout)
+    if backend == "ssh":  # hosts: --hosts (HARNESS_SSH_HOSTS), see harness/backends/ssh_config.py
+        return _ssh_backend().up(db=db, nodes=nodes, name=name, knobs=knobs, timeout=timeout)
     if backend != "netns":
         raise UsageError(f"unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
     knobs = dbdef.validate_knobs(knobs)
@@ -64,6 +71,8 @@ def load(name: str) -> Cluster:
         raise UsageError(f"no cluster named {name!r} (see `harness cluster status`)")
     if record.get("backend") == "docker":
         return _docker_backend().load(name)
+    if record.get("backend") == "ssh":
+        return _ssh_backend().load(name)
     return Cluster(record, get_db(record["db"]))
 
 
@@ -82,6 +91,8 @@ def down(name: str) -> None:
 def _destroy(record: dict) -> None:
     if record.get("backend") == "docker":
         _docker_backend().destroy(record)
+    elif record.get("backend") == "ssh":
+        _ssh_backend().destroy(record)
     else:
         netns.destroy(record)
     state.remove(record["name"])
