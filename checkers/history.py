@@ -416,6 +416,10 @@ class _Gunzip(io.RawIOBase):
 
 
 def is_gzip(path) -> bool:
+    """Only a regular file is opened: reading a FIFO's first bytes would block (the open check
+    refuses it with one line later)."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        return False
     with open(path, "rb") as f:
         return f.read(2) == GZIP_MAGIC
 
