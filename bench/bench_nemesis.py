@@ -1,5 +1,7 @@
 """Benchmark the nemesis on a real cluster: for each fault, the time to apply it (start), the time
 to heal it (stop), and the time until the cluster is whole again (wait_healthy after the heal).
+Compositions (`partition+kill`) and parameters (`kill-all-rapid:0.5`) are fault names too; a Galera
+whole-cluster restart's founder, positions and seconds are in the JSON's stop_value.
 
     python bench/bench_nemesis.py [--db galera] [--nodes 3] [--backend netns|docker] [--faults a,b,...] [--hold 3] [--json]
 
@@ -18,7 +20,7 @@ from harness.cluster import up
 
 DEFAULT = {
     "galera": "partition-one,partition-majority,partition-bridge,lag,loss,kill-one,kill-majority,"
-              "kill-all,pause-one,clock-skew",
+              "kill-all,kill-all-rapid,crash-in-partition,partition+kill,pause-one,clock-skew",
     "postgres-standby": "partition-primary,lag,loss,replication-delay,replication-stop,kill-one,pause-one,clock-skew",
     "mariadb-mm": "partition-one,lag,loss,replication-delay,replication-stop,kill-one,pause-one,clock-skew",
 }
@@ -37,7 +39,7 @@ def parse_args(argv=None):
 
 
 def bench_fault(cluster, name, hold, rng):
-    fault = nemesis.FAULTS[name]()
+    fault = nemesis.make(name)
     why = fault.applicable(cluster)
     if why:
         return {"fault": name, "skipped": why}
@@ -47,7 +49,7 @@ def bench_fault(cluster, name, hold, rng):
     time.sleep(hold)
     t1 = time.monotonic()
     try:
-        fault.stop(cluster)
+        stopped = fault.stop(cluster)
     finally:
         healed = time.monotonic() - t1
     t2 = time.monotonic()
@@ -55,7 +57,8 @@ def bench_fault(cluster, name, hold, rng):
     whole = time.monotonic() - t2
     left = nemesis.verify_clean(cluster)
     return {"fault": name, "apply_s": round(applied, 3), "heal_s": round(healed, 3),
-            "whole_after_heal_s": round(whole, 3), "clean": not left, "leftovers": left, "value": value}
+            "whole_after_heal_s": round(whole, 3), "clean": not left, "leftovers": left, "value": value,
+            "stop_value": stopped}
 
 
 def main(argv=None) -> int:
@@ -75,7 +78,7 @@ def main(argv=None) -> int:
                 results.append(bench_fault(cluster, name, args.hold, rng))
             except Exception as e:  # report and go on; heal whatever it was
                 results.append({"fault": name, "error": f"{type(e).__name__}: {e}"})
-                nemesis.FAULTS[name]().heal(cluster)
+                nemesis.make(name).heal(cluster)
                 cluster.wait_healthy(180)
             if not args.json:
                 print_row(results[-1], first=len(results) == 1, info=info)

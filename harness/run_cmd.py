@@ -110,6 +110,9 @@ def cmd_run(args) -> int:
     spec = spec_from_args(args)
     spec.validate()
     cluster = None
+    if args.cluster and (args.server_opt or args.server_config):
+        raise UsageError("--server-opt and --server-config shape a new cluster; --cluster runs with the "
+                         "cluster's own (its settings are recorded)")
     if args.cluster:
         try:
             from harness.cluster import load

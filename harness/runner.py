@@ -510,7 +510,8 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
             versions = {}
             with contextlib.suppress(Exception):
                 versions = cluster.versions()
-            server = {"server_options": list(spec.knobs.get("server_options") or []),  # given
+            given = (getattr(cluster, "knobs", None) or {}).get("server_options") or []  # the cluster's own
+            server = {"server_options": list(given),
                       "settings": cluster.settings() if hasattr(cluster, "settings") else {}}  # read back
             test = spec.to_dict()
             test.update({"cluster": cluster.name, "topology": topology(cluster),

@@ -170,3 +170,33 @@ def test_the_most_advanced_node_founds_the_cluster():
     assert most_advanced({"n1": f"{u}:5", "n2": f"{u}:9", "n3": f"{u}:7"}, order) == "n2"
     assert most_advanced({"n1": f"{u}:9", "n2": f"{u}:9", "n3": f"{u}:9"}, order) == "n1"  # equals: first
     assert most_advanced({"n1": None, "n2": f"{u}:-1", "n3": None}, order) == "n2"
+
+
+def test_kill_hands_an_all_down_cluster_to_the_whole_cluster_restart():
+    calls = []
+
+    class Db:
+        def restart_all(self, cluster, timeout):
+            calls.append(timeout)
+            for n in cluster.nodes:
+                n.up = True
+            return {"founder": "n2", "positions": {}, "restart_s": 1.0}
+
+    class Node(N):
+        up = True
+
+        def kill(self, sig=None):
+            self.up = False
+
+        def alive(self):
+            return self.up
+
+        def start(self, wait=True):
+            raise AssertionError("one node at a time is not how a dead cluster comes back")
+    c = Cluster()
+    c.dbdef, c.nodes = Db(), [Node(f"n{i}", i) for i in range(1, 4)]
+    f = KillAllRapid(0)
+    f.start(c, random.Random(0))
+    value = f.stop(c)
+    assert calls and value["founder"] == "n2" and sorted(value["restarted"]) == ["n1", "n2", "n3"]
+    assert "kill_to_synced_s" in value and all(n.alive() for n in c.nodes)

@@ -157,7 +157,8 @@ def test_cli_refuses_with_exit_2_before_anything_is_built(tmp_path, capsys, monk
     for argv in (["run", "--db", "galera", "--workload", "set", "--server-opt", "datadir=/x"],
                  ["cluster", "up", "--db", "postgres", "--server-opt", "port=1"],
                  ["probe", "--db", "mariadb", "--server-opt", "socket=/x"],
-                 ["cluster", "up", "--db", "galera", "--server-config", str(tmp_path / "none.cnf")]):
+                 ["cluster", "up", "--db", "galera", "--server-config", str(tmp_path / "none.cnf")],
+                 ["run", "--db", "galera", "--workload", "set", "--cluster", "x", "--server-opt", "a=1"]):
         assert cli.main(argv) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1, err

@@ -64,7 +64,7 @@ class Galera(MariaDB):
                 for part in (e.value or "").strip("\"'").split(";"):
                     if part.split("=", 1)[0].strip().lower() in self.owned_provider_options:
                         raise UsageError(f"--server-opt {e}: {part.split('=', 1)[0].strip()} is set by the "
-                                         "harness (it wires the cluster together); refused")
+                                         "harness: refused")
         return out
 
     def validate_knobs(self, given):
