@@ -14,6 +14,8 @@ the shell that launches it, with the process's start time, into `<node home>/lau
 cleanup after a SIGKILLed harness finds exactly the processes it started (never by name).
 """
 import hashlib
+import json
+import logging
 import os
 import re
 import secrets
@@ -21,6 +23,7 @@ import shlex
 import signal as sig_mod
 import subprocess
 import time
+from pathlib import Path
 
 from harness.backends import ssh_config
 from harness.backends.ssh_transport import TRANSPORT, Host, remote_command
@@ -33,6 +36,7 @@ from harness.cluster.node import Node, NodeCommandError, NodeTimeout
 from harness.errors import ClusterError, UsageError
 
 LAUNCH_PID = "launch.pid"
+log = logging.getLogger("harness.ssh")
 
 
 def state_tag() -> str:
@@ -299,6 +303,11 @@ class SSHCluster(Cluster):
     def teardown(self) -> None:
         destroy(self.record)
         state.remove(self.name)
+        log.info("ssh: this process opened %d ssh connection(s)", TRANSPORT.connections)
+
+    def collect(self, dest) -> list[str]:
+        """Each host's server log and configuration into dest/<node>/, clock offsets into dest/clocks.json."""
+        return collect(self, dest)
 
     def leftovers(self) -> list[str]:
         return leftovers(self.record)
@@ -337,6 +346,7 @@ def up(db: str, nodes: int | None = None, name: str | None = None, knobs: dict |
     try:
         in_parallel([lambda n=n: n.make_dirs(os.path.dirname(n.home), mode=0o711) for n in cluster.nodes])
         cluster.create(timeout)
+        record_clocks(cluster, "start")
         return cluster
     except BaseException:
         try:
@@ -382,10 +392,7 @@ def load(name: str) -> SSHCluster:
     record = state.read(state.check_name(name))
     if record is None:
         raise UsageError(f"no cluster named {name!r} (see `harness cluster status`)")
-    dbdef = over_ssh(get_db(record["db"]))
-    if record.get("pg_bindir"):
-        dbdef.bindir = record["pg_bindir"]
-    return SSHCluster(record, dbdef)
+    return _bare_cluster(record)
 
 
 def _bare_cluster(record) -> SSHCluster:
@@ -466,6 +473,8 @@ def destroy(record: dict) -> None:
         return
     cluster = _bare_cluster(record)
     in_parallel([lambda n=n: _destroy_node(n) for n in cluster.nodes])
+    for node in cluster.nodes:  # no ssh process outlives the cluster (a later call reconnects)
+        TRANSPORT.close(node.host)
 
 
 def leftovers(record: dict) -> list[str]:
@@ -480,3 +489,64 @@ def leftovers(record: dict) -> list[str]:
         if pid and node._living([pid]) and node.alive():
             out.append(f"{node.host}: process {pid}")
     return out
+
+
+# -- what a run keeps of each host: logs, configuration, clock ----------------------------------
+def clock_offset(node, samples: int = 3) -> dict:
+    """The host's clock minus the control node's, seconds, from the sample with the shortest round
+    trip (±half of it)."""
+    best = None
+    for _ in range(samples):
+        t0 = time.time()
+        out = node.run(["date", "+%s.%N"], timeout=10).stdout.strip()
+        t1 = time.time()
+        try:
+            remote = float(out)
+        except ValueError:
+            raise ClusterError(f"{node}: `date +%s.%N` said {out[:80]!r}") from None
+        if best is None or t1 - t0 < best[1]:
+            best = (remote - (t0 + t1) / 2, t1 - t0)
+    return {"offset_s": round(best[0], 6), "uncertainty_s": round(best[1] / 2, 6)}
+
+
+def record_clocks(cluster, when: str) -> None:
+    offsets = {}
+    for node in cluster.nodes:
+        try:
+            offsets[node.name] = clock_offset(node)
+        except ClusterError as e:
+            offsets[node.name] = {"error": str(e)}
+    cluster.record.setdefault("clock_offsets", {})[when] = offsets
+    cluster.save()
+
+
+def config_files(cluster, node) -> list[str]:
+    if isinstance(cluster.dbdef, Postgres):
+        return [f"{node.datadir}/{f}" for f in ("postgresql.conf", "harness.conf", "postgresql.auto.conf",
+                                                "pg_hba.conf")]
+    return [cluster.dbdef.conf_path(node)]
+
+
+def collect(cluster, dest) -> list[str]:
+    """Copy every host's server log and configuration to dest/<node>/ and record the clock
+    offsets at the end (clocks.json: start and end). Returns the files written; a host that cannot
+    be read gets an error.txt instead, so collecting never hides the run's own outcome."""
+    dest = Path(dest)
+    record_clocks(cluster, "end")
+    written = []
+    for node in cluster.nodes:
+        d = dest / node.name
+        d.mkdir(parents=True, exist_ok=True)
+        for path in [node.log_path] + config_files(cluster, node):
+            try:
+                text = node.read_file(path)
+            except ClusterError as e:
+                with (d / "error.txt").open("a") as f:
+                    f.write(f"{path}: {e}\n")
+                continue
+            if text is not None:
+                (d / os.path.basename(path)).write_text(text)
+                written.append(str(d / os.path.basename(path)))
+    (dest / "clocks.json").write_text(json.dumps(cluster.record.get("clock_offsets", {}), indent=1))
+    written.append(str(dest / "clocks.json"))
+    return written

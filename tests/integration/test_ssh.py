@@ -65,7 +65,7 @@ def assert_hosts_empty(hosts):
         assert not hosts.on_host(i, "iptables -S | grep HN- ; true").strip()
 
 
-def test_galera_up_and_down_over_ssh(hosts):
+def test_galera_up_and_down_over_ssh(hosts, tmp_path):
     c = cl.up(db="galera", backend="ssh", name="sshgal")
     try:
         assert c.backend == "ssh" and [n.ip for n in c.nodes] == hosts.ips
@@ -85,6 +85,13 @@ def test_galera_up_and_down_over_ssh(hosts):
         n3.start()
         c.wait_healthy(60)
         assert sql(c, n3, "SELECT v FROM t WHERE id = 1") == ((42,),)
+        # what a run keeps: each host's log and configuration, the clocks at start and end
+        c.collect(tmp_path / "nodes")
+        assert f"wsrep_node_address={n3.ip}" in (tmp_path / "nodes" / "n3" / "my.cnf").read_text()
+        assert "Synchronized with group" in (tmp_path / "nodes" / "n3" / "server.log").read_text()
+        clocks = json.loads((tmp_path / "nodes" / "clocks.json").read_text())
+        assert set(clocks) == {"start", "end"} and set(clocks["end"]) == {"n1", "n2", "n3"}
+        assert all(abs(o["offset_s"]) < 0.5 for o in clocks["start"].values())  # one machine's clock
     finally:
         cl.down(c.name)
     assert_hosts_empty(hosts)
