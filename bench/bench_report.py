@@ -38,8 +38,9 @@ from other jobs:
   8,000,000 txns:  harness check 158.6 s, 4131 MB; harness analyze (not runnable) -> 209.1 s, 4132 MB:
                    wall within (322 s), RSS OVER 1.5 GB, all of it the list-append checker's own peak
                    (check alone: 4131 MB); the report alone 79.6 s, 822 MB, index.html 5.06 MB
-  The same 1 M history as history.jsonl.gz (gzip -1, 59 MB): harness check 2-3 s more CPU (the
-  inflate, ~1.4 s bare, runs in the checker's thread); reading alone 2.4 s vs gzip.open's 3.5 s.
+  The same 1 M history as history.jsonl.gz (gzip -1, 59 MB): harness analyze 22.5 s wall, 19.8 s
+  CPU, 633 MB (the plain run dir right after: 31.9 s wall, 20.4 s CPU, 630 MB); reading it alone
+  takes 2.4 s (bare inflate 1.4 s; gzip.open 3.5 s).
 --progress (1 M txns, stderr a pty): rich's refresh thread used 0.087 s CPU of an 11.6 s check
   (0.75 %, target < 3 %); the end-to-end CPU comparisons moved between -9 % and +7 % with the load.
 """
