@@ -11,7 +11,16 @@ phase) and its end (check + report + teardown). Prints ops/s, txns, history size
 run and at its end, the end-of-run seconds, and a projection to one hour: txns, history size and
 end-of-run seconds linear in the txns; the end's peak as its base plus a growth linear in the txns.
 
-Measured on the 2-core project VM (shared with other jobs), 2026-12-03: see the figures below.
+Measured on the 2-core project VM (shared with other jobs, load 2-7), 2026-12-03, after runner.check_run
+streams (issue 20), one MariaDB node, --minutes 10, plain history.jsonl:
+    1529 ops/s (main phase), 923,000 txns, history.jsonl 364 MB, verdict valid
+    harness RSS during the run: median 61 MB, max 68 MB (206 samples, every 3 s)
+    end of run (check + report + teardown): 34.4 s (check 25.7 s of it, slowed by the load);
+    harness peak (VmHWM) 510 MB
+    projected to 1 hour: 5.5 M txns, 2.2 GB history, ~207 s end of run, end peak ~2.7 GB (linear;
+    bench_report measured the check alone at 8 M txns: 4.1 GB, the list-append checker's own peak)
+Before (issue 20's note): a 300 s run of 700 k txns ended in ~40 s at a 4.0 GB peak (the check held
+the history as op dicts), which an hour (~8 M txns) would have pushed to ~45 GB.
 """
 from __future__ import annotations
 
