@@ -460,10 +460,9 @@ class Progress:
         self.ops = self.bytes = 0
         self.total = 0                      # bytes to read, when known (a plain file)
         if path is not None:
-            with contextlib.suppress(OSError):   # a FIFO is never opened here: it would block
-                st = os.stat(path)
-                if stat.S_ISREG(st.st_mode) and not is_gzip(path):
-                    self.total = st.st_size
+            with contextlib.suppress(OSError):
+                if not is_gzip(path):  # which never opens a FIFO (it would block)
+                    self.total = os.stat(path).st_size
         self.t0 = time.monotonic()
 
     def read(self, lines: int, nbytes: int):
