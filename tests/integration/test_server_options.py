@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from harness.cluster import up
+from harness.cluster import cleanup_all, up
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -14,6 +14,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.fixture(autouse=True)
 def private_state(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path / "state"))
+    yield
+    cleanup_all(caches=True)  # also the private data root's cached data dirs on /dev/shm
 
 
 def harness(*argv, timeout=300):
