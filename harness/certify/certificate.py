@@ -53,6 +53,7 @@ def build(matrix: Matrix, results: dict[str, list[dict]], seconds: float, probes
             "evidence": evidence(verdict, runs, risks, totals, matrix.min_exposure) + lag_text(runs),
             "lag_p99_ms": _worst_lag(runs),
             "rc": rc.column(probes.get(cell.cluster_key), cell.routing),
+            "settings": next((r["settings"] for r in runs if isinstance(r.get("settings"), dict) and r["settings"]), {}),
             "probe": topology_ids.get(cell.cluster_key),
             "run_reports": [{"test": r.get("test"), "outcome": run_outcome(r), "workload": r.get("workload"),
                              "faults": "+".join(r.get("nemesis") or []) or "no fault",
@@ -208,6 +209,12 @@ def _run_label(run: dict) -> str:
     return f"{run.get('workload') or 'run'}, {run.get('faults') or 'no fault'}: {run['outcome'].lower()}"
 
 
+def _settings_text(row: dict) -> str:
+    """The server settings every node reported (the user's server options, read back)."""
+    return "; ".join(f"{node} " + (", ".join(f"{k}={v}" for k, v in read.items()) if isinstance(read, dict) else str(read))
+                     for node, read in row["settings"].items())
+
+
 def _rc_text(row: dict) -> str:
     return (row.get("rc") or {}).get("text") or "not probed"
 
@@ -251,7 +258,8 @@ def markdown(cert: dict, out: Path) -> str:
                          if (link := _report_link(run, out)))
         probe = f" [probe]({r['probe']}/probe.html)" if r.get("probe") and r["probe"] in cert.get("probes", {}) \
             and not cert["probes"][r["probe"]].get("error") else ""
-        lines.append(f"| {r['title']} | **{r['verdict']}** | {', '.join(r['violations']) or '-'} | "
+        title = r["title"] + (f" (read back: {_settings_text(r)})" if r.get("settings") else "")
+        lines.append(f"| {title} | **{r['verdict']}** | {', '.join(r['violations']) or '-'} | "
                      f"{r['evidence']} | {_rc_text(r)}{probe} | {', '.join(r['context']) or '-'} | {r['runs']} | "
                      f"{r['ops']} | {links or '-'} |")
     lines += ["", *(f"- **{v}**: {m}" for v, m in MEANING.items()), f"- **{RC_HEAD}**: {RC_MEANING}"]
@@ -275,7 +283,8 @@ def to_html(cert: dict, out: Path) -> str:
             for run in r["run_reports"] if (link := _report_link(run, out)))
         body.append(
             f"<tr><td>{e(r['title'])}<br><small>{e(r['db'])}, {e(r['routing'])}, {e(r['isolation'])}"
-            f"{', ' + e(json.dumps(r['knobs'])) if r['knobs'] else ''}</small></td>"
+            f"{', ' + e(json.dumps(r['knobs'])) if r['knobs'] else ''}"
+            f"{'<br>read back: ' + e(_settings_text(r)) if r.get('settings') else ''}</small></td>"
             f"<td style='color:{color[r['verdict']]};font-weight:bold'>{r['verdict']}</td>"
             f"<td>{e(', '.join(r['violations']) or '-')}</td><td>{e(r['evidence'])}</td>"
             f"<td>{e(_rc_text(r))}{probe_link(r)}</td>"

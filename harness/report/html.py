@@ -412,6 +412,12 @@ class Page:
                 rows.append(f"<tr><th>version: {_e(k)}</th><td>{_e(_short(v, 200))}</td></tr>")
         elif versions:
             rows.append(f"<tr><th>versions</th><td>{_e(_short(versions, 400))}</td></tr>")
+        given = run.meta("server_options")
+        if isinstance(given, list) and given:
+            rows.append(f"<tr><th>server options given</th><td>{_e(_short(', '.join(map(str, given)), 600))}</td></tr>")
+        for node, read in (run.meta("settings") or {}).items() if isinstance(run.meta("settings"), dict) else ():
+            shown = ", ".join(f"{k}={v}" for k, v in read.items()) if isinstance(read, dict) else read
+            rows.append(f"<tr><th>server settings read back: {_e(node)}</th><td>{_e(_short(shown, 600))}</td></tr>")
         files = [f for f in ("history.jsonl", "history.jsonl.gz", "results.json", "test.json", "harness.log")
                  if (run.dir / f).exists()]
         if (run.dir / "explanations").is_dir():

@@ -95,3 +95,13 @@ def test_summary_says_one_node_and_two_nodes_apart(two_nodes, one_node):
     assert line.startswith("READ COMMITTED with both engines on one node: yes; on two nodes: no: "), line
     assert rc.summary(one_node) == "READ COMMITTED: yes"
     assert rc.summary({"error": "x"}) == "not probed (x)"
+
+
+def test_the_certificate_shows_the_settings_every_node_read_back(tmp_path):
+    run = {**VALID, "settings": {"n1": {"innodb_flush_log_at_trx_commit": "0"}, "n2": {"error": "down"}}}
+    cell = Cell("g", "galera", knobs={"server_options": ["innodb_flush_log_at_trx_commit=0"]})
+    cert = certificate.build(Matrix("t", [cell]), {"g": [run]}, seconds=1.0)
+    assert cert["rows"][0]["settings"] == run["settings"]
+    out = certificate.write(cert, str(tmp_path / "store"))
+    shown = "read back: n1 innodb_flush_log_at_trx_commit=0; n2 error=down"
+    assert shown in open(f"{out}/certificate.md").read() and shown in open(f"{out}/certificate.html").read()

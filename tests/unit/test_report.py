@@ -354,3 +354,15 @@ def test_report_says_what_the_run_exercised_and_the_lag(tmp_path):
     assert "0 (not a risk of this topology)" in html  # a standby takes no writes
     assert "<td>n1-&gt;n2</td><td>1.2</td><td>9.5</td><td>12.0</td>" in html
     assert "lan: 0.25 ms one way" in html and (run / "lag.png").is_file()
+
+
+def test_setup_section_shows_the_server_options_and_what_every_node_read_back(tmp_path):
+    run = make_run_dir(tmp_path / "run", n_ops=500, workload="list-append")
+    results = json.loads((run / "results.json").read_text())
+    results["server_options"] = ["innodb_flush_log_at_trx_commit=0", "n2:max_connections=<b>7</b>"]
+    results["settings"] = {"n1": {"innodb_flush_log_at_trx_commit": "0"}, "n2": {"error": "down"}}
+    (run / "results.json").write_text(json.dumps(results))
+    html = write_report(run).read_text()
+    assert "server options given</th><td>innodb_flush_log_at_trx_commit=0, n2:max_connections=&lt;b&gt;7" in html
+    assert "server settings read back: n1</th><td>innodb_flush_log_at_trx_commit=0</td>" in html
+    assert "server settings read back: n2</th><td>error=down</td>" in html
