@@ -273,12 +273,16 @@ class _PostgresFiles:
         node.make_dirs(node.rundir, node.datadir, user=PG_USER, mode=0o700)
 
     def initdb(self, cluster, node):
+        """Postgres.initdb with its files on the host. Keep in step with it: the hasattr branches
+        follow the user's server options (user_settings, node.conf) where the definition has them."""
         self.prepare_dirs(node)
         node.run(self.initdb_argv(node.datadir), timeout=120, user=PG_USER)
-        node.write_file(os.path.join(node.datadir, "harness.conf"), "\n".join(self.settings(cluster)) + "\n",
+        settings = self.settings(cluster) + (self.user_settings(cluster) if hasattr(self, "user_settings") else [])
+        node.write_file(os.path.join(node.datadir, "harness.conf"), "\n".join(settings) + "\n",
                         user=PG_USER, mode=0o600)
         conf = os.path.join(node.datadir, "postgresql.conf")
-        node.write_file(conf, (node.read_file(conf) or "") + "\ninclude 'harness.conf'\n", user=PG_USER, mode=0o600)
+        include = "\ninclude 'harness.conf'\n" + ("include_if_exists 'node.conf'\n" if hasattr(self, "node_conf") else "")
+        node.write_file(conf, (node.read_file(conf) or "") + include, user=PG_USER, mode=0o600)
         node.write_file(os.path.join(node.datadir, "pg_hba.conf"), self.hba(cluster), user=PG_USER, mode=0o600)
 
 
