@@ -38,6 +38,19 @@ def the_standby(cluster):
     return next(n for n in cluster.nodes if n.role == "standby")
 
 
+def galera_with_table(prefix):
+    """A module fixture's body: a 3-node Galera with table t (id auto-increment, v), torn down after."""
+    import secrets
+
+    from harness.cluster import up
+    cluster = up(db="galera", nodes=3, name=f"{prefix}-g{secrets.token_hex(2)}")
+    try:
+        sql(cluster, cluster.nodes[0], "CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)")
+        yield cluster
+    finally:
+        cluster.teardown()
+
+
 def whole(cluster, faults, healthy_after=True):
     """A fixture's body: the cluster is whole before the test; after it no fault may have left a
     trace (asserted), and every fault family in `faults` is healed whatever happened."""

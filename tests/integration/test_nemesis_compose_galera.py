@@ -1,12 +1,10 @@
 """Composed faults and whole-cluster crashes on a real 3-node Galera cluster (netns): everything
 heals, nothing is left behind, the restart founds the cluster from the most advanced node."""
 import random
-import secrets
 
 import pytest
 
 import nemesis
-from harness.cluster import up
 from nemesis.schedule import Schedule
 from tests.integration import support
 from tests.integration.support import sql
@@ -16,12 +14,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def galera():
-    cluster = up(db="galera", nodes=3, name=f"cmtest-g{secrets.token_hex(2)}")
-    try:
-        sql(cluster, cluster.nodes[0], "CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)")
-        yield cluster
-    finally:
-        cluster.teardown()
+    yield from support.galera_with_table("cmtest")
 
 
 @pytest.fixture

@@ -1,13 +1,11 @@
 """Faults against a real 3-node MariaDB Galera cluster (netns backend). One cluster for the module
 (bring-up ~10 s); every test heals, waits until the cluster is whole and checks nothing is left."""
 import random
-import secrets
 import time
 
 import pytest
 
 import nemesis
-from harness.cluster import up
 from tests.integration import support
 from tests.integration.support import (check_kill_and_restart_rejoins_by_ist,
                                        check_partition_one_node_refuses_while_the_majority_serves, sql)
@@ -17,12 +15,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def galera():
-    cluster = up(db="galera", nodes=3, name=f"nmtest-g{secrets.token_hex(2)}")
-    try:
-        sql(cluster, cluster.nodes[0], "CREATE TABLE t (id INT PRIMARY KEY AUTO_INCREMENT, v INT)")
-        yield cluster
-    finally:
-        cluster.teardown()
+    yield from support.galera_with_table("nmtest")
 
 
 @pytest.fixture
