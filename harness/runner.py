@@ -524,6 +524,11 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
             store.update_latest(spec.store, run_dir)  # an interrupted run is still the newest run
             ready = True
             facts = execute(spec, cluster, workload, run_dir, live=live, schedule=schedule, forward=forward)
+            if hasattr(cluster, "collect"):  # remote hosts (ssh): their server logs, configs, clock offsets
+                try:
+                    cluster.collect(run_dir / "nodes")
+                except Exception as e:  # noqa: BLE001 - never hides the run's own outcome
+                    log.error("collecting the hosts' logs failed: %s", e)
             log.info("run done: %s", {k: v for k, v in facts.items() if k not in ("op_errors", "lag")})
             workload.measured_lag_ms = measured_lag(facts["lag"])
             result = check_run(run_dir, workload, spec.checker_model)

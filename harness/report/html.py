@@ -420,6 +420,8 @@ class Page:
             rows.append(f"<tr><th>server settings read back: {_e(node)}</th><td>{_e(_short(shown, 600))}</td></tr>")
         files = [f for f in ("history.jsonl", "history.jsonl.gz", "results.json", "test.json", "harness.log")
                  if (run.dir / f).exists()]
+        if (run.dir / "nodes").is_dir():  # what a remote backend copied from its hosts
+            files += sorted(str(f.relative_to(run.dir)) for f in (run.dir / "nodes").rglob("*") if f.is_file())[:50]
         if (run.dir / "explanations").is_dir():
             files += [f"explanations/{p.name}" for p in sorted((run.dir / "explanations").glob("*.txt"))]
         links = " · ".join(f'<a href="{_e(f)}">{_e(f)}</a>' for f in files)

@@ -120,16 +120,21 @@ def test_list_append_run_with_partition_and_kill_heals(hosts, tmp_path):
     p = harness("run", "--backend", "ssh", "--hosts", hosts.hosts_file(), "--db", "galera",
                 "--workload", "list-append", "--nemesis", "partition-one,kill-one", "--nemesis-interval", "2.5",
                 "--time-limit", "14", "--final-time-limit", "10", "--op-timeout", "3", "--rate", "50",
-                "--concurrency", "4", "--store", str(tmp_path), "--no-progress", "--json", "--seed", "6")
+                "--concurrency", "4", "--store", str(tmp_path), "--no-progress", "--json", "--seed", "7")
     assert p.returncode in (0, 1), p.stderr[-2000:]
     r = json.loads(p.stdout)
     assert r["backend"] == "ssh"
     history = [json.loads(ln) for ln in (Path(r["run_dir"]) / "history.jsonl").read_text().splitlines()]
     faults = [op["value"]["fault"] for op in history if op["process"] == "nemesis" and op["f"].startswith("start")
               and op["type"] == "info"]
-    assert faults[:2] == ["partition-one", "kill-one"], faults  # seed 6 draws this order
+    plan = json.loads((Path(r["run_dir"]) / "test.json").read_text())["nemesis_info"]["plan"]
+    assert faults == [st["fault"] for st in plan][:len(faults)], (faults, plan)  # the run follows its plan
+    assert faults[:2] == ["partition-one", "kill-one"], faults  # seed 7's plan starts with both
     assert any("verified clean" in n for n in r["nemesis_notes"]), r["nemesis_notes"]
     assert r["run"]["counts"]["ok"] > 20
+    copied = Path(r["run_dir"]) / "nodes"  # every host's server log and config, and the clock offsets
+    assert {"n1", "n2", "n3", "clocks.json"} <= {f.name for f in copied.iterdir()}, list(copied.iterdir())
+    assert all(any((copied / n).iterdir()) for n in ("n1", "n2", "n3"))
     assert_hosts_empty(hosts)
     assert cl.list_clusters() == []
 

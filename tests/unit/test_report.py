@@ -366,3 +366,12 @@ def test_setup_section_shows_the_server_options_and_what_every_node_read_back(tm
     assert "server options given</th><td>innodb_flush_log_at_trx_commit=0, n2:max_connections=&lt;b&gt;7" in html
     assert "server settings read back: n1</th><td>innodb_flush_log_at_trx_commit=0</td>" in html
     assert "server settings read back: n2</th><td>error=down</td>" in html
+
+
+def test_setup_section_links_the_logs_copied_from_the_hosts(tmp_path):
+    run = make_run_dir(tmp_path / "run", n_ops=300, workload="list-append")
+    (run / "nodes" / "n1").mkdir(parents=True)
+    (run / "nodes" / "n1" / "server.log").write_text("ready\n")
+    (run / "nodes" / "clocks.json").write_text("{}")
+    html = write_report(run).read_text()
+    assert '<a href="nodes/n1/server.log">' in html and '<a href="nodes/clocks.json">' in html
