@@ -26,7 +26,6 @@ import contextlib
 import gc
 import io
 import os
-import re
 import stat
 import threading
 import time
@@ -207,18 +206,25 @@ def checked(op, path, line):
     return op
 
 
-def _jsonl_ops(path, f, line0, blank_ok, bad_envelope=_bad_envelope):
-    """(line, op) for each line of an open JSONL file, validated; see strict_ops."""
-    loads = orjson.loads
-    line = line0
+def _chunks(f):
+    """(offset, lines, careful) per ~4 MB chunk of an open JSONL file: careful when the chunk holds
+    anything _suspect flags (its ops then get the full check); counts the chunk in PROGRESS."""
     while True:
         start = f.tell()
         raws = f.readlines(CHUNK_BYTES)
         if not raws:
             PROGRESS.read_end()
             return
-        _chunk_read(raws)
-        careful = _suspect(b"".join(raws))
+        data = b"".join(raws)
+        PROGRESS.read(len(raws), len(data))
+        yield start, raws, _suspect(data)
+
+
+def _jsonl_ops(path, f, line0, blank_ok, bad_envelope=_bad_envelope):
+    """(line, op) for each line of an open JSONL file, validated; see strict_ops."""
+    loads = orjson.loads
+    line = line0
+    for start, raws, careful in _chunks(f):
         for i, raw in enumerate(raws):
             try:
                 op = loads(raw)
@@ -249,14 +255,7 @@ def strict_ops(path, f, line0=1):
     # once per op of a 1 M-op history
     loads = orjson.loads
     line = line0
-    while True:
-        start = f.tell()
-        raws = f.readlines(CHUNK_BYTES)
-        if not raws:
-            PROGRESS.read_end()
-            return
-        _chunk_read(raws)
-        careful = _suspect(b"".join(raws))
+    for start, raws, careful in _chunks(f):
         for i, raw in enumerate(raws):
             try:
                 op = loads(raw)
@@ -445,8 +444,6 @@ def plain_name(path) -> str:
     return name[:-3] if name.endswith(".gz") else name
 
 
-
-
 class Progress:
     """How far the current long read has got, for a live display (harness.progress polls it from its
     own thread). The readers add to it once per chunk of ~4 MB, never per op, so it costs nothing.
@@ -475,10 +472,6 @@ class Progress:
 
 
 PROGRESS = Progress()
-
-
-def _chunk_read(raws):
-    PROGRESS.read(len(raws), sum(map(len, raws)))
 
 
 def is_edn(path) -> bool:
@@ -540,13 +533,7 @@ def read_chunks(path, f=None, line0=1):
             yield from read_chunks(path, fh, 1)
         return
     loads = orjson.loads
-    while True:
-        raw = f.readlines(CHUNK_BYTES)
-        if not raw:
-            PROGRESS.read_end()
-            return
-        _chunk_read(raw)
-        careful = _suspect(b"".join(raw))
+    for _, raw, careful in _chunks(f):
         try:
             ops = [loads(x) for x in raw]
             for i, op in enumerate(ops):

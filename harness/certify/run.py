@@ -103,12 +103,11 @@ def _run_and_record(cell, spec, holder, results, counter, planned, echo) -> None
     left it broken."""
     counter["done"] += 1
     tag = f"[{counter['done']}/{max(planned, counter['done'])}] {spec.test_name}"
-    if holder["cluster"] is None:
-        holder["cluster"], error = _bring_up(cell)
-        if holder["cluster"] is None:
-            results[cell.name].append(_error_result(spec, error))
-            echo(f"{tag}: INCONCLUSIVE ({error})")
-            return
+    error = _ensure_cluster(cell, holder)
+    if error:
+        results[cell.name].append(_error_result(spec, error))
+        echo(f"{tag}: INCONCLUSIVE ({error})")
+        return
     result = _one_run(spec, holder["cluster"])
     results[cell.name].append(result)
     echo(f"{tag}: {_describe(result)}")
@@ -119,14 +118,21 @@ def _run_and_record(cell, spec, holder, results, counter, planned, echo) -> None
 
 def _probe(cell, holder, echo) -> dict:
     """The topology's READ COMMITTED probe, on the cluster its runs will use (brought up here)."""
-    if holder["cluster"] is None:
-        holder["cluster"], error = _bring_up(cell)
-        if holder["cluster"] is None:
-            return {"error": error}
+    error = _ensure_cluster(cell, holder)
+    if error:
+        return {"error": error}
     result = rc.probe_topology(holder["cluster"])
     knobs = ", ".join(f"{k}={v}" for k, v in sorted(cell.knobs.items())) or "defaults"
     echo(f"probe {cell.db} ({knobs}), {result.get('seconds', 0):g} s: {rc.summary(result)}")
     return result
+
+
+def _ensure_cluster(cell: Cell, holder: dict) -> str | None:
+    """The topology's shared cluster, brought up unless running; the error line if it cannot start."""
+    if holder["cluster"] is None:
+        holder["cluster"], error = _bring_up(cell)
+        return error
+    return None
 
 
 def _bring_up(cell: Cell):
