@@ -7,7 +7,7 @@ that picks a fitting member at random on each start. A fault spec as the user wr
 `parse_faults` validates a comma list of them, `make(spec)` builds one. `verify_clean(cluster)`
 lists what any fault left behind; [] means clean.
 """
-from nemesis import clock, net, procs, replication_lag
+from nemesis import clock, net, pause, procs, replication_lag
 from nemesis.base import Fault, family
 from nemesis.clock import ClockSkew
 from nemesis.compose import Composed, CrashInPartition
@@ -76,14 +76,16 @@ def make(spec: str) -> Fault:
 
 def verify_clean(cluster) -> list[str]:
     """Everything a fault left behind, one line each: iptables rules/chains, qdiscs, bound NFQUEUE
-    queues, delayer processes, paused, skewed or dead servers, replication lag settings."""
+    queues, delayer processes, paused, skewed or dead servers, replication lag settings. Process
+    states and libfaketime files are read through the node, where its server runs."""
     found = []
     for node in cluster.nodes:
         try:
             found += [f"{node.name}: iptables {r}" for r in net.leftover_rules(node)]
             found += [f"{node.name}: qdisc {q}" for q in net.leftover_qdiscs(node)]
             found += [f"{node.name}: NFQUEUE bound {q}" for q in net.bound_queues(node)]
-            found += [f"{node.name}: delayer pid {p}" for p in procs.delayers_in(net.netns_id(node))]
+            if not clock.remote(node):  # the delayer runs only on this machine (nemesis.lag)
+                found += [f"{node.name}: delayer pid {p}" for p in procs.delayers_in(net.netns_id(node))]
         except Exception as e:
             found.append(f"{node.name}: could not inspect the namespace: {e}")
         if hasattr(cluster, "name"):
@@ -92,20 +94,12 @@ def verify_clean(cluster) -> list[str]:
             found.append(f"{node.name}: server not running")
             continue
         pid = node.pid
-        if _state(pid) == "T":
+        if pause.server_state(node) == "T":
             found.append(f"{node.name}: server pid {pid} is paused (SIGSTOP)")
-        if clock.is_skewed(pid):
+        if clock.is_skewed(node):
             found.append(f"{node.name}: server pid {pid} runs under libfaketime")
     found += replication_lag.leftovers(cluster)
     return found
-
-
-def _state(pid) -> str:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError, TypeError):
-        return "?"
 
 
 __all__ = ["FAULTS", "Fault", "make", "parse_faults", "verify_clean"]

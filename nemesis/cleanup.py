@@ -1,11 +1,9 @@
 """Leftover removal for `harness cleanup` and for the cluster layer's teardown: every iptables
 chain, qdisc and delayer process the nemesis may have left after a crash (SIGKILL of the harness
 mid-fault). Acts on a Node, or on a bare network namespace by name."""
-import os
-import signal
 import subprocess
 
-from nemesis import clock, net, procs
+from nemesis import clock, net, pause, procs
 
 
 class NetnsTarget:
@@ -38,18 +36,19 @@ def cleanup_node(node) -> list[str]:
     if qdiscs:
         net.remove_qdiscs(node)
         done.append(f"{node.name}: removed qdisc(s) {'; '.join(qdiscs)}")
-    for pid in procs.delayers_in(net.netns_id(node)):
-        procs.terminate(pid)
-        done.append(f"{node.name}: stopped delayer pid {pid}")
+    if not clock.remote(node):  # the delayer runs only on this machine (nemesis.lag)
+        for pid in procs.delayers_in(net.netns_id(node)):
+            procs.terminate(pid)
+            done.append(f"{node.name}: stopped delayer pid {pid}")
     pid = getattr(node, "pid", None)
-    if pid and _stopped(pid):
-        os.kill(pid, signal.SIGCONT)
+    if pid and pause.server_state(node) == "T":  # read and signalled where the server runs
+        node.resume()
         done.append(f"{node.name}: resumed paused server pid {pid}")
     cluster = getattr(node, "cluster", None)
-    if cluster is not None and hasattr(cluster, "name") and not (pid and clock.is_skewed(pid)):
-        for path in clock.shared_files(cluster, node):
-            os.unlink(path)
-            done.append(f"{node.name}: removed libfaketime file {path}")
+    if cluster is not None and hasattr(cluster, "name") and not (pid and clock.is_skewed(node)):
+        found = clock.shared_files(cluster, node)
+        clock.remove_shared(cluster, node)
+        done += [f"{node.name}: removed libfaketime file {path}" for path in found]
     return done
 
 
@@ -70,14 +69,6 @@ def cleanup_remembered(keep_netns=()) -> list[str]:
         else:
             procs.forget(rec["pid"])
     return done
-
-
-def _stopped(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "T"
-    except (OSError, IndexError):
-        return False
 
 
 def cleanup_cluster(cluster) -> list[str]:

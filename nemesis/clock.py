@@ -12,14 +12,36 @@ from nemesis.base import Fault, chosen, heal_each
 LIB_GLOBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
              "/usr/lib/*/faketime/libfaketimeMT.so.1", "/usr/lib/faketime/libfaketimeMT.so.1",
              "/usr/local/lib/faketime/libfaketimeMT.so.1")
+_remote_libs: dict[str, str | None] = {}  # host -> its libfaketime (asked once per process)
 
 
-def libfaketime() -> str | None:
+def remote(node) -> bool:
+    """The node is another machine (the ssh backend): its /dev/shm, libraries and /proc are reached
+    through node.run, never this machine's. netns and docker nodes share this machine's."""
+    return bool(getattr(node, "remote", False))
+
+
+def libfaketime(node=None) -> str | None:
+    """The preload library on the machine that runs node's server (this one when node is local)."""
+    if node is not None and remote(node):
+        key = str(getattr(node, "host", node.name))
+        if key not in _remote_libs:
+            out = _sh(node, 'for p in "$@"; do for f in $p; do [ -e "$f" ] && echo "$f"; done; done; true',
+                      *LIB_GLOBS).stdout
+            _remote_libs[key] = out.split()[0] if out.split() else None
+        return _remote_libs[key]
     for pattern in LIB_GLOBS:
         hits = sorted(glob.glob(pattern))
         if hits:
             return hits[0]
     return None
+
+
+def _sh(node, script, *args, check=True):
+    res = node.run(["sh", "-c", script, "sh", *map(str, args)], timeout=15, check=False)
+    if check and res.returncode not in (0, 3):
+        raise ClockError(f"{node.name}: {(res.stderr or '').strip().splitlines()[-1:] or res.returncode}")
+    return res
 
 
 SHM_DIR = "/dev/shm"
@@ -44,8 +66,13 @@ def make_shared(cluster, node) -> str:
     planted there first (a symlink, a file of theirs) is refused, never followed or reused."""
     import _multiprocessing  # the stdlib's sem_open; a glibc POSIX named semaphore
     name = shared_name(cluster, node)
-    sem_path, shm_path = f"{SHM_DIR}/sem.{name}_sem", f"{SHM_DIR}/{name}_shm"
+    sem_path, shm_path = _paths(name)
     user = getattr(getattr(cluster, "dbdef", None), "server_user", None)
+    if remote(node):
+        res = _sh(node, MAKE_SHARED_SH, SHM_DIR, sem_path, shm_path, user or "")
+        if res.returncode == 3:
+            raise ClockError(f"{node.name}: {res.stdout.strip().splitlines()[-1]}")
+        return f"/{name}_sem /{name}_shm"
     owner = pwd.getpwnam(user) if user else pwd.getpwuid(os.geteuid())
     for path in (sem_path, shm_path):
         _remove_ours(path, owner.pw_uid)
@@ -70,6 +97,40 @@ def make_shared(cluster, node) -> str:
     return f"/{name}_sem /{name}_shm"
 
 
+def _paths(name) -> tuple[str, str]:
+    return f"{SHM_DIR}/sem.{name}_sem", f"{SHM_DIR}/{name}_shm"
+
+
+# make_shared on another machine, run there as root: the same checks as _remove_ours, then the
+# semaphore file exactly as glibc's sem_open writes it (x86-64 sem_t: value 1, FUTEX_SHARED flag,
+# 32 bytes; the unit tests compare it with sem_open's) and a zeroed 64-byte shm, both made in a
+# fresh private dir (mktemp -d) with owner and 0600 set there, then link()ed into place: link never
+# follows, replaces or writes into what is already at the name. Exit 3 with one line: refused.
+MAKE_SHARED_SH = r"""
+set -e; dir=$1; sem=$2; shm=$3; owner=${4:-$(id -un)}
+uid=$(id -u "$owner"); me=$(id -u)
+refuse() { echo "$1"; exit 3; }
+for f in "$sem" "$shm"; do
+  if [ -L "$f" ]; then
+    refuse "$f is a symlink (planted in the shared $dir?): refusing to use it for libfaketime (remove it)"
+  elif [ -e "$f" ]; then
+    [ -f "$f" ] || refuse "$f is not a regular file, not the harness's: refusing to use it for libfaketime (remove it)"
+    u=$(stat -c %u "$f")
+    [ "$u" = "$uid" ] || [ "$u" = "$me" ] || \
+      refuse "$f is owned by uid $u, not the harness's: refusing to use it for libfaketime (remove it)"
+    rm -f "$f"
+  fi
+done
+tmp=$(mktemp -d "$dir/.hn_faketime.XXXXXX"); trap 'rm -rf "$tmp"' EXIT
+umask 077
+{ printf '\001\000\000\000\000\000\000\000\200'; head -c 23 /dev/zero; } > "$tmp/sem"
+head -c 64 /dev/zero > "$tmp/shm"
+chown "$owner:" "$tmp/sem" "$tmp/shm"; chmod 600 "$tmp/sem" "$tmp/shm"
+ln -T "$tmp/sem" "$sem" 2>/dev/null || refuse "$sem appeared while the harness made it: refusing to use it"
+ln -T "$tmp/shm" "$shm" 2>/dev/null || { rm -f "$sem"; refuse "$shm appeared while the harness made it: refusing to use it"; }
+"""
+
+
 def _remove_ours(path, server_uid):
     """Unlink an earlier skew's file (ours or the server user's); refuse anything else there."""
     try:
@@ -87,11 +148,18 @@ def _remove_ours(path, server_uid):
 
 
 def shared_files(cluster, node) -> list[str]:
-    name = shared_name(cluster, node)
-    return [p for p in (f"{SHM_DIR}/sem.{name}_sem", f"{SHM_DIR}/{name}_shm") if os.path.exists(p)]
+    """The node's libfaketime files that exist, on the machine that runs its server."""
+    paths = _paths(shared_name(cluster, node))
+    if remote(node):
+        out = _sh(node, 'for f in "$@"; do [ -e "$f" ] || [ -L "$f" ] && echo "$f"; done; true', *paths).stdout
+        return out.split()
+    return [p for p in paths if os.path.exists(p)]
 
 
 def remove_shared(cluster, node):
+    if remote(node):
+        _sh(node, 'rm -f "$@"', *_paths(shared_name(cluster, node)))
+        return
     for path in shared_files(cluster, node):
         try:
             os.unlink(path)
@@ -99,20 +167,21 @@ def remove_shared(cluster, node):
             pass
 
 
-def faketime_env(offset_s: int, shared: str | None = None) -> dict:
-    env = {"LD_PRELOAD": libfaketime(), "FAKETIME": f"{offset_s:+d}s", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+def faketime_env(offset_s: int, shared: str | None = None, lib: str | None = None) -> dict:
+    env = {"LD_PRELOAD": lib or libfaketime(), "FAKETIME": f"{offset_s:+d}s", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
     if shared:
         env["FAKETIME_SHARED"] = shared
     return env
 
 
-def is_skewed(pid: int) -> bool:
-    """True when the process runs under libfaketime (its environment says so)."""
+def is_skewed(node) -> bool:
+    """True when the node's server runs under libfaketime (its environment says so), read through
+    the node from the /proc of the host that runs it."""
     try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            return any(v.startswith(b"FAKETIME=") for v in f.read().split(b"\0"))
-    except OSError:
+        text = node.read_file(f"/proc/{int(node.pid)}/environ")
+    except Exception:  # noqa: BLE001 - gone, unreadable or no pid: not skewed
         return False
+    return any(v.startswith("FAKETIME=") for v in (text or "").split("\0"))
 
 
 class ClockSkew(Fault):
@@ -126,7 +195,13 @@ class ClockSkew(Fault):
         self.skewed = []
 
     def applicable(self, cluster):
-        return None if libfaketime() else "clock-skew needs libfaketime (apt-get install libfaketime)"
+        hosts = [n for n in cluster.nodes if remote(n)]
+        if not hosts:
+            return None if libfaketime() else "clock-skew needs libfaketime (apt-get install libfaketime)"
+        lacking = [str(getattr(n, "host", n.name)) for n in hosts if not libfaketime(n)]
+        if lacking:
+            return f"clock-skew needs libfaketime on {', '.join(lacking)} (harness setup --hosts ...)"
+        return None
 
     def start(self, cluster, rng):
         offsets = {}
@@ -134,7 +209,7 @@ class ClockSkew(Fault):
             for n in chosen(cluster, rng, self.target_names, 1):
                 offset = rng.choice([-1, 1]) * rng.randint(1, self.max_offset_s)
                 self.skewed.append(n)
-                n.restart(env=faketime_env(offset, make_shared(cluster, n)))
+                n.restart(env=faketime_env(offset, make_shared(cluster, n), libfaketime(n)))
                 offsets[n.name] = offset
         return {"fault": self.name, "offsets_s": offsets}
 
@@ -146,9 +221,9 @@ class ClockSkew(Fault):
     def heal(self, cluster):
         """Restart without libfaketime every node whose server runs skewed."""
         def restore(n):
-            if n in skewed or (n.alive() and is_skewed(n.pid)):
+            if n in skewed or (n.alive() and is_skewed(n)):
                 n.restart(env={})  # {} clears the env the node would reuse
-            if not (n.alive() and is_skewed(n.pid)):
+            if not (n.alive() and is_skewed(n)):
                 remove_shared(cluster, n)
         skewed, self.skewed = self.skewed, []
         heal_each(cluster.nodes, restore)

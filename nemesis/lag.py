@@ -9,7 +9,8 @@ Method: tc netem where the kernel has it (root netem on the chosen node's interf
 nodes a prio qdisc whose extra band holds a netem, filtered to the chosen addresses). Kernels
 without netem (this project's CI) get the user-space delayer instead: `python -m nemesis.delayer`
 inside the chosen node's namespace plus iptables NFQUEUE rules. `method(cluster)` says which;
-`HARNESS_LAG_METHOD=netem|nfqueue` forces one.
+`HARNESS_LAG_METHOD=netem|nfqueue` forces one. Remote hosts (ssh backend) get netem only: a host
+without it is refused by applicable() with one line naming it.
 """
 import importlib.util
 import os
@@ -23,26 +24,49 @@ from nemesis.base import Fault, chosen
 
 QUEUE_NUM = 7707
 READY_TIMEOUT = 10.0
-_method_cache: dict[str, str] = {}
+_method_cache: dict = {}
 
 
 def method(cluster) -> str:
-    """'netem', 'nfqueue', or 'unavailable' (neither netem nor the NetfilterQueue package)."""
+    """'netem', 'nfqueue', or 'unavailable' (neither netem nor the NetfilterQueue package).
+    On remote hosts (the ssh backend) only netem: each host's kernel is probed through its node; the
+    delayer is harness code run by this machine's Python in a node's namespace, which a remote host
+    does not have."""
+    nodes = cluster.nodes
+    remote = any(getattr(n, "remote", False) for n in nodes)
     forced = os.environ.get("HARNESS_LAG_METHOD")
-    if forced in ("netem", "nfqueue"):
+    if forced == "netem" or (forced == "nfqueue" and not remote):
         return forced
+    if remote:
+        key = tuple(str(getattr(n, "host", n.name)) for n in nodes)
+        if key not in _method_cache:
+            lacking = [str(getattr(n, "host", n.name)) for n in nodes if not _has_netem(n)]
+            _method_cache[key] = ("unavailable", lacking) if lacking else ("netem", [])
+        return _method_cache[key][0]
     key = getattr(cluster, "backend", "") or "any"
     if key not in _method_cache:
-        _method_cache[key] = _probe(cluster.nodes[0])
-    return _method_cache[key]
+        _method_cache[key] = (_probe(nodes[0]), [])
+    return _method_cache[key][0]
+
+
+def _has_netem(node) -> bool:
+    # a netem qdisc on the node's own lo, removed at once: proves the kernel has sch_netem
+    res = net.sh(node, "tc qdisc add dev lo root netem delay 0ms 2>&1 && tc qdisc del dev lo root", check=False)
+    return res.returncode == 0
 
 
 def _probe(node) -> str:
-    # a netem qdisc on the node's own lo, removed at once: proves the kernel has sch_netem
-    res = net.sh(node, "tc qdisc add dev lo root netem delay 0ms 2>&1 && tc qdisc del dev lo root", check=False)
-    if res.returncode == 0:
+    if _has_netem(node):
         return "netem"
     return "nfqueue" if importlib.util.find_spec("netfilterqueue") else "unavailable"
+
+
+def unavailable_reason(cluster) -> str:
+    key = tuple(str(getattr(n, "host", n.name)) for n in cluster.nodes)
+    if key in _method_cache:
+        return (f"lag needs tc netem (kernel module sch_netem) on {', '.join(_method_cache[key][1])}: "
+                "the NetfilterQueue delayer runs only on netns/docker nodes")
+    return "lag needs tc netem or the NetfilterQueue package (pip install NetfilterQueue)"
 
 
 def netem_scripts(targets, others, delay_ms: float, jitter_ms: float, dev: dict) -> dict:
@@ -128,7 +152,7 @@ class Lag(Fault):
 
     def applicable(self, cluster):
         if method(cluster) == "unavailable":
-            return "lag needs tc netem or the NetfilterQueue package (pip install NetfilterQueue)"
+            return unavailable_reason(cluster)
         return None
 
     def start(self, cluster, rng):

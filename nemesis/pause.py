@@ -4,6 +4,19 @@ stall until it is evicted."""
 from nemesis.base import Fault, heal_each, pick, majority
 
 
+def server_state(node) -> str:
+    """The server process's state letter ('T' = stopped by SIGSTOP; '?' = unknown), read through
+    the node from the /proc of the host that runs it: a remote host's PIDs are not this machine's."""
+    try:
+        text = node.read_file(f"/proc/{int(node.pid)}/status")
+    except Exception:  # noqa: BLE001 - gone, unreadable or no pid: unknown, never "paused"
+        return "?"
+    for line in (text or "").splitlines():
+        if line.startswith("State:") and len(line.split()) > 1:
+            return line.split()[1]
+    return "?"
+
+
 class Pause(Fault):
     family = "pause"
     stop_rank = 1

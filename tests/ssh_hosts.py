@@ -5,8 +5,10 @@
 Each host's sshd (Debian's openssh-server) has its own generated host key and accepts one
 generated client key. Namespaces share this machine's filesystem, so each sshd also runs in a
 mount namespace of its own with a private tmpfs on BASE_DIR: what a host has under BASE_DIR exists
-only for processes started through its sshd. A harness step that touched the control node's
-filesystem instead of going through ssh would not be seen by the host (and fails the tests).
+only for processes started through its sshd, and so is its /dev/shm. Each sshd also runs in a PID
+namespace of its own (with its own /proc): a host's PIDs are not the control node's, as on real
+machines. A harness step that touched the control node's filesystem or /proc instead of going
+through ssh would not see the host (and fails the tests).
 
 The fixture is recorded in FIXTURE_DIR before anything is made; `cleanup_stale()` removes the
 fixtures of test processes that died (SIGKILL) on the next use.
@@ -151,9 +153,12 @@ class SSHHosts:
         # this machine's /root/.bashrc runs pyenv (0.2 s per ssh command: bash reads it under sshd);
         # the host gets an empty one, as a fresh Debian install has
         script = ('mount -t tmpfs -o mode=0755,size=2g ehs-base "$1" && '
+                  'mount -t tmpfs -o mode=1777,size=256m ehs-shm /dev/shm && '
                   '{ [ ! -e /root/.bashrc ] || mount --bind /dev/null /root/.bashrc; } && exec "$2" -D -e -f "$3"')
+        # sshd is the PID namespace's init: it reaps what the harness's launch shells leave
         self.procs[i] = subprocess.Popen(
             ["ip", "netns", "exec", node["ns"], "unshare", "--mount", "--propagation", "private",
+             "--pid", "--fork", "--mount-proc",
              "sh", "-c", script, "sh", BASE_DIR, SSHD, str(d / "sshd_config")],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         log.close()
@@ -205,7 +210,8 @@ class SSHHosts:
         return self.record["host_ip"].rsplit(".", 1)[0] + ".99"
 
     def on_host(self, i, script: str) -> str:
-        """Run a shell script on host i as its sshd's sessions see the machine (own mount namespace)."""
+        """Run a shell script on host i as its sshd's sessions see the machine (own mount namespace,
+        with its /proc and /dev/shm)."""
         pid = self.procs[i].pid
         cp = subprocess.run(["nsenter", "-t", str(pid), "-m", "-n", "sh", "-c", script],
                             capture_output=True, text=True, timeout=30)

@@ -84,6 +84,7 @@ class SSHNode(Node):
     """A node = one host over ssh. Files, processes and signals are the host's, never the control node's."""
 
     shares_host_fs = False
+    remote = True  # the nemesis reads /proc and /dev/shm, and finds libraries, through run() (nemesis.clock)
 
     def __init__(self, cluster, spec):
         super().__init__(cluster, spec)

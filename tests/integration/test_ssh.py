@@ -59,6 +59,12 @@ def host_files(hosts, i) -> list[str]:
     return [p for p in hosts.on_host(i, f"find {BASE_DIR} -mindepth 1").split() if p]
 
 
+def gone_on_host(hosts, i, pid) -> bool:
+    """Host i has no live process `pid` (its own PID namespace: the control node's /proc cannot tell)."""
+    stat = hosts.on_host(i, f"cat /proc/{pid}/stat 2>/dev/null; true")
+    return not stat or stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
 def assert_hosts_empty(hosts):
     for i in range(1, hosts.n + 1):
         assert host_files(hosts, i) == [], f"host {i} keeps files"
@@ -159,8 +165,8 @@ def test_cleanup_after_a_sigkilled_run_leaves_nothing(hosts, tmp_path):
     assert p.returncode == 0, p.stderr
     assert "removed 1 cluster(s)" in p.stdout
     assert_hosts_empty(hosts)
-    for pid in pids:  # same PID namespace here: an independent witness that the servers are gone
-        assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
+    for i, pid in enumerate(pids, 1):  # an independent witness on each host that the servers are gone
+        assert gone_on_host(hosts, i, pid)
     assert cl.list_clusters() == []
 
 
@@ -172,7 +178,7 @@ def test_sweep_finds_what_no_record_names(hosts):
     lines = ssh_backend.sweep(hosts.hosts)
     assert any("1 server(s) stopped" in ln for ln in lines), lines
     assert_hosts_empty(hosts)
-    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
+    assert gone_on_host(hosts, 1, pid)
 
 
 def test_changed_host_key_refuses_with_one_line(tmp_path):
@@ -200,3 +206,45 @@ def test_unreachable_host_fails_within_its_timeout(hosts, tmp_path):
     assert "unreachable" in p.stderr
     assert took < ssh_transport.CONNECT_TIMEOUT + 8, took
     assert cl.list_clusters() == []
+
+
+# -- faults read and made where the server runs (each host: own PID namespace, /proc, /dev/shm) -----
+def test_pause_and_clock_skew_are_seen_on_the_host(hosts):
+    """verify_clean and cleanup find a paused or skewed server on its host; clock-skew's libfaketime
+    files are made on the host (owner postgres, 0600) and the server's clock moves."""
+    from nemesis import cleanup, clock
+    c = cl.up(db="postgres", backend="ssh", nodes=1, name="sshfault")
+    try:
+        n1 = c.primary
+        local_pids = {int(p) for p in os.listdir("/proc") if p.isdigit()}
+        n1.pause()
+        assert hosts.on_host(1, f"grep State: /proc/{n1.pid}/status").split()[1] == "T"
+        found = nemesis.verify_clean(c)
+        assert f"n1: server pid {n1.pid} is paused (SIGSTOP)" in found, (found, n1.pid in local_pids)
+        assert any("resumed paused server" in x for x in cleanup.cleanup_node(n1))
+        assert hosts.on_host(1, f"grep State: /proc/{n1.pid}/status").split()[1] != "T"
+        assert nemesis.verify_clean(c) == []
+
+        skew = nemesis.make("clock-skew")
+        assert skew.applicable(c) is None  # libfaketime found on the host
+        value = skew.start(c, random.Random(3))
+        offset = value["offsets_s"]["n1"]
+        server_time = sql(c, c.primary, "SELECT extract(epoch FROM now())")[0][0]
+        assert abs(float(server_time) - time.time() - offset) < 5, (server_time, offset)
+        name = clock.shared_name(c, n1)
+        listing = hosts.on_host(1, f"stat -c '%U %a %n' /dev/shm/sem.{name}_sem /dev/shm/{name}_shm")
+        assert [ln.split()[:2] for ln in listing.splitlines()] == [["postgres", "600"]] * 2, listing
+        assert not Path(f"/dev/shm/sem.{name}_sem").exists()  # never on the control node
+        found = nemesis.verify_clean(c)
+        assert f"n1: server pid {c.primary.pid} runs under libfaketime" in found, found
+        assert sum("libfaketime file" in x for x in found) == 2, found
+        skew.stop(c)
+        assert nemesis.verify_clean(c) == []
+        assert not hosts.on_host(1, f"ls /dev/shm/ | grep {name}; true").strip()
+
+        lag = nemesis.make("lag")  # this kernel has no netem; the delayer is not run on remote hosts
+        assert lag.applicable(c) == ("lag needs tc netem (kernel module sch_netem) on "
+                                     f"{n1.host}: the NetfilterQueue delayer runs only on netns/docker nodes")
+    finally:
+        c.teardown()
+    assert_hosts_empty(hosts)
