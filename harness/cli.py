@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "check_cmd",     # check
     "run_cmd",       # run, analyze
     "cluster_cmd",   # cluster up/down/status, cleanup, setup
+    "setup_cmd",     # setup --hosts (extends cluster_cmd's setup)
     "serve_cmd",     # serve
     "certify_cmd",   # certify
     "docker_cmd",    # docker build

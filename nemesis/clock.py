@@ -21,6 +21,15 @@ def remote(node) -> bool:
     return bool(getattr(node, "remote", False))
 
 
+def read_proc(node, name: str) -> str:
+    """/proc/<server pid>/<name> of the machine that runs node's server; OSError etc. when unreadable."""
+    path = f"/proc/{int(node.pid)}/{name}"
+    if remote(node):
+        return node.read_file(path) or ""
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
 def libfaketime(node=None) -> str | None:
     """The preload library on the machine that runs node's server (this one when node is local)."""
     if node is not None and remote(node):
@@ -178,10 +187,10 @@ def is_skewed(node) -> bool:
     """True when the node's server runs under libfaketime (its environment says so), read through
     the node from the /proc of the host that runs it."""
     try:
-        text = node.read_file(f"/proc/{int(node.pid)}/environ")
+        text = read_proc(node, "environ")
     except Exception:  # noqa: BLE001 - gone, unreadable or no pid: not skewed
         return False
-    return any(v.startswith("FAKETIME=") for v in (text or "").split("\0"))
+    return any(v.startswith("FAKETIME=") for v in text.split("\0"))
 
 
 class ClockSkew(Fault):

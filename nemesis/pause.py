@@ -1,6 +1,7 @@
 """Process pauses: SIGSTOP the server of chosen nodes, SIGCONT to heal. A paused node still accepts
 TCP connections but never answers (every client call needs a timeout); on Galera its peers' writes
 stall until it is evicted."""
+from nemesis import clock
 from nemesis.base import Fault, heal_each, pick, majority
 
 
@@ -8,10 +9,10 @@ def server_state(node) -> str:
     """The server process's state letter ('T' = stopped by SIGSTOP; '?' = unknown), read through
     the node from the /proc of the host that runs it: a remote host's PIDs are not this machine's."""
     try:
-        text = node.read_file(f"/proc/{int(node.pid)}/status")
+        text = clock.read_proc(node, "status")
     except Exception:  # noqa: BLE001 - gone, unreadable or no pid: unknown, never "paused"
         return "?"
-    for line in (text or "").splitlines():
+    for line in text.splitlines():
         if line.startswith("State:") and len(line.split()) > 1:
             return line.split()[1]
     return "?"

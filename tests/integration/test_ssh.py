@@ -248,3 +248,15 @@ def test_pause_and_clock_skew_are_seen_on_the_host(hosts):
     finally:
         c.teardown()
     assert_hosts_empty(hosts)
+
+
+def test_setup_finds_the_packages_present_and_installs_nothing(hosts, tmp_path):
+    policy = Path("/usr/sbin/policy-rc.d")  # the hosts share this machine's /usr: left as it was
+    before = policy.read_bytes() if policy.exists() else None
+    p = harness("setup", "--hosts", hosts.hosts_file(), env={"HARNESS_STATE_DIR": str(tmp_path)}, timeout=120)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines == [f"root@{ip}: all 8 packages present, installed nothing; no systemd running: no distro "
+                     "service to disable" for ip in hosts.ips], p.stdout
+    assert (policy.read_bytes() if policy.exists() else None) == before
+    assert not list((tmp_path / "ssh" / "cm").iterdir())  # every master connection closed
