@@ -4,7 +4,11 @@ Exit status: 0 every architecture SAFE, 1 at least one UNSAFE, 2 could not run, 
 architecture INCONCLUSIVE or NOT-EXERCISED (never SAFE without exercised evidence).
 """
 import logging
+import os
 import time
+
+from harness.backends import ssh_config
+from harness.errors import UsageError
 
 
 def register(sub):
@@ -21,9 +25,23 @@ def register(sub):
                    help="per cell: keep running fresh seeds until a violation or the budget is spent")
     p.add_argument("--no-probe", action="store_true",
                    help="skip the READ COMMITTED probe per topology (the certificate's column says 'not probed')")
+    ssh_config.add_flags(p)  # cells with backend = "ssh" and no hosts of their own
     p.add_argument("--store", default="store")
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(func=main)
+
+
+def use_hosts(matrix, args) -> None:
+    """--hosts for every ssh cell without hosts of its own; a cell's own hosts for its topology."""
+    ssh_config.apply(args)
+    for cell in matrix.cells:
+        if cell.backend != "ssh":
+            continue
+        if cell.host_list:
+            ssh_config.for_topology(cell.db, cell.nodes, cell.knobs, cell.host_list)
+        elif not os.environ.get(ssh_config.ENV["hosts"]):  # apply() put --hosts there
+            raise UsageError(f'cell {cell.name!r}: backend = "ssh" needs hosts = FILE|[...] in the matrix or '
+                             "--hosts HOST,...|FILE")
 
 
 def main(args) -> int:
@@ -45,6 +63,7 @@ def main(args) -> int:
         matrix.budget = args.budget
     if args.no_probe:
         matrix.probe = False
+    use_hosts(matrix, args)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
     # the terminal gets warnings only; each run's harness.log gets everything (the runner adds it)
     terminal = logging.StreamHandler()

@@ -323,7 +323,7 @@ def up(db: str, nodes: int | None = None, name: str | None = None, knobs: dict |
        timeout: float = 120.0, hosts: list[Host] | None = None) -> SSHCluster:
     """Create a cluster on the hosts (--hosts, see ssh_config) and wait until it is ready. On any
     failure (or Ctrl-C) what was made on the hosts is removed again."""
-    hosts = hosts or ssh_config.from_env()
+    hosts = hosts or ssh_config.hosts_for(db, nodes, knobs)
     dbdef = over_ssh(get_db(db))
     knobs = dbdef.validate_knobs(knobs)
     if nodes is None and knobs.get("standbys") is None:

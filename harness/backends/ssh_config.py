@@ -14,9 +14,12 @@ A hosts file (defaults apply to every host; a host's own keys win; a host may be
 Per-host keys: address, user, port, key, sudo, base_dir (where the harness writes, default
 /var/lib/engine-harness-node), ip (what the databases bind to; default: address).
 The command line sets HARNESS_SSH_HOSTS/_USER/_KEY/_PORT, which `up(backend="ssh")` reads, so the
-runner, probe and certify pass them on unchanged.
+runner, probe and certify pass them on unchanged. A certification matrix's cell may name its own
+hosts (`hosts = "FILE"` or a list): certify registers them per topology (`for_topology`), and
+`up` takes them over the environment's for a cluster of that topology.
 """
 import ipaddress
+import json
 import os
 import re
 import socket
@@ -55,6 +58,29 @@ def apply(args) -> None:
     for k, v in given.items():
         if v is not None:
             os.environ[ENV[k]] = str(v)
+
+
+_BY_TOPOLOGY: dict[str, list[Host]] = {}  # topology_key -> a matrix cell's own hosts (certify)
+
+
+def topology_key(db: str, nodes, knobs) -> str:
+    """What `up` is given for a cluster, as certify's cells give it (db, nodes, knobs)."""
+    return json.dumps([db, nodes, knobs or {}], sort_keys=True)
+
+
+def for_topology(db: str, nodes, knobs, hosts: list[Host]) -> None:
+    """Clusters of this topology go to these hosts (one cluster per topology: a second, different
+    set of hosts for the same topology is refused)."""
+    key = topology_key(db, nodes, knobs)
+    if _BY_TOPOLOGY.get(key, hosts) != hosts:
+        raise UsageError(f"two cells of the same topology ({db}, nodes {nodes}, knobs {knobs or {}}) name "
+                         "different hosts: one cluster serves a topology (give them different knobs or hosts)")
+    _BY_TOPOLOGY[key] = hosts
+
+
+def hosts_for(db: str, nodes, knobs) -> list[Host]:
+    """A cell's own hosts for this topology, else --hosts (the environment)."""
+    return _BY_TOPOLOGY.get(topology_key(db, nodes, knobs)) or from_env()
 
 
 def from_env() -> list[Host]:

@@ -18,17 +18,22 @@ on B?); `--matrix FILE` (TOML or YAML) supplies a custom one with the same field
     server_config = "my-galera.cnf"                         # optional: --server-config (relative to the matrix)
     workloads = ["save-resume", "list-append"]
     nemesis = ["none", "partition", "lag", "kill"]     # "none" = no fault; "a+b" = both at once
+    backend = "ssh"                                         # optional: netns (default), docker, ssh
+    hosts = "hosts.toml"                                    # ssh: a hosts file (relative to the matrix)
+    # hosts = ["10.0.0.11", "admin@10.0.0.12:2222"]         #  or the hosts themselves; else --hosts
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import re
 import tomllib
 from pathlib import Path
 
 import yaml
 
+from harness.backends import ssh_config
 from harness.cluster import server_options
 from harness.errors import UsageError
 from harness.spec import TestSpec
@@ -53,8 +58,12 @@ class Cell:
     network: str = "lan"                  # certification judges machines on a LAN, not a loopback bridge
     server_options: list[str] = dataclasses.field(default_factory=list)  # --server-opt entries
     server_config: str | None = None      # --server-config FILE
+    hosts: str | list | None = None       # ssh: a hosts file or a list of [USER@]ADDRESS[:PORT]
+    host_list: list | None = dataclasses.field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
+        if self.hosts is not None:
+            self.host_list = _parse_hosts(self.hosts, self.backend)
         if self.server_options or self.server_config:
             # carried as the knob server_options, like every knob: into each run's spec and cluster,
             # and into cluster_key (different server settings never share a cluster)
@@ -69,12 +78,37 @@ class Cell:
     @property
     def cluster_key(self) -> str:
         """Cells with the same key can share one running cluster (fresh data per run)."""
-        return json.dumps([self.db, self.nodes, self.backend, self.knobs], sort_keys=True)
+        hosts = [[h.address, h.port] for h in self.host_list] if self.host_list else None
+        return json.dumps([self.db, self.nodes, self.backend, self.knobs] + ([hosts] if hosts else []),
+                          sort_keys=True)
 
     @property
     def user_may_switch_nodes(self) -> bool:
         """Can a save land on one database and the later resume on another?"""
         return self.db not in ("mariadb", "postgres") and self.routing not in ("primary", "failover")
+
+
+class HostsError(UsageError):
+    """A cell's hosts value is wrong (load_matrix names its line)."""
+
+
+def _parse_hosts(hosts, backend: str) -> list:
+    """A cell's `hosts`: a hosts file (str) or a list of [USER@]ADDRESS[:PORT] (see ssh_config)."""
+    if backend != "ssh":
+        raise HostsError(f'hosts is for backend = "ssh" (this cell\'s backend is {backend!r})')
+    if isinstance(hosts, str) and hosts.strip():
+        path = Path(hosts)
+        if not (path.is_file() or path.suffix in (".toml", ".yaml", ".yml", ".json")):
+            raise HostsError(f"hosts = {hosts!r}: no such hosts file (a list names the hosts: hosts = [{hosts!r}])")
+        spec = hosts
+    elif isinstance(hosts, list) and hosts and all(isinstance(h, str) and h and "," not in h for h in hosts):
+        spec = ",".join(hosts)
+    else:
+        raise HostsError(f"hosts must be a hosts file or a non-empty list of [USER@]ADDRESS[:PORT], not {hosts!r}")
+    try:
+        return ssh_config.parse(spec)
+    except UsageError as e:
+        raise HostsError(str(e).removeprefix("--")) from None
 
 
 def _cell(name, title, db, **kw) -> Cell:
@@ -170,7 +204,7 @@ def load_matrix(path: str) -> Matrix:
                          f"{str(e).splitlines()[0]}") from None
     if not isinstance(data, dict) or not isinstance(data.get("cell"), list) or not data["cell"]:
         raise UsageError(f"{path}: a matrix needs a non-empty list named 'cell'")
-    fields = {f.name for f in dataclasses.fields(Cell)}
+    fields = {f.name for f in dataclasses.fields(Cell) if f.init}
     cells = []
     for i, raw in enumerate(data["cell"], 1):
         where = f"{path}: cell {i}"
@@ -183,10 +217,15 @@ def load_matrix(path: str) -> Matrix:
             raise UsageError(f"{where}: 'name' and 'db' are required")
         if isinstance(raw.get("server_config"), str):
             raw = {**raw, "server_config": str(p.parent / raw["server_config"])}
+        if isinstance(raw.get("hosts"), str) and raw["hosts"].strip():
+            raw = {**raw, "hosts": str(p.parent / raw["hosts"])}  # relative to the matrix
         if not isinstance(raw.get("server_options", []), list):
             raise UsageError(f"{where}: server_options must be a list of [nN:]KEY=VALUE")
         try:
             cell = Cell(**raw)
+        except HostsError as e:
+            line = _field_line(text, p.suffix.lower(), i, "hosts")
+            raise UsageError(f"{path}:{line}: cell {i}: {e}" if line else f"{where}: {e}") from None
         except UsageError as e:
             raise UsageError(f"{where}: {e}") from None
         _validate_cell(cell, f"{path}: cell {cell.name!r}")
@@ -205,6 +244,27 @@ def load_matrix(path: str) -> Matrix:
         if key in data:
             setattr(m, key, data[key])
     return m
+
+
+def _field_line(text: str, suffix: str, index: int, field: str) -> int | None:
+    """The 1-based line of `field` in the index-th cell (1-based) of a matrix file, if it can be told."""
+    if suffix == ".toml":
+        cells = 0
+        for n, line in enumerate(text.splitlines(), 1):
+            if re.match(r"\s*\[\[\s*cell\s*\]\]", line):
+                cells += 1
+            elif re.match(r"\s*\[", line):
+                cells = cells if cells != index else -1  # a table after the cell: it is over
+            elif cells == index and re.match(rf"\s*{field}\s*=", line):
+                return n
+        return None
+    try:
+        root = yaml.compose(text)
+        seq = next(v for k, v in root.value if k.value == "cell")
+        item = seq.value[index - 1]
+        return next(k.start_mark.line + 1 for k, _ in item.value if k.value == field)
+    except Exception:  # noqa: BLE001 - no position known: the message names the cell instead
+        return None
 
 
 def _validate_cell(cell: Cell, where: str) -> None:
