@@ -4,8 +4,8 @@
 
 The same database definitions run unchanged through the Node interface: every command, file and
 signal goes over ssh. The few steps the definitions do on the control node's own filesystem
-(making node dirs, the postgresql.conf include) are replaced here with the same steps through the
-node (`_MariaDBFiles`, `_PostgresFiles`), and pg_hba names the hosts and the control node.
+(making node dirs, MariaDB's install) are replaced here with the same steps through the node
+(`_MariaDBFiles`, `_PostgresFiles`), and pg_hba names the hosts and the control node.
 
 Remote paths: everything lives under `<base_dir>/eh-<tag>/` on each host, tag = this state dir's
 hash, so two state dirs sharing hosts never touch each other's files. The cluster record (written
@@ -273,19 +273,6 @@ class _PostgresFiles:
         node.make_dirs(node.home)
         node.make_dirs(node.rundir, node.datadir, user=PG_USER, mode=0o700)
 
-    def initdb(self, cluster, node):
-        """Postgres.initdb with its files on the host. Keep in step with it: the hasattr branches
-        follow the user's server options (user_settings, node.conf) where the definition has them."""
-        self.prepare_dirs(node)
-        node.run(self.initdb_argv(node.datadir), timeout=120, user=PG_USER)
-        settings = self.settings(cluster) + (self.user_settings(cluster) if hasattr(self, "user_settings") else [])
-        node.write_file(os.path.join(node.datadir, "harness.conf"), "\n".join(settings) + "\n",
-                        user=PG_USER, mode=0o600)
-        conf = os.path.join(node.datadir, "postgresql.conf")
-        include = "\ninclude 'harness.conf'\n" + ("include_if_exists 'node.conf'\n" if hasattr(self, "node_conf") else "")
-        node.write_file(conf, (node.read_file(conf) or "") + include, user=PG_USER, mode=0o600)
-        node.write_file(os.path.join(node.datadir, "pg_hba.conf"), self.hba(cluster), user=PG_USER, mode=0o600)
-
 
 def over_ssh(dbdef):
     """The definition with its host-side file steps done through the node."""
@@ -332,8 +319,7 @@ def up(db: str, nodes: int | None = None, name: str | None = None, knobs: dict |
     if count > len(hosts):
         raise UsageError(f"--db {db} with {count} nodes needs {count} hosts, --hosts gives {len(hosts)}")
     name = state.check_name(name or f"{db}-{secrets.token_hex(3)}")
-    record = state.new_record(name, db, "ssh", dbdef.roles(count), knobs, state_tag=state_tag())
-    record["data_dir"] = None  # nothing on the control node
+    record = state.new_record(name, db, "ssh", dbdef.roles(count), knobs, local_data=False, state_tag=state_tag())
     for node, host in zip(record["nodes"], hosts):
         node["host"] = host.to_dict()
         node["ip"] = host.ip

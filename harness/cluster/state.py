@@ -113,15 +113,17 @@ def check_name(name: str) -> str:
     return name
 
 
-def new_record(name: str, db: str, backend: str, roles: list[str], knobs: dict, **extra) -> dict:
-    """A cluster's record before anything of it exists: credentials, data dir, one entry per node."""
-    home = str(ensure_data_root() / name)
+def new_record(name: str, db: str, backend: str, roles: list[str], knobs: dict, local_data: bool = True,
+               **extra) -> dict:
+    """A cluster's record before anything of it exists: credentials, data dir, one entry per node.
+    local_data=False: the nodes' files live elsewhere (ssh hosts): no data dir here, node homes None."""
+    home = str(ensure_data_root() / name) if local_data else None
     return {
         "name": name, "db": db, "backend": backend, "status": "creating", "created": time.time(),
         "owner_pid": os.getpid(), "owner_start": process_start(os.getpid()), "knobs": knobs, "data_dir": home, **extra,
         "user": "harness", "password": secrets.token_hex(12), "database": "harness",
         "repl_password": secrets.token_hex(12),  # replication user (async topologies), independent
-        "nodes": [{"name": f"n{i}", "index": i, "role": role, "home": os.path.join(home, f"n{i}"),
+        "nodes": [{"name": f"n{i}", "index": i, "role": role, "home": home and os.path.join(home, f"n{i}"),
                    "pid": None} for i, role in enumerate(roles, 1)],
     }
 

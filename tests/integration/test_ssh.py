@@ -104,10 +104,15 @@ def test_galera_up_and_down_over_ssh(hosts, tmp_path):
     assert cl.list_clusters() == []
 
 
-def test_postgres_standby_up_and_down_over_ssh(hosts):
+def test_postgres_standby_up_and_down_over_ssh(hosts, tmp_path, monkeypatch):
+    data_root = tmp_path / "data-root"  # where a netns cluster would keep its files: nothing of this one
+    monkeypatch.setenv("HARNESS_DATA_DIR", str(data_root))
     c = cl.up(db="postgres-standby", backend="ssh", nodes=2, name="sshpg")
     try:
+        assert not data_root.exists() and c.record["data_dir"] is None
         primary, standby = c.nodes
+        conf = hosts.on_host(1, f"cat {primary.datadir}/postgresql.conf")  # Postgres.initdb, through the node
+        assert conf.count("include 'harness.conf'") == 1 and "include_if_exists 'node.conf'" in conf
         assert [n.role for n in c.nodes] == ["primary", "standby"]
         sql(c, primary, "CREATE TABLE reg (k INT PRIMARY KEY, v INT)")
         sql(c, primary, "INSERT INTO reg VALUES (1, 7)")
@@ -260,3 +265,22 @@ def test_setup_finds_the_packages_present_and_installs_nothing(hosts, tmp_path):
                      "service to disable" for ip in hosts.ips], p.stdout
     assert (policy.read_bytes() if policy.exists() else None) == before
     assert not list((tmp_path / "ssh" / "cm").iterdir())  # every master connection closed
+
+
+def test_certify_a_cell_on_its_own_hosts(hosts, tmp_path):
+    """A matrix cell names its hosts (no --hosts, no HARNESS_SSH_HOSTS): its cluster is made there."""
+    matrix = tmp_path / "m.toml"
+    matrix.write_text(f'time_limit = 4\nmin_exposure = 0\nprobe = false\n[[cell]]\nname = "pg"\ndb = "postgres"\n'
+                      f'backend = "ssh"\nhosts = "{hosts.hosts_file(hosts.ips[2:])}"\nworkloads = ["list-append"]\n'
+                      'nemesis = ["none"]\nnetwork = "loopback"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HARNESS_SSH_")}
+    p = subprocess.run([sys.executable, "-m", "harness", "certify", "--matrix", str(matrix), "--store",
+                        str(tmp_path / "store"), "--seed", "1"], capture_output=True, text=True, timeout=240, env=env)
+    assert p.returncode in (0, 1, 2), p.stderr[-2000:]
+    cert = json.loads(next((tmp_path / "store").rglob("certificate.json")).read_text())
+    row, = cert["rows"]
+    assert "did not start" not in json.dumps(row) and "error" not in row.get("evidence", ""), row
+    runs = [json.loads(f.read_text()) for f in (tmp_path / "store").rglob("test.json")]
+    assert runs and all(r.get("backend") == "ssh" for r in runs), runs
+    assert_hosts_empty(hosts)
+    assert cl.list_clusters() == []

@@ -119,14 +119,18 @@ class Postgres(DbDef):
                         *self.initdb_argv(path)], check=True, capture_output=True, timeout=180)
 
     def initdb(self, cluster, node):
+        """A fresh data dir with the harness's settings; every file step goes through the node (the
+        ssh backend's nodes are other machines). Templates only where they can be copied from here."""
         self.prepare_dirs(node)
-        key = "postgres-" + template.version_tag((self.bin("postgres"), "--version"))
-        if not template.seed(node, key, self.build_template):
+        here = getattr(node, "shares_host_fs", False)
+        if not (here and template.seed(node, "postgres-" + template.version_tag((self.bin("postgres"), "--version")),
+                                       self.build_template)):
             node.run(self.initdb_argv(node.datadir), timeout=120, user=PG_USER)
         node.write_file(os.path.join(node.datadir, "harness.conf"), "\n".join(self.settings(cluster) + self.user_settings(cluster)) + "\n",
                         user=PG_USER, mode=0o600)
-        with open(os.path.join(node.datadir, "postgresql.conf"), "a") as f:
-            f.write("\ninclude 'harness.conf'\ninclude_if_exists 'node.conf'\n")
+        conf = os.path.join(node.datadir, "postgresql.conf")
+        node.write_file(conf, (node.read_file(conf) or "") + "\ninclude 'harness.conf'\ninclude_if_exists 'node.conf'\n",
+                        user=PG_USER, mode=0o600)
         node.write_file(os.path.join(node.datadir, "pg_hba.conf"), self.hba(cluster), user=PG_USER, mode=0o600)
 
     def start(self, cluster, node, wait=True, timeout=60.0):
