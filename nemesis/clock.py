@@ -48,8 +48,9 @@ def libfaketime(node=None) -> str | None:
 
 def _sh(node, script, *args, check=True):
     res = node.run(["sh", "-c", script, "sh", *map(str, args)], timeout=15, check=False)
-    if check and res.returncode not in (0, 3):
-        raise ClockError(f"{node.name}: {(res.stderr or '').strip().splitlines()[-1:] or res.returncode}")
+    if check and res.returncode not in (0, 3):  # 3: the script refused (its line on stdout)
+        err = (res.stderr or "").strip().splitlines()
+        raise ClockError(f"{node.name}: {err[-1] if err else f'exit {res.returncode}'}")
     return res
 
 

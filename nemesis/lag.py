@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from nemesis import net, procs
+from nemesis import clock, net, procs
 from nemesis.base import Fault, chosen
 
 QUEUE_NUM = 7707
@@ -33,7 +33,7 @@ def method(cluster) -> str:
     delayer is harness code run by this machine's Python in a node's namespace, which a remote host
     does not have."""
     nodes = cluster.nodes
-    remote = any(getattr(n, "remote", False) for n in nodes)
+    remote = any(clock.remote(n) for n in nodes)
     forced = os.environ.get("HARNESS_LAG_METHOD")
     if forced == "netem" or (forced == "nfqueue" and not remote):
         return forced
