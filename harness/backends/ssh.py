@@ -423,11 +423,13 @@ def _remove_from_host(node, path) -> None:
 
 
 def _destroy_node(node) -> None:
+    from nemesis import clock  # a skew's libfaketime files in the host's /dev/shm, named after the cluster
     TRANSPORT.connect(node.host)
     if not node.sh('[ -d "$1" ] || echo absent', os.path.dirname(node.home)).stdout.strip():
         found = _recorded_pid(node)
         if found:
             _kill_tree(node, *found)
+    clock.remove_shared(node.cluster, node)
     _remove_from_host(node, os.path.dirname(node.home))
 
 

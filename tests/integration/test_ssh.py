@@ -250,9 +250,11 @@ def test_pause_and_clock_skew_are_seen_on_the_host(hosts):
         lag = nemesis.make("lag")  # this kernel has no netem; the delayer is not run on remote hosts
         assert lag.applicable(c) == ("lag needs tc netem (kernel module sch_netem) on "
                                      f"{n1.host}: the NetfilterQueue delayer runs only on netns/docker nodes")
+        skew.start(c, random.Random(4))  # left skewed: teardown removes its files from the host too
     finally:
         c.teardown()
     assert_hosts_empty(hosts)
+    assert not hosts.on_host(1, f"ls /dev/shm/ | grep {name}; true").strip()
 
 
 def test_setup_finds_the_packages_present_and_installs_nothing(hosts, tmp_path):

@@ -36,7 +36,8 @@ def test_dry_run_prints_one_command_per_host_and_contacts_nobody():
 
 
 def test_bad_input_is_one_line_exit_2():
-    for argv in (["--dry-run"], ["--ssh-user", "x"], ["--hosts", "bad host"], ["--hosts", "192.0.2.1", "--timeout", "0"]):
+    for argv in (["--dry-run"], ["--ssh-user", "x"], ["--hosts", "bad host"],
+                 ["--hosts", "192.0.2.1", "--timeout", "0"]):
         p = harness("setup", *argv)
         assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, (argv, p.stderr)
 

@@ -126,11 +126,12 @@ class Postgres(DbDef):
         if not (here and template.seed(node, "postgres-" + template.version_tag((self.bin("postgres"), "--version")),
                                        self.build_template)):
             node.run(self.initdb_argv(node.datadir), timeout=120, user=PG_USER)
-        node.write_file(os.path.join(node.datadir, "harness.conf"), "\n".join(self.settings(cluster) + self.user_settings(cluster)) + "\n",
+        settings = self.settings(cluster) + self.user_settings(cluster)
+        node.write_file(os.path.join(node.datadir, "harness.conf"), "\n".join(settings) + "\n",
                         user=PG_USER, mode=0o600)
         conf = os.path.join(node.datadir, "postgresql.conf")
-        node.write_file(conf, (node.read_file(conf) or "") + "\ninclude 'harness.conf'\ninclude_if_exists 'node.conf'\n",
-                        user=PG_USER, mode=0o600)
+        include = "\ninclude 'harness.conf'\ninclude_if_exists 'node.conf'\n"
+        node.write_file(conf, (node.read_file(conf) or "") + include, user=PG_USER, mode=0o600)
         node.write_file(os.path.join(node.datadir, "pg_hba.conf"), self.hba(cluster), user=PG_USER, mode=0o600)
 
     def start(self, cluster, node, wait=True, timeout=60.0):
