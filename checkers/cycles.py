@@ -74,24 +74,21 @@ class _Component:
         self.indptr = np.searchsorted(self.src, np.arange(len(nodes) + 1)).tolist()
 
 
-def find_cycles(src, dst, typ, n_nodes, n_txn, budget=DEFAULT_BUDGET, skip=()):
-    """Search every nontrivial SCC for each cycle class.
+def find_cycles(graph, n_txn, budget=DEFAULT_BUDGET, skip=()):
+    """Search every nontrivial SCC of `graph` (a checkers.graph.DepGraph; consumed) for each cycle
+    class.
 
-    src/dst/typ: global edge arrays; nodes >= n_txn are barrier nodes.
+    Nodes >= n_txn are barrier nodes.
     skip: anomaly classes already known (their variants are not searched again).
     Returns (cycles, info): cycles is a list of {"type", "nodes": [txn ids], "kinds": [edge kinds]}
     where nodes[i] -> nodes[i+1] (cyclically) has kind kinds[i]; info reports the search effort.
     """
     info = {"sccs": 0, "largest_scc": 0, "states_visited": 0, "budget": budget, "truncated": []}
-    if len(src) == 0:
-        return [], info
-    labels, comps = strong_components(src, dst, n_nodes)
+    labels, comps, csr = graph.sccs()
     if not comps:
         return [], info
-    comp_set = np.zeros(labels.max() + 1, dtype=bool)
-    comp_set[comps] = True
-    inside = (labels[src] == labels[dst]) & comp_set[labels[src]]
-    s, d, t = src[inside], dst[inside], typ[inside]
+    s, d, t = graph.inside_edges(labels, comps, csr)
+    del csr
     sizes = np.bincount(labels)[comps]
     info["sccs"] = int(len(comps))
     info["largest_scc"] = int(sizes.max())
@@ -173,7 +170,7 @@ def find_cycles(src, dst, typ, n_nodes, n_txn, budget=DEFAULT_BUDGET, skip=()):
     # second pass, with what is left of the budget (verdicts are settled): the shortest proof
     # per class, as Elle gives it: first any cycle of two txns, then a bounded BFS from every
     # other start edge of the component that only looks for cycles shorter than the best so far
-    two = _TwoCycles(src, dst, typ, n_txn)
+    two = _TwoCycles(s, d, t, n_txn)
     for fi, group, rules, full in improvable:
         best = found[fi]
         short = two.find(best["type"], rules, full)

@@ -187,52 +187,144 @@ def realtime_edges(types, t_inv, t_cmp, first_node):
     return src, dst, kind, nb, done
 
 
+def _firsts(sorted_arr):
+    """True where a sorted array's value differs from the one before it."""
+    first = np.ones(len(sorted_arr), dtype=bool)
+    np.not_equal(sorted_arr[1:], sorted_arr[:-1], out=first[1:])
+    return first
+
+
 class DepGraph:
-    """Edges as parallel arrays (src, dst, type); nodes 0..n_txn-1 are txns, the rest barriers."""
+    """The dependency graph: nodes 0..n_txn-1 are txns, the rest real-time barriers.
+
+    Edges come in as segments (one type each) and go out as one compressed adjacency (CSR) of
+    distinct (src, dst) pairs with a bitmask of their edge types: what the SCC pass needs, at
+    about 5 bytes per edge instead of the 30 a scipy COO -> CSR conversion of float data costs
+    (at 60 M edges that difference is the whole memory budget of an 8 M-txn check).
+    """
+
+    ROWS = 1 << 18    # source nodes per bucket: edges are kept split by source bucket as added
 
     def __init__(self, n_txn):
         self.n_txn = n_txn
         self.n_nodes = n_txn
-        self._src, self._dst, self._typ = [], [], []
-        self.barrier_txn = np.zeros(0, IDX)
+        self.n_edges = 0            # every edge added (implied process edges too): for stats
+        self._buckets = {}          # src // ROWS -> [(src, dst, type)]: int32 arrays, one type each
+        self._proc = None           # (types, procs): process edges are re-derived inside SCCs
 
     def add(self, src, dst, typ):
-        """Add edges src[i] -> dst[i] of type `typ` (one type, or an array of types)."""
+        """Add edges src[i] -> dst[i], all of edge type `typ`."""
         src = np.asarray(src, dtype=IDX)
         dst = np.asarray(dst, dtype=IDX)
-        if len(src):
-            self._src.append(src)
-            self._dst.append(dst)
-            self._typ.append(np.full(len(src), typ, np.int8) if np.ndim(typ) == 0
-                             else np.asarray(typ, dtype=np.int8))
+        self.n_edges += len(src)
+        if not len(src):
+            return
+        # split by source bucket now, so csr() can free each bucket's edges as it compresses
+        # them: the edges and their compressed form are never both whole in memory
+        b = src // self.ROWS
+        if b[0] == b[-1] and (b == b[0]).all():
+            self._buckets.setdefault(int(b[0]), []).append((src, dst, int(typ)))
+            return
+        order = np.argsort(b.astype(np.int16) if b.max() < 2 ** 15 else b, kind="stable")   # radix: O(n)
+        b = b[order]
+        src, dst = src[order], dst[order]
+        del order
+        cuts = np.flatnonzero(_firsts(b))
+        for i, lo in enumerate(cuts):
+            hi = cuts[i + 1] if i + 1 < len(cuts) else len(b)
+            self._buckets.setdefault(int(b[lo]), []).append((src[lo:hi].copy(), dst[lo:hi].copy(), int(typ)))
 
     def add_session_and_realtime(self, types, procs, t_inv, t_cmp):
         a, b = process_edges(types, procs)
-        self.add(a, b, PROC)
-        src, dst, kind, nb, bt = realtime_edges(types, t_inv, t_cmp, self.n_txn)
-        self.add(src, dst, kind)
+        # a -> b is implied by real time when a completed (ok, timed) before b was invoked: the
+        # barrier path a -> ... -> b exists, so such edges change no SCC and stay out of the
+        # adjacency; inside_edges() brings every process edge back where cycles are searched
+        implied = (t_cmp[a] != NO_TIME) & (t_inv[b] != NO_TIME) & (t_cmp[a] < t_inv[b])
+        self.n_edges += int(implied.sum())
+        self.add(a[~implied], b[~implied], PROC)
+        self._proc = (types, procs)
+        src, dst, kind, nb, _ = realtime_edges(types, t_inv, t_cmp, self.n_txn)
+        self.add(src[:nb], dst[:nb], RT)
+        self.add(src[nb:], dst[nb:], RTB)
         self.n_nodes = self.n_txn + nb
-        self.barrier_txn = bt
 
-
-    def edges(self):
-        """(src, dst, type) of every edge added, as three arrays."""
-        if not self._src:
-            z = np.zeros(0, IDX)
-            return z, z, np.zeros(0, np.int8)
-        if len(self._src) > 1:
-            self._src = [np.concatenate(self._src)]
-            self._dst = [np.concatenate(self._dst)]
-            self._typ = [np.concatenate(self._typ)]
-        return self._src[0], self._dst[0], self._typ[0]
-
-    def nontrivial_sccs(self):
-        """Labels per node and the list of SCC labels with 2+ nodes (cycles exist only there)."""
-        src, dst, _ = self.edges()
+    def csr(self):
+        """(indptr, indices, kinds): distinct pairs sorted by source; kinds[i] has bit 1 << t set
+        for each edge type t between the pair. Consumes the edges."""
         n = self.n_nodes
-        if n == 0 or len(src) == 0:
-            return np.zeros(n, np.int64), []
-        return strong_components(src, dst, n)
+        buckets, self._buckets = self._buckets, {}
+        total = sum(len(s) for parts in buckets.values() for s, _, _ in parts)
+        ix = IDX if total < 2 ** 31 and n < 2 ** 31 else np.int64
+        # np.empty: pages become resident only as they are written, so the unused tail
+        # (duplicate pairs) costs nothing
+        indices = np.empty(total, ix)
+        kinds = np.empty(total, np.uint8)
+        indptr = np.zeros(n + 1, ix)
+        out = 0
+        for bk in sorted(buckets):
+            lo = bk * self.ROWS
+            hi = min(n, lo + self.ROWS)
+            parts = buckets.pop(bk)
+            key = np.concatenate([(((s - lo).astype(np.int64) * n + d) << 3) | t for s, d, t in parts])
+            del parts
+            key.sort()       # (numpy's unique hashes: slower and bigger than a sort here)
+            key = key[_firsts(key)]
+            pair = key >> 3
+            starts = np.flatnonzero(_firsts(pair))
+            bits = np.left_shift(1, key & 7).astype(np.uint8)
+            del key
+            uniq = pair[starts]
+            k = len(uniq)
+            indices[out:out + k] = uniq % n
+            kinds[out:out + k] = np.bitwise_or.reduceat(bits, starts)
+            indptr[lo + 1:hi + 1] = np.bincount(uniq // n, minlength=hi - lo)
+            out += k
+        np.cumsum(indptr, out=indptr)
+        return indptr, indices[:out], kinds[:out]
+
+    def sccs(self):
+        """(labels per node, labels of components with 2+ nodes, the CSR): only those can hold
+        cycles."""
+        indptr, indices, kinds = self.csr()
+        n = self.n_nodes
+        if n == 0 or len(indices) == 0:
+            return np.zeros(n, np.int64), [], (indptr, indices, kinds)
+        # csgraph reads only the structure; a zero-stride view stands in for the float weights
+        # (the pairs are distinct: scipy's strong components never ends on repeated entries)
+        mat = csr_matrix((np.broadcast_to(np.float64(1.0), indices.shape), indices, indptr), shape=(n, n))
+        k, labels = connected_components(mat, directed=True, connection="strong")
+        if k == n:
+            return labels, [], (indptr, indices, kinds)     # every node alone: no cycle
+        sizes = np.bincount(labels)
+        return labels, list(np.nonzero(sizes >= 2)[0]), (indptr, indices, kinds)
+
+    def inside_edges(self, labels, comps, csr):
+        """(src, dst, type) of every edge whose ends lie in one component of `comps`, one entry per
+        edge type (process edges included, also those the adjacency left out)."""
+        indptr, indices, kinds = csr
+        in_comp = np.zeros(labels.max() + 1, dtype=bool)
+        in_comp[comps] = True
+        node_in = in_comp[labels]
+        rows = np.flatnonzero(node_in & (np.diff(indptr) > 0))
+        lens = (indptr[rows + 1] - indptr[rows]).astype(np.int64)
+        pos = np.repeat(indptr[rows].astype(np.int64) - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
+        s = np.repeat(rows, lens)
+        d = indices[pos].astype(np.int64)
+        k = kinds[pos]
+        same = labels[s] == labels[d]
+        s, d, k = s[same], d[same], k[same]
+        src, dst, typ = [], [], []
+        for t in (WW, WR, RW, PROC, RT, RTB):
+            m = (k >> t) & 1 == 1
+            if t == PROC and self._proc is not None:
+                a, b = process_edges(*self._proc)
+                m = node_in[a] & (labels[a] == labels[b])
+                src.append(a[m]), dst.append(b[m])
+            else:
+                src.append(s[m]), dst.append(d[m])
+            typ.append(np.full(int(m.sum()), t, np.int8))
+        return (np.concatenate(src).astype(np.int64), np.concatenate(dst).astype(np.int64),
+                np.concatenate(typ))
 
 
 def strong_components(src, dst, n):

@@ -413,6 +413,26 @@ class Analyzer(TxnExplainer):
 
         # --- dependency edges ---
         g = DepGraph(n)
+        self._data_edges(g, fw, flat_key, valid, types, key_off, key_len, uo_key, uo_tid,
+                         r_txn, r_kid, r_len, r_ext, r_bad, r_off)
+        del flat_w, extend, flat_key, known, fw_type, failed, valid, rd, r_txn, r_kid, r_len, r_ext, r_off, r_bad
+        del uo_key, uo_tid
+        g.add_session_and_realtime(types, procs, t_inv, t_cmp)
+        t_graph = time.perf_counter()
+        found, search = cyc.find_cycles(g, n, budget=budget)
+
+        self.fw, self.key_off = fw, key_off
+        anomalies = self._instances(found, fetch_ops, fw, key_off)
+        stats = tab.stats()
+        stats.update({"keys": nk, "edges": g.n_edges,
+                      "graph_seconds": round(t_graph - t0, 3)})
+        return cyc.cycle_check_result(anomalies, model, stats, search, self.counts)
+
+    def _data_edges(self, g, fw, flat_key, valid, types, key_off, key_len, uo_key, uo_tid,
+                    r_txn, r_kid, r_len, r_ext, r_bad, r_off):
+        """ww, wr and rw edges into g (a method of its own: its temporaries, several per
+        append and per read, are gone before the SCC pass)."""
+        nk = len(key_len)
         idx = np.arange(len(fw), dtype=np.int64)
         vpos = idx[valid]
         # ww: consecutive valid writers of a key
@@ -476,17 +496,6 @@ class Analyzer(TxnExplainer):
         if r_bad.any():
             self._odd_key_reads(g, np.nonzero(r_bad)[0], r_txn, r_kid, r_len, r_ext,
                                 uo_key, uo_tid, uo_start, uo_count)
-        g.add_session_and_realtime(types, procs, t_inv, t_cmp)
-        src, dst, typ = g.edges()
-        t_graph = time.perf_counter()
-        found, search = cyc.find_cycles(src, dst, typ, g.n_nodes, n, budget=budget)
-
-        self.fw, self.key_off = fw, key_off
-        anomalies = self._instances(found, fetch_ops, fw, key_off)
-        stats = tab.stats()
-        stats.update({"keys": nk, "edges": int(len(src)),
-                      "graph_seconds": round(t_graph - t0, 3)})
-        return cyc.cycle_check_result(anomalies, model, stats, search, self.counts)
 
     def _duplicates(self, kid, L):
         seen, dups = set(), []

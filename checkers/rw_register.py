@@ -195,13 +195,12 @@ class RegisterAnalyzer(TxnExplainer):
         g.add(rw_s, rw_d, RW)
         self._lost_updates()
         g.add_session_and_realtime(types, procs, t_inv, t_cmp)
-        src, dst, typ = g.edges()
-        found, search = cyc.find_cycles(src, dst, typ, g.n_nodes, n, budget=budget)
+        found, search = cyc.find_cycles(g, n, budget=budget)
         self.facts = facts
         anomalies = self._instances(found, fetch_ops)
         stats = tab.stats()
         stats.update({"keys": len({k for k, _ in self.writer} | {k for _, k, _ in self.first_reads}),
-                      "edges": int(len(src))})
+                      "edges": g.n_edges})
         return cyc.cycle_check_result(anomalies, model, stats, search, self.counts)
 
     def feed_leftover(self, tid, code, value):
