@@ -34,7 +34,11 @@ WW, WR, RW, PROC, RT, RTB = 0, 1, 2, 3, 4, 5
 EDGE_NAME = {WW: "ww", WR: "wr", RW: "rw", PROC: "process", RT: "realtime", RTB: "realtime"}
 NO_TIME = -(2 ** 62)
 
-pack_row = struct.Struct("6q").pack     # one TxnTable row: raises struct.error for a non-integer
+# one TxnTable row, packed (29 bytes; 48 as six int64): type, process, invoke and completion time
+# (ns), invoke and completion position (a list index or a file line)
+ROW = np.dtype([("type", "i1"), ("proc", "<i4"), ("t_inv", "<i8"), ("t_cmp", "<i8"),
+                ("pos_inv", "<i4"), ("pos_cmp", "<i4")])
+pack_row = struct.Struct("<biqqii").pack     # raises struct.error for a non-integer
 
 
 class TxnTable:
@@ -50,13 +54,13 @@ class TxnTable:
         self.fs = frozenset(fs)
         self.pending = {}            # process -> (pos, time, value) of its open invoke
         self.procs = {}              # process value -> small int
-        # one row of COLS per txn, packed int64 (compact: 48 bytes per txn); append with
+        # one ROW per txn, packed (29 bytes per txn); append with
         # `cols += pack_row(...)`: 4x cheaper than array.extend of a tuple, which matters once
         # per txn in the hot loop
         self.cols = bytearray()
         self.n = 0
 
-    COLS = ("type", "proc", "t_inv", "t_cmp", "pos_inv", "pos_cmp")
+    COLS = ROW.names
 
     def feed(self, pos, op, line):
         if op.get("f") not in self.fs:
@@ -110,17 +114,16 @@ class TxnTable:
         return leftovers
 
     def table(self):
-        """(n, 6) int64 array of COLS."""
+        """The rows as a structured array (fields COLS)."""
         if getattr(self, "_table", None) is None or len(self._table) != self.n:
-            self._table = (np.frombuffer(self.cols, dtype=np.int64).reshape(self.n, len(self.COLS))
-                           if self.n else np.zeros((0, len(self.COLS)), np.int64))
+            self._table = np.frombuffer(self.cols, dtype=ROW, count=self.n)
         return self._table
 
     def col(self, name):
-        return self.table()[:, self.COLS.index(name)]
+        return self.table()[name]
 
     def arrays(self):
-        """(types, procs, t_inv, t_cmp) as numpy arrays."""
+        """(types, procs, t_inv, t_cmp) as numpy arrays (the last three views of the rows)."""
         return (self.col("type").astype(np.int8), self.col("proc"), self.col("t_inv"),
                 self.col("t_cmp"))
 
@@ -133,7 +136,7 @@ class TxnTable:
 
     def row(self, tid):
         """{'type', 'proc', 't_inv', 't_cmp', 'pos_inv', 'pos_cmp'} of one txn."""
-        return dict(zip(self.COLS, (int(x) for x in self.table()[tid])))
+        return dict(zip(self.COLS, (int(x) for x in self.table()[tid].item())))
 
     def stats(self):
         counts = np.bincount(self.col("type"), minlength=3) if self.n else [0, 0, 0]

@@ -49,8 +49,10 @@ from checkers.history import (HistoryError, fetch_lines, is_edn, no_gc, open_his
 
 TYPES = dict(TYPE_CODE)
 KEEP = 100   # raw instances kept per anomaly type while scanning (the result shows MAX_INSTANCES)
-pack_read = struct.Struct("4q").pack   # one committed read: tid, kid, length, external (0/1)
-READ_BYTES = 32
+# one committed read, packed (13 bytes): its txn, key id, length, external (0/1: no own append before)
+READ = np.dtype([("tid", "<i4"), ("kid", "<i4"), ("len", "<i4"), ("ext", "i1")])
+pack_read = struct.Struct("<iiib").pack
+READ_BYTES = READ.itemsize
 NOAPP = object()   # marks "no append of its own to this key yet" in a txn's per-key state
 
 
@@ -67,7 +69,7 @@ class Analyzer(TxnExplainer):
         self.longest_by = []     # kid -> tid that read it
         self.inter = {}          # kid -> values whose appender appended to the key again later
         self.bad = set()         # kids whose order is unusable (incompatible / duplicates)
-        self.reads = bytearray() # per committed read, packed int64: tid, kid, length, external?
+        self.reads = bytearray() # per committed read, one READ
         self.rmw = []            # (kid, first read's length, tid, its row): read, then appended
         self.odd = {}            # read row -> value, for reads not a prefix of the longest read
         self.switches = defaultdict(list)   # kid -> [(row, longest read before that row)]
@@ -366,7 +368,7 @@ class Analyzer(TxnExplainer):
                 try:
                     Lset = set(L)
                 except TypeError:
-                    pos = int(self.table.table()[self.longest_by[kid]][5])
+                    pos = int(self.table.col("pos_cmp")[self.longest_by[kid]])
                     raise HistoryError(self.path, self._line(pos),
                                        f"read of key {self.keys[kid]!r} holds an element that is not "
                                        "a number or string") from None
@@ -399,9 +401,8 @@ class Analyzer(TxnExplainer):
         failed = fw_type == FAIL
         valid = known & ~failed
 
-        rd = (np.frombuffer(self.reads, dtype=np.int64).reshape(-1, 4) if len(self.reads)
-              else np.zeros((0, 4), np.int64))
-        r_txn, r_kid, r_len, r_ext = rd[:, 0], rd[:, 1], rd[:, 2], rd[:, 3].astype(bool)
+        rd = np.frombuffer(self.reads, dtype=READ)
+        r_txn, r_kid, r_len, r_ext = rd["tid"], rd["kid"], rd["len"], rd["ext"].astype(bool)
         r_off = key_off[r_kid]
         # reads of keys whose reads disagree or repeat elements are judged one by one on their
         # values (below); every other read is a prefix of its key's order, judged by its length
