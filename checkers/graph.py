@@ -162,32 +162,27 @@ def process_edges(types, procs):
 
 
 def realtime_edges(types, t_inv, t_cmp, first_node):
-    """Real-time order through barrier nodes numbered from `first_node`.
+    """Real-time order through barrier nodes numbered from `first_node`, as three edge sets.
 
-    Returns (src, dst, kind, n_barriers, barrier_txn) where kind is RT for txn->barrier and RTB
-    for barrier->barrier / barrier->txn edges, and barrier_txn[i] is the txn that completed at
-    barrier i.
+    Returns (n_barriers, [(src, dst, kind)]): txn -> its barrier (RT); the barrier chain and
+    barrier -> txn (RTB). Barrier i stands for the i-th ok completion in time order.
     """
     done = np.nonzero((types == OK) & (t_cmp != NO_TIME))[0].astype(IDX)
     if len(done) == 0:
-        z = np.zeros(0, IDX)
-        return z, z, np.zeros(0, np.int8), 0, z
+        return 0, []
     ctimes = t_cmp[done]
     if len(ctimes) > 1 and not (ctimes[1:] >= ctimes[:-1]).all():   # files are mostly in time order
         o = np.argsort(ctimes, kind="stable")
         done, ctimes = done[o], ctimes[o]
+        del o
     nb = len(done)
-    bar = (first_node + np.arange(nb, dtype=np.int64)).astype(IDX)
+    bar = np.arange(first_node, first_node + nb, dtype=IDX)
     # latest barrier completed strictly before each invoke -> the invoked txn
     targets = np.nonzero((types != FAIL) & (t_inv != NO_TIME))[0].astype(IDX)
-    j = np.searchsorted(ctimes, t_inv[targets], side="left")   # completions with time < invoke
+    j = np.searchsorted(ctimes, t_inv[targets], side="left").astype(IDX)   # completions before it
+    del ctimes
     m = j > 0
-    # txn -> its barrier; barrier chain; barrier -> txns invoked after it
-    src = np.concatenate([done, bar[:-1], bar[j[m] - 1]])
-    dst = np.concatenate([bar, bar[1:], targets[m]])
-    kind = np.full(len(src), RTB, np.int8)
-    kind[:nb] = RT
-    return src, dst, kind, nb, done
+    return nb, [(done, bar, RT), (bar[:-1], bar[1:], RTB), (bar[j[m] - 1], targets[m], RTB)]
 
 
 def _firsts(sorted_arr):
@@ -224,18 +219,20 @@ class DepGraph:
             return
         # split by source bucket now, so csr() can free each bucket's edges as it compresses
         # them: the edges and their compressed form are never both whole in memory
+        for i in range(0, len(src), self.ROWS * 4):     # in slices: bounded temporaries
+            self._split(src[i:i + self.ROWS * 4], dst[i:i + self.ROWS * 4], int(typ))
+
+    def _split(self, src, dst, typ):
         b = src // self.ROWS
         if b[0] == b[-1] and (b == b[0]).all():
-            self._buckets.setdefault(int(b[0]), []).append((src, dst, int(typ)))
+            self._buckets.setdefault(int(b[0]), []).append((src.copy(), dst.copy(), typ))
             return
         order = np.argsort(b.astype(np.int16) if b.max() < 2 ** 15 else b, kind="stable")   # radix: O(n)
-        b = b[order]
-        src, dst = src[order], dst[order]
-        del order
+        b, src, dst = b[order], src[order], dst[order]
         cuts = np.flatnonzero(_firsts(b))
         for i, lo in enumerate(cuts):
             hi = cuts[i + 1] if i + 1 < len(cuts) else len(b)
-            self._buckets.setdefault(int(b[lo]), []).append((src[lo:hi].copy(), dst[lo:hi].copy(), int(typ)))
+            self._buckets.setdefault(int(b[lo]), []).append((src[lo:hi].copy(), dst[lo:hi].copy(), typ))
 
     def add_session_and_realtime(self, types, procs, t_inv, t_cmp):
         a, b = process_edges(types, procs)
@@ -246,9 +243,9 @@ class DepGraph:
         self.n_edges += int(implied.sum())
         self.add(a[~implied], b[~implied], PROC)
         self._proc = (types, procs)
-        src, dst, kind, nb, _ = realtime_edges(types, t_inv, t_cmp, self.n_txn)
-        self.add(src[:nb], dst[:nb], RT)
-        self.add(src[nb:], dst[nb:], RTB)
+        nb, parts = realtime_edges(types, t_inv, t_cmp, self.n_txn)
+        for src, dst, kind in parts:
+            self.add(src, dst, kind)
         self.n_nodes = self.n_txn + nb
 
     def csr(self):

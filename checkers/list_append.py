@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import struct
+from array import array
 import time
 from collections import defaultdict
 from itertools import count, repeat
@@ -350,7 +351,7 @@ class Analyzer(TxnExplainer):
         # flatten every key's version order: flat position -> writer txn (-1 if none known). The
         # order is the longest read, duplicates dropped (as Elle does, also for keys whose reads
         # disagree: those are reported, and their edges kept as the longest read implies them)
-        flat_w = []
+        flat_w = array("i")                 # 4 bytes per element (a list: 8 + the int objects)
         offs = [0] * (nk + 1)
         uo_key, uo_tid = [], []             # appends no read shows (filtered to ok below)
         inter = self.inter
@@ -391,8 +392,9 @@ class Analyzer(TxnExplainer):
         offs[nk] = len(flat_w)
         key_off = np.asarray(offs, dtype=np.int64)
         key_len = np.diff(key_off)
-        fw = np.asarray(flat_w, dtype=np.int32) if flat_w else np.zeros(0, np.int32)
-        flat_key = np.repeat(np.arange(nk, dtype=np.int64), key_len)
+        fw = np.frombuffer(flat_w, dtype=np.int32).copy() if flat_w else np.zeros(0, np.int32)
+        del flat_w, extend
+        flat_key = np.repeat(np.arange(nk, dtype=np.int32), key_len)
         key_bad = np.zeros(nk, dtype=bool)
         if bad:
             key_bad[list(bad)] = True
@@ -403,7 +405,7 @@ class Analyzer(TxnExplainer):
 
         rd = np.frombuffer(self.reads, dtype=READ)
         r_txn, r_kid, r_len, r_ext = rd["tid"], rd["kid"], rd["len"], rd["ext"].astype(bool)
-        r_off = key_off[r_kid]
+        r_off = key_off.astype(np.int32)[r_kid]    # flat positions: int32 like fw's index
         # reads of keys whose reads disagree or repeat elements are judged one by one on their
         # values (below); every other read is a prefix of its key's order, judged by its length
         r_bad = key_bad[r_kid]
@@ -416,7 +418,7 @@ class Analyzer(TxnExplainer):
         g = DepGraph(n)
         self._data_edges(g, fw, flat_key, valid, types, key_off, key_len, uo_key, uo_tid,
                          r_txn, r_kid, r_len, r_ext, r_bad, r_off)
-        del flat_w, extend, flat_key, known, fw_type, failed, valid, rd, r_txn, r_kid, r_len, r_ext, r_off, r_bad
+        del flat_key, known, fw_type, failed, valid, rd, r_txn, r_kid, r_len, r_ext, r_off, r_bad
         del uo_key, uo_tid
         g.add_session_and_realtime(types, procs, t_inv, t_cmp)
         t_graph = time.perf_counter()
@@ -434,16 +436,18 @@ class Analyzer(TxnExplainer):
         """ww, wr and rw edges into g (a method of its own: its temporaries, several per
         append and per read, are gone before the SCC pass)."""
         nk = len(key_len)
-        idx = np.arange(len(fw), dtype=np.int64)
+        idx = np.arange(len(fw), dtype=np.int32)
         vpos = idx[valid]
         # ww: consecutive valid writers of a key
         a, b = vpos[:-1], vpos[1:]
         m = (flat_key[a] == flat_key[b]) & (fw[a] != fw[b])
         g.add(fw[a[m]], fw[b[m]], WW)
-        prev_valid = np.maximum.accumulate(np.where(valid, idx, -1)) if len(idx) else idx
-        big = len(idx) + 1
+        prev_valid = np.maximum.accumulate(np.where(valid, idx, np.int32(-1))) if len(idx) else idx
+        big = np.int32(len(idx) + 1)
         next_valid = (np.minimum.accumulate(np.where(valid, idx, big)[::-1])[::-1]
                       if len(idx) else idx)
+        nflat = len(idx)
+        del idx, vpos, a, b, m
         # unobserved committed appends, grouped by key
         uo_key = np.asarray(uo_key, dtype=np.int64)
         uo_tid = np.asarray(uo_tid, dtype=np.int64)
@@ -456,7 +460,7 @@ class Analyzer(TxnExplainer):
         # last shown writer -> each unshown committed append
         if len(uo_key):
             ends = key_off[uo_key] + key_len[uo_key] - 1
-            lv = np.where(key_len[uo_key] > 0, prev_valid[np.maximum(ends, 0)] if len(idx) else -1, -1)
+            lv = np.where(key_len[uo_key] > 0, prev_valid[np.maximum(ends, 0)] if nflat else -1, -1)
             ok_ = lv >= key_off[uo_key]
             src = fw[lv[ok_]]
             dst = uo_tid[ok_]
@@ -466,7 +470,7 @@ class Analyzer(TxnExplainer):
         ext = r_ext & ~r_bad
         # wr: writer of the last valid element a read shows -> reader
         has = ext & (r_len > 0)
-        if len(idx):
+        if nflat:
             p = np.where(has, r_off + r_len - 1, 0)
             q = prev_valid[p]
             m = has & (q >= r_off)
@@ -476,7 +480,7 @@ class Analyzer(TxnExplainer):
             # rw: reader -> writer of the first valid element it lacks (also from a read that
             # stops inside another txn's appends: G1b, and, as Elle reports, G-single with it)
             p = np.where(ext & (r_len < key_len[r_kid]), r_off + r_len, 0)
-            q = next_valid[np.minimum(p, len(idx) - 1)]
+            q = next_valid[np.minimum(p, nflat - 1)]
             nxt = ext & (r_len < key_len[r_kid]) & (q < r_off + key_len[r_kid])
             src, dst = r_txn[nxt], fw[q[nxt]]
             mm = src != dst
