@@ -23,7 +23,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from checkers.history import HistoryError
+from checkers.history import HistoryError, give_back_memory
 
 OK, FAIL, INFO = 0, 1, 2
 TYPE_CODE = {"ok": OK, "fail": FAIL, "info": INFO}
@@ -235,6 +235,7 @@ class DepGraph:
             self._buckets.setdefault(int(b[lo]), []).append((src[lo:hi].copy(), dst[lo:hi].copy(), typ))
 
     def add_session_and_realtime(self, types, procs, t_inv, t_cmp):
+        give_back_memory()          # the data edges' temporaries, before these add theirs
         a, b = process_edges(types, procs)
         # a -> b is implied by real time when a completed (ok, timed) before b was invoked: the
         # barrier path a -> ... -> b exists, so such edges change no SCC and stay out of the
@@ -279,12 +280,15 @@ class DepGraph:
             kinds[out:out + k] = np.bitwise_or.reduceat(bits, starts)
             indptr[lo + 1:hi + 1] = np.bincount(uniq // n, minlength=hi - lo)
             out += k
+            if bk % 8 == 7:
+                give_back_memory()    # the freed edges, as the compressed form grows
         np.cumsum(indptr, out=indptr)
         return indptr, indices[:out], kinds[:out]
 
     def sccs(self):
         """(labels per node, labels of components with 2+ nodes, the CSR): only those can hold
         cycles."""
+        give_back_memory()          # what building the edges freed, before the CSR takes its place
         indptr, indices, kinds = self.csr()
         n = self.n_nodes
         if n == 0 or len(indices) == 0:

@@ -44,7 +44,7 @@ from checkers.api import MAX_INSTANCES
 from checkers.explain import TxnExplainer, fmt_list
 from checkers.graph import (FAIL, INFO, NO_TIME, OK, RW, TYPE_CODE, WR, WW, DepGraph, TxnTable,
                             pack_row)
-from checkers.history import (HistoryError, fetch_lines, is_edn, no_gc, open_history, read_chunks, read_history,
+from checkers.history import (HistoryError, fetch_lines, give_back_memory, is_edn, no_gc, open_history, read_chunks, read_history,
                               read_line, refused_on_crash, source_of, strict_ops,
                               validate_op)
 
@@ -54,7 +54,37 @@ KEEP = 100   # raw instances kept per anomaly type while scanning (the result sh
 READ = np.dtype([("tid", "<i4"), ("kid", "<i4"), ("len", "<i4"), ("ext", "i1")])
 pack_read = struct.Struct("<iiib").pack
 READ_BYTES = READ.itemsize
+READ_SLICE = 1 << 20   # reads whose edges are computed at once
 NOAPP = object()   # marks "no append of its own to this key yet" in a txn's per-key state
+
+
+class SpentWriters:
+    """kid -> {value: tid} once streaming is over, in 12 bytes per append instead of a dict's ~50
+    (plus an int object per txn): integer values and their writers in two arrays, a dict rebuilt
+    on demand for the few keys explanations and odd reads look into; other values keep their dict."""
+
+    def __init__(self):
+        self.vals, self.tids = array("q"), array("i")
+        self.span = {}      # kid -> (start, end) in vals / tids
+        self.kept = {}      # kid -> its dict: values that are not all int64, and keys rebuilt
+
+    def keep(self, kid, writers: dict):
+        start = len(self.vals)
+        try:
+            self.vals.extend(writers)
+        except (TypeError, OverflowError):     # a str, float or huge value: keep the dict
+            del self.vals[start:]
+            self.kept[kid] = writers
+            return
+        self.tids.extend(writers.values())
+        self.span[kid] = (start, len(self.vals))
+
+    def __getitem__(self, kid) -> dict:
+        d = self.kept.get(kid)
+        if d is None:
+            a, b = self.span.get(kid, (0, 0))
+            d = self.kept[kid] = dict(zip(self.vals[a:b], self.tids[a:b]))
+        return d
 
 
 class Analyzer(TxnExplainer):
@@ -359,6 +389,7 @@ class Analyzer(TxnExplainer):
         bad = self.bad
         self.orders = {}                    # kid -> order, where it is not the longest read itself
         extend = flat_w.extend
+        spent = SpentWriters()                # each key's writers, compact once used here
         for kid in range(nk):
             L = self.longest[kid] or ()
             W = self.writers[kid]
@@ -389,6 +420,10 @@ class Analyzer(TxnExplainer):
                 for x in (W.keys() - Lset if Lset else W.keys()):
                     uo_key.append(kid)
                     uo_tid.append(W[x])
+            spent.keep(kid, W)
+            self.writers[kid] = None
+        self.writers = spent
+        give_back_memory()
         offs[nk] = len(flat_w)
         key_off = np.asarray(offs, dtype=np.int64)
         key_len = np.diff(key_off)
@@ -420,6 +455,7 @@ class Analyzer(TxnExplainer):
                          r_txn, r_kid, r_len, r_ext, r_bad, r_off)
         del flat_key, known, fw_type, failed, valid, rd, r_txn, r_kid, r_len, r_ext, r_off, r_bad
         del uo_key, uo_tid
+        self.reads = None          # judged and turned into edges: explanations re-read the ops
         g.add_session_and_realtime(types, procs, t_inv, t_cmp)
         t_graph = time.perf_counter()
         found, search = cyc.find_cycles(g, n, budget=budget)
@@ -467,7 +503,18 @@ class Analyzer(TxnExplainer):
             mm = src != dst
             g.add(src[mm], dst[mm], WW)
 
-        ext = r_ext & ~r_bad
+        # reads in slices: their temporaries (a dozen arrays per read) stay a few MB at any size
+        for lo in range(0, len(r_txn), READ_SLICE):
+            s = slice(lo, lo + READ_SLICE)
+            self._read_edges(g, fw, prev_valid, next_valid, nflat, key_len, uo_key, uo_tid, uo_start,
+                             uo_count, r_txn[s], r_kid[s], r_len[s], r_ext[s] & ~r_bad[s], r_off[s])
+        if r_bad.any():
+            self._odd_key_reads(g, np.nonzero(r_bad)[0], r_txn, r_kid, r_len, r_ext,
+                                uo_key, uo_tid, uo_start, uo_count)
+
+    def _read_edges(self, g, fw, prev_valid, next_valid, nflat, key_len, uo_key, uo_tid, uo_start,
+                    uo_count, r_txn, r_kid, r_len, ext, r_off):
+        """wr and rw edges of some reads (those of keys with a usable order: `ext` marks them)."""
         # wr: writer of the last valid element a read shows -> reader
         has = ext & (r_len > 0)
         if nflat:
@@ -498,9 +545,6 @@ class Analyzer(TxnExplainer):
             src, dst = r_txn[rep], uo_tid[starts + within]
             mm = src != dst
             g.add(src[mm], dst[mm], RW)
-        if r_bad.any():
-            self._odd_key_reads(g, np.nonzero(r_bad)[0], r_txn, r_kid, r_len, r_ext,
-                                uo_key, uo_tid, uo_start, uo_count)
 
     def _duplicates(self, kid, L):
         seen, dups = set(), []
