@@ -4,7 +4,8 @@
 transactions 0..n-1, keeping per-transaction arrays (type, process, invoke/complete time, op
 positions). Workload checkers add data-dependency edges (ww, wr, rw); `process_edges` and
 `realtime_edges` add the session and real-time orders; `DepGraph` finds strongly connected
-components with scipy.
+components with scipy, from a compressed adjacency of distinct pairs (see DepGraph: the memory of
+an 8 M-txn check is mostly its graph).
 
 Real-time order is not materialised pair by pair. Each ok completion gets a "barrier" node; the
 barriers form a chain in completion-time order; a txn points to its own barrier, and each barrier
