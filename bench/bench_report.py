@@ -38,6 +38,12 @@ from other jobs:
   8,000,000 txns:  harness check 158.6 s, 4131 MB; harness analyze (not runnable) -> 209.1 s, 4132 MB:
                    wall within (322 s), RSS OVER 1.5 GB, all of it the list-append checker's own peak
                    (check alone: 4131 MB); the report alone 79.6 s, 822 MB, index.html 5.06 MB
+After the list-append checker's compact tables (stop 26: packed rows and reads, writers as arrays
+once streamed, the graph as a CSR of distinct pairs), same machine:
+  1,000,000 txns:  harness check 11.7 s, 325 MB; harness analyze 20.5 s, 323 MB (target 28.4 s): within
+  8,000,000 txns:  alone on the machine: harness check 98.8 s, 1443 MB; harness analyze 199.4 s,
+                   1441 MB (target 2 x 98.8 + 5 = 202.6 s, 1536 MB): within. With a 22 M check running
+                   beside it: check 114.6 s, analyze 310.3 s (over: the report alone took 134.9 s there)
   The same 1 M history as history.jsonl.gz (gzip -1, 59 MB): harness analyze 22.5 s wall, 19.8 s
   CPU, 633 MB (the plain run dir right after: 31.9 s wall, 20.4 s CPU, 630 MB); reading it alone
   takes 2.4 s (bare inflate 1.4 s; gzip.open 3.5 s).
