@@ -280,11 +280,6 @@ CYCLE_ANOMALIES = tuple(a.name for a in CYCLES)
 ENGINE_ANOMALIES = tuple(a.name for a in TABLE if a.engine)          # report and JUnit order
 
 
-def get(name: str) -> Anomaly | None:
-    """The entry of a base name (no variant suffix), or None."""
-    return BY_NAME.get(name)
-
-
 def is_engine(name: str) -> bool:
     a = BY_NAME.get(name)
     return a is not None and a.engine

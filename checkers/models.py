@@ -18,7 +18,8 @@ Public API (stable):
 """
 from __future__ import annotations
 
-from checkers.anomalies import ALL, TABLE, VARIANTS, is_engine
+# ALL and CYCLE_ANOMALIES (the anomalies with -process / -realtime forms) are this module's API too
+from checkers.anomalies import ALL, CYCLE_ANOMALIES, TABLE, VARIANTS, is_engine  # noqa: F401
 
 
 # Hasse diagram: model -> directly stronger models
@@ -153,7 +154,6 @@ def _ruled_out(forbidden):
     return {a: frozenset(ms) for a, ms in out.items()}
 
 
-CYCLE_ANOMALIES = tuple(a.name for a in TABLE if a.has_variants)   # these get -process / -realtime forms
 _FORBIDDEN = _compute_forbidden(TABLE)
 _RULED_OUT = _ruled_out(_FORBIDDEN)
 
