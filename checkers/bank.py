@@ -18,12 +18,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from checkers import models
 from checkers.api import build_result, op_stats
 from checkers.history import INT64_MAX, INT64_MIN, HistoryError, line_of, source_of
-
-for _name in ("wrong-total", "negative-balance"):
-    models.register_anomaly(_name, ["snapshot-isolation", "repeatable-read"])
 
 
 def balances(value) -> dict:

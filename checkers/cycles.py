@@ -12,7 +12,8 @@ BFS from each further start edge that explores only paths shorter than the best 
 txn->barrier step costs 1, so lengths count real steps. The search is bounded: a global budget of
 visited states; when it runs out the classes not searched are reported as truncated, never a hang.
 
-Classification is by the cycle actually found:
+The classes, their shapes and their order are the cycle entries of checkers/anomalies.py.
+Classification is by the cycle actually found (anomalies.classify), the first class that admits it:
     no rw edge, only ww (+process/realtime)  -> G0      one rw edge              -> G-single
     no rw edge, some wr                       -> G1c     2+ rw, none adjacent      -> G-nonadjacent
     2+ rw edges, two adjacent                 -> G2-item
@@ -24,42 +25,24 @@ from collections import deque
 
 import numpy as np
 
+from checkers.anomalies import CYCLES, VARIANTS, classify
 from checkers.graph import PROC, RT, RTB, RW, WR, WW, strong_components
 
 DEFAULT_BUDGET = 2_000_000     # visited search states over the whole check
 STARTS_PER_COMPONENT = 3        # start edges tried per class per component (shortest kept)
 MAX_CYCLES_PER_CLASS = 100      # components searched per class before we stop collecting
 
-DATA = (WW, WR, RW)
-LAYERS = (("", ()), ("-process", (PROC,)), ("-realtime", (PROC, RT, RTB)))
-# class name, allowed data edges, start edge type for the plain layer, min rw, max rw, nonadjacent
-CLASSES = (
-    ("G0", (WW,), WW, 0, 0, False),
-    ("G1c", (WW, WR), WR, 0, 0, False),
-    ("G-single", DATA, RW, 1, 1, False),
-    ("G-nonadjacent", DATA, RW, 2, None, True),
-    ("G2-item", DATA, RW, 1, None, False),
-)
-
-
-def classify(kinds):
-    """Anomaly name of a cycle given its (compressed) edge kinds: 'ww','wr','rw','process','realtime'."""
-    n = len(kinds)
-    rws = [k == "rw" for k in kinds]
-    n_rw = sum(rws)
-    if n_rw == 0:
-        base = "G0" if all(k in ("ww", "process", "realtime") for k in kinds) else "G1c"
-    elif n_rw == 1:
-        base = "G-single"
-    elif any(rws[i] and rws[(i + 1) % n] for i in range(n)):
-        base = "G2-item"
-    else:
-        base = "G-nonadjacent"
-    if "realtime" in kinds:
-        return base + "-realtime"
-    if "process" in kinds:
-        return base + "-process"
-    return base
+# edge kinds of the anomaly table -> graph edge types (real time: the txn -> barrier edge first,
+# then the barrier chain and barrier -> txn edges)
+_EDGE = {"ww": (WW,), "wr": (WR,), "rw": (RW,), "process": (PROC,), "realtime": (RT, RTB)}
+# (suffix, extra edge types, start edge type): a variant may use the edges of those before it
+LAYERS = (("", (), None),) + tuple(
+    (v.suffix, tuple(t for w in VARIANTS[:i + 1] for t in _EDGE[w.edge]), _EDGE[v.edge][0])
+    for i, v in enumerate(VARIANTS))
+# class name, allowed data edges, start edge type for the plain layer, min rw, max rw, nonadjacent,
+# classes whose finding makes this one pointless
+CLASSES = tuple((a.name, tuple(_EDGE[k][0] for k in a.cycle.edges), _EDGE[a.cycle.start][0], a.cycle.min_rw,
+                 a.cycle.max_rw, a.cycle.nonadjacent, a.implied_by) for a in CYCLES)
 
 
 class _Component:
@@ -105,25 +88,22 @@ def find_cycles(graph, n_txn, budget=DEFAULT_BUDGET, skip=()):
     found_classes = set(skip)
     search_graph = _Component(np.arange(n_loc), loc_s, loc_d, t.astype(np.int64))
 
-    for layer, (suffix, extra) in enumerate(LAYERS):
-        if suffix == "-realtime" and not np.any(t == RT):
-            continue
-        if suffix == "-process" and not np.any(t == PROC):
+    for layer, (suffix, extra, layer_start) in enumerate(LAYERS):
+        if suffix and not np.any(t == layer_start):
             continue
         # suffixes of this layer and the ones before it: a class found there already rules out
         # every model its variant here would
-        sfxs = [sfx for sfx, _ in LAYERS[:layer + 1]]
-        for name, data_types, plain_start, min_rw, max_rw, nonadj in CLASSES:
+        sfxs = [sfx for sfx, _, _ in LAYERS[:layer + 1]]
+        for name, data_types, plain_start, min_rw, max_rw, nonadj, implied_by in CLASSES:
             full = name + suffix
-            # G-nonadjacent / G2-item add nothing where G-single (resp. either) was found
-            implied_by = {"G-nonadjacent": ("G-single",), "G2-item": ("G-single", "G-nonadjacent")}
-            if any(c + sfx in found_classes for c in (name,) + implied_by.get(name, ()) for sfx in sfxs):
+            # e.g. G-nonadjacent / G2-item add nothing where G-single (resp. either) was found
+            if any(c + sfx in found_classes for c in (name,) + implied_by for sfx in sfxs):
                 continue
             if state["left"] <= 0:
                 info["truncated"].append(full)
                 continue
             allowed = set(data_types) | set(extra)
-            start_type = plain_start if not suffix else (RT if suffix == "-realtime" else PROC)
+            start_type = plain_start if not suffix else layer_start
             amask = np.isin(t, list(allowed))
             if not amask.any():
                 continue

@@ -1,16 +1,6 @@
-"""The engine invariants that rest on ids, locks and replication (the save-resume checker's second half).
-
-  duplicate-id            two entities got one ID_: two engines took overlapping blocks of
-                          'next.dbid', or two acknowledged commands inserted rows with one ID_
-  duplicate-definition    two process definitions of one key with one VERSION_ (the deployment lock,
-                          SELECT ... FOR UPDATE, did not serialise two deployments)
-  exclusive-overlap       two exclusive jobs of one instance held by different job executors at once,
-                          or one message subscription correlated twice
-  duplicate-cleanup-job   more than one history-cleanup job (its lock did not serialise scheduling)
-  replication-halted      a node's replication stopped with an error; the first acknowledged write the
-                          node then never got
-  next-day-resume         after healing and settling, a returning user opening an instance on some
-                          node finds it in a state other than the one their last acknowledged write left
+"""The engine invariants that rest on ids, locks and replication (the save-resume checker's second half):
+duplicate-id, duplicate-definition, exclusive-overlap, duplicate-cleanup-job, replication-halted and
+next-day-resume; checkers/anomalies.py says what each means and what in a history shows it.
 Each finding has the shape of every engine finding (explanation, isolation, ops, instance/nodes...).
 No finding rests on an `info` op having happened: an open command counts only where a read shows it.
 """

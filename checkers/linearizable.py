@@ -51,12 +51,10 @@ from __future__ import annotations
 
 import time
 
-from checkers import models
 from checkers.api import build_result, op_stats
 from checkers.history import HistoryError, line_of, source_of
 
 ANOMALY = "nonlinearizable"
-models.register_anomaly(ANOMALY, ["strict-serializable"])
 
 DATATYPES = ("register", "cas-register")
 DEFAULT_BUDGET = 2_000_000

@@ -1,22 +1,26 @@
-"""The consistency-model lattice and which anomalies each model forbids.
+"""The consistency-model lattice, and which anomalies each model forbids (from checkers.anomalies).
 
-A model forbids the anomalies it proscribes directly plus everything any weaker model forbids.
-Session variants (`strong-session-X`) also forbid the `-process` form of X's cycle anomalies
-(cycles that need a process-order edge); strong variants (`strong-X`, `strict-serializable`)
-forbid both `-process` and `-realtime` forms (process order is a special case of real-time order).
+A model forbids the anomalies it proscribes directly (the table's `rules_out`) plus everything any
+weaker model forbids. Session variants (`strong-session-X`) also forbid the `-process` form of X's
+cycle anomalies (cycles that need a process-order edge); strong variants (`strong-X`,
+`strict-serializable`) forbid both `-process` and `-realtime` forms (process order is a special
+case of real-time order). A broken engine invariant (the table's `engine`) makes a run invalid
+under every model; `not` / `also_not` still name only the models it rules out.
 
 Public API (stable):
     MODELS                                  # every model name, weakest first
+    ALL                                     # rules_out of an anomaly no model permits
     canonical(model) -> str                 # resolves aliases, raises ValueError if unknown
     forbidden_by(model) -> frozenset         # anomaly types the model forbids
-    ruled_out_by(anomaly) -> frozenset       # models the anomaly rules out
+    ruled_out_by(anomaly) -> frozenset       # models the anomaly rules out (unknown: all)
+    forbids(model, anomaly) -> bool          # whether finding it makes a run under `model` invalid
     verdict(anomaly_types, model) -> (valid, not_list, also_not_list)
-    register_anomaly(name, weakest_models)   # for other checkers' own anomaly names
-    register_anomaly(name, ALL)              # forbidden by every model (e.g. corrupt data, lost saves)
 """
 from __future__ import annotations
 
-ALL = "all"
+# ALL and CYCLE_ANOMALIES (the anomalies with -process / -realtime forms) are this module's API too
+from checkers.anomalies import ALL, CYCLE_ANOMALIES, TABLE, VARIANTS, is_engine  # noqa: F401
+
 
 # Hasse diagram: model -> directly stronger models
 _STRONGER = {
@@ -46,36 +50,18 @@ ALIASES = {
     "rr": "repeatable-read",
 }
 
-# Cycle anomalies get -process / -realtime forms.
-CYCLE_ANOMALIES = ("G0", "G1c", "G-single", "G-nonadjacent", "G2-item")
-
-# Anomalies that corrupt the data itself: no isolation level permits them (garbage-read: a read
-# shows a value no transaction wrote).
-_EVERY_MODEL = ["duplicate-elements", "incompatible-order", "future-read", "cyclic-versions",
-                "garbage-read"]
-
-# What each base model proscribes directly (plus what weaker models forbid).
-_DIRECT = {
-    "read-uncommitted": ["G0"] + _EVERY_MODEL,
-    "read-committed": ["G1a", "G1b", "G1c", "dirty-update"],
-    # Elle's internal (a read that disagrees with the txn's own earlier read or appends) is
-    # proscribed from read atomic up, as in Elle: read committed allows non-repeatable reads
-    "monotonic-atomic-view": ["internal"],
-    "cursor-stability": ["lost-update"],
-    "repeatable-read": ["G-single", "G-nonadjacent", "G2-item"],
-    "snapshot-isolation": ["G-single", "G-nonadjacent"],
-    "serializable": ["G2-item"],
-}
-# session / strong variants of a base model: (variant prefix, base, suffixes)
+# session / strong variants of a base model: variant -> (base, suffixes of the cycles it also forbids)
+_SESSION = tuple(v.suffix for v in VARIANTS if v.edge == "process")
+_STRONG = tuple(v.suffix for v in VARIANTS)
 _VARIANTS = {
-    "strong-session-read-uncommitted": ("read-uncommitted", ("-process",)),
-    "strong-session-read-committed": ("read-committed", ("-process",)),
-    "strong-session-snapshot-isolation": ("snapshot-isolation", ("-process",)),
-    "strong-session-serializable": ("serializable", ("-process",)),
-    "strong-read-uncommitted": ("read-uncommitted", ("-process", "-realtime")),
-    "strong-read-committed": ("read-committed", ("-process", "-realtime")),
-    "strong-snapshot-isolation": ("snapshot-isolation", ("-process", "-realtime")),
-    "strict-serializable": ("serializable", ("-process", "-realtime")),
+    "strong-session-read-uncommitted": ("read-uncommitted", _SESSION),
+    "strong-session-read-committed": ("read-committed", _SESSION),
+    "strong-session-snapshot-isolation": ("snapshot-isolation", _SESSION),
+    "strong-session-serializable": ("serializable", _SESSION),
+    "strong-read-uncommitted": ("read-uncommitted", _STRONG),
+    "strong-read-committed": ("read-committed", _STRONG),
+    "strong-snapshot-isolation": ("snapshot-isolation", _STRONG),
+    "strict-serializable": ("serializable", _STRONG),
 }
 
 _WEAKER = {m: [] for m in _STRONGER}
@@ -123,28 +109,6 @@ def _down_closure(model):
     return _closure([model], _WEAKER)
 
 
-def _compute_forbidden():
-    forbidden = {}
-    for m in MODELS:
-        direct = set()
-        for w in _down_closure(m):
-            direct.update(_DIRECT.get(w, ()))
-            if w in _VARIANTS:
-                base, suffixes = _VARIANTS[w]
-                base_forbids = set()
-                for b in _down_closure(base):
-                    base_forbids.update(_DIRECT.get(b, ()))
-                for a in base_forbids:
-                    if a in CYCLE_ANOMALIES:
-                        direct.update(a + s for s in suffixes)
-        forbidden[m] = direct
-    return forbidden
-
-
-_FORBIDDEN = _compute_forbidden()
-_EXTRA = {}   # registered anomaly name -> set of models that rule it out
-
-
 def canonical(model: str) -> str:
     """The lattice name of `model` (aliases resolved). ValueError names the known models."""
     m = ALIASES.get(model, model)
@@ -153,39 +117,65 @@ def canonical(model: str) -> str:
     return m
 
 
-def register_anomaly(name: str, weakest_models) -> None:
-    """Declare which models an anomaly name of your own rules out.
+def _direct(table):
+    """model -> the anomaly names `table` says it proscribes directly (ALL: the weakest model).
+    Words-only entries (rules_out None) are left out: they are judged as unknown names."""
+    direct = {m: set() for m in MODELS}
+    for a in table:
+        if a.rules_out is not None:
+            for m in ("read-uncommitted",) if a.rules_out == ALL else a.rules_out:
+                direct[canonical(m)].add(a.name)
+    return direct
 
-    `weakest_models`: the weakest models that forbid it (every stronger model forbids it too),
-    or `ALL` ("all") when no model permits it (lost data, a wrong total, a lost save...).
-    Re-registering the same name replaces the declaration. Built-in names cannot be redefined.
-    """
-    if any(name in f for f in _FORBIDDEN.values()):
-        raise ValueError(f"anomaly {name!r} is built in")
-    if weakest_models == ALL:
-        weakest_models = ["read-uncommitted"]
-    if isinstance(weakest_models, str):
-        weakest_models = [weakest_models]
-    _EXTRA[name] = frozenset(_up_closure([canonical(m) for m in weakest_models]))
+
+def _compute_forbidden(table):
+    """model -> every anomaly name it forbids, variants of the cycle anomalies included."""
+    direct = _direct(table)
+    cycles = {a.name for a in table if a.has_variants}
+    forbidden = {}
+    for m in MODELS:
+        found = set()
+        for w in _down_closure(m):
+            found.update(direct[w])
+            if w in _VARIANTS:
+                base, suffixes = _VARIANTS[w]
+                for b in _down_closure(base):
+                    found.update(a + s for a in direct[b] & cycles for s in suffixes)
+        forbidden[m] = frozenset(found)
+    return forbidden
+
+
+def _ruled_out(forbidden):
+    """anomaly name -> the models that forbid it."""
+    out = {}
+    for m, names in forbidden.items():
+        for a in names:
+            out.setdefault(a, set()).add(m)
+    return {a: frozenset(ms) for a, ms in out.items()}
+
+
+_FORBIDDEN = _compute_forbidden(TABLE)
+_RULED_OUT = _ruled_out(_FORBIDDEN)
 
 
 def forbidden_by(model: str) -> frozenset:
-    """Every anomaly type `model` forbids (built-in and registered)."""
-    m = canonical(model)
-    extra = {a for a, ms in _EXTRA.items() if m in ms}
-    return frozenset(_FORBIDDEN[m] | extra)
+    """Every anomaly type `model` forbids."""
+    return _FORBIDDEN[canonical(model)]
 
 
 def ruled_out_by(anomaly: str) -> frozenset:
     """Models that an anomaly of this type rules out. Unknown names rule out every model."""
-    if anomaly in _EXTRA:
-        return _EXTRA[anomaly]
-    models = frozenset(m for m in MODELS if anomaly in _FORBIDDEN[m])
-    return models if models else frozenset(MODELS)
+    return _RULED_OUT.get(anomaly) or frozenset(MODELS)
 
 
 def is_known(anomaly: str) -> bool:
-    return anomaly in _EXTRA or any(anomaly in f for f in _FORBIDDEN.values())
+    return anomaly in _RULED_OUT
+
+
+def forbids(model: str, anomaly: str) -> bool:
+    """Whether finding `anomaly` makes a run checked against `model` invalid: the model forbids it,
+    or it is a broken engine invariant (invalid under every model)."""
+    return canonical(model) in ruled_out_by(anomaly) or is_engine(anomaly)
 
 
 def sort_models(models):
@@ -195,14 +185,15 @@ def sort_models(models):
 def verdict(anomaly_types, model: str = "strict-serializable"):
     """(valid, not, also_not) for a set of anomaly types checked against `model`.
 
-    valid: no anomaly present is forbidden by `model` (anomalies it allows are still reported).
-    not: the weakest models the anomalies rule out; also_not: every other ruled-out model.
+    valid: no anomaly present is forbidden by `model` (anomalies it allows are still reported) and
+    no engine invariant is broken. not: the weakest models the anomalies rule out; also_not: every
+    other ruled-out model.
     """
     m = canonical(model)
+    valid = not any(forbids(m, a) for a in anomaly_types)
     ruled = set()
     for a in anomaly_types:
         ruled |= ruled_out_by(a)
-    valid = m not in ruled
     # a model is "weakest ruled out" when none of its weaker neighbours is ruled out
     weakest = {r for r in ruled if not (_down_closure(r) - {r}) & ruled}
     return valid, sort_models(weakest), sort_models(ruled - weakest)

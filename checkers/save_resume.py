@@ -1,23 +1,14 @@
 """The engine checker: would real process instances have survived this history?
 
 Judges histories of the save-resume workload (workloads/save_resume.py documents the op encoding).
-Seven engine invariants, each finding explained in plain words (instance, nodes, times) and mapped
-to the isolation anomaly behind it:
-
-  lost-save           an acknowledged save missing from a later state: gaps or duplicates in an
-                      instance's history sequence, or a node's final state lacks an acknowledged step
-  double-win          two committed saves of one instance from the same revision (optimistic lock beaten)
-  stale-resume        a resume that began after a save was acknowledged returned an older step, or a
-                      resume that began after another resume ended returned an older step than it
-  double-execution    a job with more than one committed effect, or two live leases on one job held by
-                      different owners at the same time
-  duplicate-instance  two running instances for one business key although a unique index forbids it
-  torn-state          execution, variable, task/job and history disagree within one read
-  divergence          the nodes' final states differ
-and, from ids, locks and replication (checkers/engine_locks.py): duplicate-id, duplicate-definition,
-exclusive-overlap, duplicate-cleanup-job, replication-halted and next-day-resume; and each execution
-row's REV_ checked as a linearizable compare-and-set register (checkers/engine_registers.py):
-rev-nonlinearizable.
+Each finding breaks one engine invariant, is explained in plain words (instance, nodes, times) and
+carries the isolation anomaly behind it. The invariants (what each means, what in a history shows
+it, the anomaly behind it, the models it rules out) are entries of checkers/anomalies.py: lost-save,
+double-win, stale-resume, double-execution, duplicate-instance, torn-state and divergence are
+checked here; duplicate-id, duplicate-definition, exclusive-overlap, duplicate-cleanup-job,
+replication-halted and next-day-resume from ids, locks and replication (checkers/engine_locks.py);
+rev-nonlinearizable from each execution row's REV_ checked as a linearizable compare-and-set register
+(checkers/engine_registers.py). A broken invariant makes the history invalid under every model.
 
 Beside those, every instance's step list is encoded as a list-append key (each start/save/execute
 appends its save id, every read reads the list) and judged by checkers.list_append: anomalies the
@@ -31,53 +22,8 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-# engine anomaly -> the isolation anomaly behind it (the report's "why")
-ISOLATION_BEHIND = {
-    "lost-save": "lost update (P4 / G2-item on the execution row): a committed write was overwritten "
-                 "or dropped because two writers did not see each other",
-    "double-win": "lost update (P4): two transactions updated the same row version; first-committer-wins "
-                  "(the optimistic-locking WHERE rev=? check) was not enforced across nodes",
-    "stale-resume": "stale read (G-single-realtime / read-your-writes violated): a read that began after a "
-                    "commit was acknowledged did not observe it",
-    "double-execution": "lost update (P4) on the job row: two acquisitions or executions of one job version "
-                        "both committed",
-    "duplicate-instance": "write skew on a predicate (G2): two inserts each checked the unique key against "
-                          "a state without the other",
-    "torn-state": "fractured read / read skew (G-single): one read saw parts of different transactions",
-    "divergence": "replicas diverged: no single order of the committed transactions explains the nodes' "
-                  "final states",
-    "duplicate-id": "lost update (P4) on ACT_GE_PROPERTY 'next.dbid': two engines read the same block "
-                    "and both REV_-checked writes committed",
-    "duplicate-definition": "write skew on a predicate (G2) that the deployment lock should have "
-                            "prevented: SELECT ... FOR UPDATE did not serialise the two deployments",
-    "exclusive-overlap": "write skew on a predicate (G2): two acquisitions each saw no locked exclusive "
-                         "job of the instance; or a lost update (P4) on the message subscription row",
-    "duplicate-cleanup-job": "write skew on a predicate (G2) under the history-cleanup lock: both "
-                             "schedulers saw no cleanup job",
-    "replication-halted": "replication stopped: acknowledged writes of one machine never reach the other",
-    "next-day-resume": "lost or stale state after the faults healed: a node shows an instance other than "
-                       "as the user's last acknowledged write left it",
-    "rev-nonlinearizable": "the execution row's REV_ is not a linearizable compare-and-set register: a "
-                           "lost update (two REV_-checked updates from one revision) or a stale read of one row",
-}
-ENGINE_ANOMALIES = tuple(ISOLATION_BEHIND)
-# the weakest consistency models each engine anomaly rules out (checkers.models.register_anomaly)
-REGISTRATION = {
-    "lost-save": "all",                       # an acknowledged step vanished: no model permits it
-    "double-win": ["cursor-stability"],       # lost update (P4)
-    "double-execution": ["cursor-stability"],  # lost update on the job row
-    "stale-resume": ["strong-read-uncommitted"],   # violates real-time order
-    "duplicate-instance": ["serializable"],   # write skew on the unique predicate
-    "torn-state": ["monotonic-atomic-view"],  # fractured read
-    "divergence": "all",                      # no single history explains the nodes
-    "duplicate-id": ["cursor-stability"],     # lost update on the id-block property row
-    "duplicate-definition": ["serializable"],  # predicate write skew (the lock did not hold)
-    "exclusive-overlap": ["serializable"],
-    "duplicate-cleanup-job": ["serializable"],
-    "replication-halted": "all",
-    "next-day-resume": "all",                 # an acknowledged state is gone after healing
-    "rev-nonlinearizable": ["strong-read-uncommitted"],  # real-time order on one row violated
-}
+from checkers.anomalies import BY_NAME as _ANOMALIES
+
 WRITE_FS = ("start", "save", "execute")
 DEFAULT_MODEL = "read-committed"
 FINAL_PROCESS_BASE = 10 ** 6  # list-append process numbers of the final reads' per-node dumps
@@ -286,7 +232,7 @@ def writes(txns) -> dict[int, dict]:
 
 def _finding(kind, explanation, recs, **extra) -> dict:
     ops = sorted({i for r in recs if r for i in _idx(r)})
-    return {"explanation": explanation, "isolation": ISOLATION_BEHIND[kind], "ops": ops, **extra}
+    return {"explanation": explanation, "isolation": _ANOMALIES[kind].behind, "ops": ops, **extra}
 
 
 def check_history_sequences(txns, by_sid) -> tuple[list, list]:
@@ -810,20 +756,13 @@ def validate(history) -> None:
 
 # --- the verdict -----------------------------------------------------------------------------------
 
-def _register() -> None:
-    from checkers import models
-    for name, weakest in REGISTRATION.items():
-        models.register_anomaly(name, weakest)
-
-
 def check(history: list[dict], model: str | None = DEFAULT_MODEL, **opts) -> dict:
-    """The DESIGN check object. Valid iff no engine invariant is violated and the list-append
+    """The DESIGN check object. Valid iff no engine invariant is broken and the list-append
     encoding shows no anomaly `model` (default read-committed) forbids; anomalies the model allows
     are listed under `context`. `not`/`also_not` count every anomaly found, context included."""
     from checkers import models
     from checkers.api import build_result
     model = models.canonical(model or DEFAULT_MODEL)
-    _register()
     validate(history)
     txns = pair_ops(history)
     engine = engine_findings(history, txns)
@@ -853,7 +792,7 @@ def check(history: list[dict], model: str | None = DEFAULT_MODEL, **opts) -> dic
         checked_model=model,
         context={"anomaly_types": sorted(allowed), "anomalies": allowed,
                  "note": f"anomalies {model} allows, found in the instances' step lists"},
-        engine_mapping={k: ISOLATION_BEHIND[k] for k in engine})
+        engine_mapping={k: _ANOMALIES[k].behind for k in engine})
     result["model"] = model
     if txns.registers is not None:
         result["registers"] = txns.registers
@@ -864,9 +803,7 @@ def check(history: list[dict], model: str | None = DEFAULT_MODEL, **opts) -> dic
         result["notes"] = ["no final read of the nodes' states: lost saves in the final state and "
                            "divergence between nodes could not be checked"]
     if engine:
-        result["first_violation"] = first_violation(engine, history)
-        result["valid"] = False  # an engine invariant broken is a wrong answer at any isolation level
-        result.pop("unknown_reason", None)
+        result["first_violation"] = first_violation(engine, history)  # and invalid at any model
     _, result["not"], result["also_not"] = models.verdict(sorted(set(result["anomaly_types"]) | set(allowed)),
                                                           model)
     return result

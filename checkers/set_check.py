@@ -14,12 +14,8 @@ bool element (or a list, an object) is refused with FILE:LINE instead of collidi
 """
 from __future__ import annotations
 
-from checkers import models
 from checkers.api import build_result, op_stats
 from checkers.history import HistoryError, line_of, source_of
-
-for _name in ("lost", "unexpected"):
-    models.register_anomaly(_name, models.ALL)
 
 SHOW = 50  # elements listed in one explanation
 ELEMENT_TYPES = (int, str)   # exact: bool and float are not int here

@@ -5,7 +5,8 @@
 A CI server then shows "galera save-resume: lost-save FAILED" next to the other tests. Test
 cases: the workload's checker (its verdict against the model), the list-append check of the
 engine's step lists when present, and, for the engine workload (or whenever one was found), each
-of the seven engine invariants, passed or failed with the first finding's explanation.
+engine invariant of the anomaly table (checkers/anomalies.py), passed or failed with its meaning and
+the first finding's explanation.
 An unknown verdict is an <error> (the check could not decide), never a pass.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from harness.report.data import ENGINE_INVARIANTS
+from checkers import anomalies
 from harness.report.verdict import summary_line, unknown_reason, verdict_word
 
 MAX_MESSAGE = 4000
@@ -23,8 +24,7 @@ MAX_MESSAGE = 4000
 
 def engine_invariants() -> list[str]:
     """The engine checker's invariants."""
-    from checkers.save_resume import ENGINE_ANOMALIES
-    return list(ENGINE_ANOMALIES)
+    return list(anomalies.ENGINE_ANOMALIES)
 
 
 def _first_explanation(results: dict, atype: str) -> str:
@@ -102,7 +102,7 @@ def _add_suite(root, results: dict):
             if inv in found:
                 count = ((results.get("stats") or {}).get("anomaly_counts") or {}).get(inv) \
                     or len((results.get("anomalies") or {}).get(inv) or [])
-                why = ENGINE_INVARIANTS.get(inv, "")
+                why = anomalies.meaning(inv)
                 _fail(c, f"{inv} broken ({count} found): {why}", _first_explanation(results, inv))
             elif word == "unknown" and not found:
                 ET.SubElement(c, "skipped", message="the check gave no verdict")

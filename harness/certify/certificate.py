@@ -114,17 +114,16 @@ def evidence(verdict: str, runs: list[dict], risks: list, totals: dict, min_expo
 
 def _split_findings(runs: list[dict]) -> tuple[list[str], list[str]]:
     """(types that the run's model or the engine forbids, types found that the model allows)."""
-    from checkers.models import canonical, ruled_out_by
-    from checkers.save_resume import ENGINE_ANOMALIES
+    from checkers.anomalies import ENGINE_ANOMALIES
+    from checkers.models import canonical, forbids
     violations, context = set(), set()
     for r in runs:
         types = set(r.get("anomaly_types", []))
         try:
             model = canonical(r.get("model") or "strict-serializable")
-            forbidden = {t for t in types if model in ruled_out_by(t)}  # unknown names: forbidden
+            forbidden = {t for t in types if forbids(model, t)}  # unknown names, engine invariants too
         except ValueError:
             forbidden = types
-        forbidden |= types & set(ENGINE_ANOMALIES)  # a broken engine invariant is never allowed
         if r.get("valid") is False:
             violations |= forbidden or types  # invalid: at least one type is forbidden
         context |= types - forbidden

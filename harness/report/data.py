@@ -10,109 +10,15 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from checkers import anomalies
 from harness.errors import UsageError
 from harness.report.stream import HistoryFile, ListHistory
 
-# Engine invariants of the save-resume checker (issue 6), with what each means for a process engine.
-ENGINE_INVARIANTS = {
-    "lost-save": "an acknowledged save of a process instance vanished: the instance silently went back a step",
-    "double-win": "two saves of the same instance revision both committed: optimistic locking did not protect it",
-    "stale-resume": "a user resumed an instance and saw an older step than one already acknowledged",
-    "double-execution": "a job ran more than once, or two nodes held its lock at once: side effects repeat",
-    "duplicate-instance": "two running process instances exist for one business key",
-    "torn-state": "one read saw execution, variables, task and history out of step with each other",
-    "divergence": "after healing, the nodes hold different data: what the engine sees depends on the node",
-    "duplicate-id": "two engines handed out the same ids: rows collide, and replication stops on the duplicate key",
-    "duplicate-definition": "two deployments made the same version of a process: instances start on either at random",
-    "exclusive-overlap": "two job executors ran one instance's exclusive steps at once, or a message was handled twice",
-    "duplicate-cleanup-job": "two history-cleanup jobs exist: cleanup runs twice and contends with itself",
-    "replication-halted": "a machine stopped receiving the other's writes: its users see the past from then on",
-    "next-day-resume": "the next day, users opening their instances on this machine find them in a wrong state",
-    "rev-nonlinearizable": "an instance's revision counter did not act as one register: the optimistic lock cannot protect it",
-}
-
-# Plain words for the isolation anomalies (Adya/Elle), for readers who do not know the letters.
-ANOMALY_MEANINGS = {
-    "G0": "write cycle: two transactions overwrote each other's writes in an order no serial run allows",
-    "G1a": "aborted read: a transaction read a value written by a transaction that failed",
-    "G1b": "intermediate read: a transaction read a value that its writer later overwrote in the same transaction",
-    "G1c": "circular information flow: transactions each saw the other's writes",
-    "G-single": "read skew: a transaction saw part of another's writes but missed the rest",
-    "G-nonadjacent": "a dependency cycle with non-adjacent anti-dependencies (read skew over several transactions)",
-    "G2-item": "write skew: two transactions each read what the other then overwrote",
-    "G2": "anti-dependency cycle (write skew, predicate form)",
-    "lost-update": "two committed transactions read the same version and both wrote it: one update was lost",
-    "internal": "a transaction did not see its own earlier write",
-    "dirty-update": "a committed write was based on an aborted one",
-    "duplicate-elements": "a read showed the same appended element twice",
-    "incompatible-order": "two reads disagree on the order of a key's values",
-    "future-read": "a transaction read a value before it was written",
-    "cyclic-versions": "the versions of a key cannot be ordered at all",
-    "stale-read": "a read returned data older than a write acknowledged before it began",
-    "wrong-total": "a read saw a bank total different from the money that exists",
-    "negative-balance": "an account went below zero",
-    "lost": "an acknowledged insert is missing from the final read",
-    "unexpected": "the final read contains something never inserted",
-}
-
-
-# What an isolation anomaly could do to a Camunda-7-style engine (its state in rows guarded by a REV_
-# column, updated with `... WHERE id=? AND rev=?` at READ COMMITTED). Hedged: it shows what the
-# database allowed, not that an engine hit it.
-ENGINE_IMPACT = {
-    "G0": "two saves' row updates can interleave: an instance can keep the execution of one save and the "
-          "variables of another, for good",
-    "G1a": "the engine can act on a save that was rolled back (continue from a step that never happened)",
-    "G1b": "the engine can act on a half-done save (an intermediate state no user ever committed)",
-    "G1c": "two saves each saw the other's effects: no order of the saves explains the instance's state",
-    "G-single": "one read can see part of a save and miss the rest (execution from one step, variables from "
-                "another); at READ COMMITTED the engine relies on its REV_ check at write time to catch this",
-    "G-nonadjacent": "reads can mix states of several saves; the engine relies on its REV_ check to catch it",
-    "G2-item": "two nodes can each decide on what the other is changing: e.g. two instances for one business "
-               "key, or a job both completed and retried",
-    "G2": "two nodes can each pass a check the other invalidates (duplicate instances, double job acquisition)",
-    "lost-update": "two nodes can save the same instance revision and both succeed: one save silently vanishes "
-                   "(the optimistic-locking REV_ check assumes this cannot happen)",
-    "internal": "a transaction did not see its own write: the engine's own save reads back wrong data",
-    "dirty-update": "a committed save was built on one that was rolled back",
-    "duplicate-elements": "one write was applied twice: a step or job effect can repeat",
-    "incompatible-order": "nodes disagree on the order of an instance's saves: its history differs by node",
-    "cyclic-versions": "nodes disagree on the order of an instance's saves: its history differs by node",
-    "future-read": "a read saw a save before it happened: the database's order cannot be trusted",
-    "stale-read": "a user who saved on one node can resume on another and see the old step",
-    "wrong-total": "a transfer's two halves were seen apart: multi-row engine updates are not atomic here",
-    "negative-balance": "a check-then-update raced: guards the engine writes as queries can be bypassed",
-    "lost": "an acknowledged write disappeared: an acknowledged save can vanish",
-    "unexpected": "data appeared that no client wrote: state from nowhere",
-}
-
-
-def engine_impact(anomaly_type: str) -> str:
-    """What the anomaly could do to a process engine ('' when unknown)."""
-    if anomaly_type in ENGINE_INVARIANTS:
-        return ENGINE_INVARIANTS[anomaly_type]
-    for suffix, extra in (("-realtime", "; across nodes: a user who saved on one node can resume on another "
-                                        "and see the old step"),
-                          ("-process", "; one session did not see its own earlier save")):
-        if anomaly_type.endswith(suffix):
-            base = ENGINE_IMPACT.get(anomaly_type[: -len(suffix)])
-            return (base + extra) if base else extra[2:]
-    return ENGINE_IMPACT.get(anomaly_type, "")
-
-
-def meaning(anomaly_type: str) -> str:
-    """Plain words for an anomaly type, including its -process / -realtime variants."""
-    if anomaly_type in ENGINE_INVARIANTS:
-        return ENGINE_INVARIANTS[anomaly_type]
-    if anomaly_type in ANOMALY_MEANINGS:
-        return ANOMALY_MEANINGS[anomaly_type]
-    for suffix, extra in (("-realtime", " (the cycle needs real time: a stale read across sessions or nodes)"),
-                          ("-process", " (the cycle needs one client's own order: it did not see its own past)")):
-        if anomaly_type.endswith(suffix):
-            base = ANOMALY_MEANINGS.get(anomaly_type[: -len(suffix)])
-            if base:
-                return base + extra
-    return ""
+# Engine invariants of the save-resume checker, with what each means for a process engine; the
+# words for every anomaly type (meaning, engine_impact) are the anomaly table's (checkers/anomalies.py)
+ENGINE_INVARIANTS = {a.name: a.meaning for a in anomalies.TABLE if a.engine}
+meaning = anomalies.meaning
+engine_impact = anomalies.impact
 
 
 class ReportError(UsageError):

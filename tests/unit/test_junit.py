@@ -1,7 +1,7 @@
 """JUnit XML: parses, one test case per checker and per engine invariant, failures carry the why."""
 import xml.etree.ElementTree as ET
 
-from checkers.save_resume import ENGINE_ANOMALIES
+from checkers.anomalies import ENGINE_ANOMALIES
 
 from harness.junit import engine_invariants, write_junit
 

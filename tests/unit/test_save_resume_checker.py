@@ -403,6 +403,19 @@ def test_verdict_shapes():
     assert "stale-resume" in bad["engine_mapping"] and bad["not"]
 
 
+def test_an_engine_invariant_the_model_allows_still_makes_the_history_invalid():
+    """torn-state rules out monotonic-atomic-view and up, yet breaks the engine at read committed
+    too: invalid, with `not` naming the models it rules out and no unknown reason."""
+    pytest.importorskip("checkers.list_append")
+    h = clean_run()
+    h.resume(4, 0, {**state(0, [(0, 1), (1, 2), (2, 3)]), "var": "1:2"}, 3.0)
+    bad = sr.check(h.ops, "read-committed")
+    assert bad["valid"] is False and bad["anomaly_types"] == ["torn-state"] and "unknown_reason" not in bad
+    assert bad["not"] == ["monotonic-atomic-view"] and "read-committed" not in bad["also_not"]
+    assert bad["engine_mapping"] == {"torn-state": "fractured read / read skew (G-single): one read saw parts "
+                                                   "of different transactions"}
+
+
 def test_empty_history_is_unknown():
     pytest.importorskip("checkers.list_append")
     assert sr.check([])["valid"] == "unknown"
