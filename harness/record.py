@@ -60,11 +60,15 @@ def rerun_command(spec: dict) -> str:
     return shlex.join(rerun_argv(spec))
 
 
+def _as_run(spec) -> dict:
+    """The spec as run: the model it was judged against named, not left to the isolation's default."""
+    return {**spec.to_dict(), "model": spec.checker_model}
+
+
 def test_record(spec, cluster_name: str, topology: list, server: dict, started: str) -> dict:
     """test.json: the spec, and the facts known before the run starts (no results.json yet)."""
-    spec_dict = spec.to_dict()
-    return {**spec_dict, "cluster": cluster_name, "topology": topology, "model": spec.checker_model, **server,
-            "started": started, "command": rerun_argv(spec_dict)}
+    return {**_as_run(spec), "cluster": cluster_name, "topology": topology, **server,
+            "started": started, "command": rerun_argv(_as_run(spec))}
 
 
 def run_results(result: dict, spec, *, topology: list, versions: dict, server: dict, run_dir,
@@ -81,7 +85,7 @@ def run_results(result: dict, spec, *, topology: list, versions: dict, server: d
                                            "counts", "processes", "op_errors", "notes",
                                            "sticky_mapping", "network")},
             "nemesis_notes": facts["nemesis_notes"], "lag": facts["lag"],
-            "started": started, "command": rerun_argv(spec.to_dict())}
+            "started": started, "command": rerun_argv(_as_run(spec))}
 
 
 def kept_meta(old) -> dict:

@@ -3,6 +3,7 @@ what the runner writes is what analyze keeps and the report shows."""
 import dataclasses
 import json
 import re
+import shlex
 
 from checkers.api import unknown_result
 from harness import record
@@ -22,18 +23,20 @@ def spec():
                     knobs={"wsrep_sync_wait": 7}, workload_opts={"key_count": 3}, time_limit=12, seed=41)
 
 
-def test_the_command_recorded_reruns_the_same_spec():
+def test_the_command_recorded_reruns_the_same_spec(tmp_path):
     s = spec()
-    argv = record.rerun_argv(s.to_dict())
-    assert argv[:2] == ["harness", "run"] and "--seed" in argv and argv[argv.index("--seed") + 1] == "41"
+    argv = record.run_results(unknown_result("x"), s, topology=[], versions={}, server=SERVER, run_dir=tmp_path,
+                              facts=FACTS, started="2026-12-04T18:00:00Z")["command"]
+    assert argv[:2] == ["harness", "run"] and argv[argv.index("--seed") + 1] == "41"
+    assert argv[argv.index("--model") + 1] == "strict-serializable"   # the model judged, explicit
     again = spec_from_args(build_parser().parse_args(argv[1:]))
-    assert again == s
+    assert again == dataclasses.replace(s, model=s.checker_model)
 
 
 def test_test_json_carries_started_and_command_and_still_reads_back_as_the_spec():
     s = spec()
     test = record.test_record(s, "galera-1a2b", [{"name": "n1"}], SERVER, "2026-12-04T18:00:00Z")
-    assert test["started"] == "2026-12-04T18:00:00Z" and test["command"] == record.rerun_argv(s.to_dict())
+    assert test["started"] == "2026-12-04T18:00:00Z" and test["command"][:2] == ["harness", "run"]
     assert test["model"] == s.checker_model and test["cluster"] == "galera-1a2b"
     again = TestSpec.from_dict(json.loads(json.dumps(test)))       # the run facts are not spec fields
     assert again == dataclasses.replace(s, model=s.checker_model)    # test.json names the model checked
@@ -79,7 +82,7 @@ def test_the_report_shows_the_recorded_start_and_command(tmp_path):
     (tmp_path / "results.json").write_text(json.dumps(res))
     run = load_run(tmp_path)
     assert run.meta("started") == "2026-12-04T18:00:00Z"
-    assert run.command() == record.rerun_command(s.to_dict())
+    assert run.command() == shlex.join(res["command"])
     (tmp_path / "results.json").write_text(json.dumps({"valid": True, "db": "galera"}))  # an older run dir
     (tmp_path / "test.json").write_text(json.dumps(s.to_dict()))
     old = load_run(tmp_path)
