@@ -8,7 +8,7 @@ planted anomalies), times write_report (wall and CPU seconds), and prints the si
     python bench/bench_report.py --txns 1000000 [8000000] [--keep DIR]     # issue 20
     python bench/bench_report.py --txns 1000000 --progress [--keep DIR]    # the progress line's cost
 
---txns: a list-append history of N transactions from bench_checker's simulated store (a run dir
+--txns: a list-append history of N transactions from testing/list_append_sim.py's simulated store (a run dir
 with test.json), then, each in a fresh subprocess whose peak RSS is taken from
 getrusage(RUSAGE_CHILDREN).ru_maxrss: `harness check` (the bare, streaming check), `harness
 analyze` (check + report as the CLI runs them), the report alone (write_report, with 60 planted
@@ -61,10 +61,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.report import write_report
-from harness.report.synthetic import _g_single, make_run_dir
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the repo's testing/ helpers are not installed with the package
+
+from harness.report import write_report  # noqa: E402
+from testing.synthetic import _g_single, make_run_dir  # noqa: E402
+
 REPORT_FILES = ("index.html", "latency-raw.png", "latency-quantiles.png", "rate.png", "summary.json")
 
 
@@ -198,7 +200,7 @@ def million_run(root: Path, n: int) -> Path:
     run.mkdir(parents=True, exist_ok=True)
     hist = run / "history.jsonl"
     if not hist.exists():
-        bench_checker._run(bench_checker._GENERATE, n, str(hist) + ".part", str(ROOT / "bench"), 1)
+        bench_checker._run(bench_checker._GENERATE, n, str(hist) + ".part", str(ROOT), 1)
         os.replace(str(hist) + ".part", hist)
     (run / "test.json").write_text(json.dumps({"db": "mariadb", "workload": "list-append", "nodes": 1,
                                                "time_limit": 300, "rate": 0, "seed": 1}))

@@ -3,10 +3,9 @@
 
     python3 bench/bench_save_resume.py [--ops 10000 100000] [--seed 1]
 
-The histories come from bench/engine_sim.py's `simulate(n_ops, seed, ...)` (re-exported here for
-the property tests): the save-resume workload played against a single-copy, atomic in-memory engine
-database in the workload's exact encoding (Camunda's tables, id blocks, deploys, exclusive jobs, the
-final dumps and next-day resumes). Such a history is correct, so the checker must find nothing;
+The histories come from testing/engine_sim.py's `simulate(n_ops, seed, ...)`: the save-resume
+workload played against a single-copy, atomic in-memory engine database in the workload's exact
+encoding (Camunda's tables, id blocks, deploys, exclusive jobs, the final dumps and next-day resumes). Such a history is correct, so the checker must find nothing;
 engine_sim.FAULTS lists the faults it can plant to prove detection.
 For each size the bench prints ops, seconds of the engine invariants, of the list-append encoding,
 and of the whole check (list-append checker included), and the verdict (must be valid).
@@ -28,9 +27,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from engine_sim import FAULTS, simulate  # noqa: E402,F401 - the tests import simulate from here
+from testing.engine_sim import FAULTS, simulate  # noqa: E402,F401
 
 
 def main():

@@ -5,6 +5,7 @@ Public API (stable):
     check_file(path, workload, model="strict-serializable", **opts) -> result dict
         (path: .jsonl, .edn, or either gzipped; "history_note" says when a gzip stream was cut short)
     build_result(anomalies, model, stats, unknown_reason=None, **extra) -> result dict
+    unknown_result(reason, key="error", **extra) -> result dict with no verdict
     op_stats(history, f=None) -> {"txns", "ok", "fail", "info"}
     MAX_INSTANCES                 # how many instances of one anomaly type a result lists
 
@@ -55,6 +56,14 @@ def build_result(anomalies: dict, model: str, stats: dict, unknown_reason: str |
     for k, v in extra.items():
         result.setdefault(k, v)
     return result
+
+
+def unknown_result(reason: str, key: str = "error", **extra) -> dict:
+    """A result with no verdict: valid "unknown", nothing found, the reason under `key`: "error" when
+    the check could not run (unusable input, a crash, no run), "unknown_reason" when it ran and cannot
+    judge. Empty stats: a report shows no counts it does not have. extra: further keys (run metadata)."""
+    return {"valid": "unknown", "anomaly_types": [], "anomalies": {}, "not": [], "also_not": [], "stats": {},
+            key: reason, **extra}
 
 
 def op_stats(history, f=None) -> dict:

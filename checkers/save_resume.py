@@ -836,5 +836,6 @@ def _list_append_result(history, model, txns=None) -> dict:
     except ModuleNotFoundError as e:
         if e.name != "checkers.list_append":
             raise
-        return {"valid": "unknown", "unknown_reason": "the list-append checker is not installed"}
+        from checkers.api import unknown_result
+        return unknown_result("the list-append checker is not installed", key="unknown_reason")
     return list_append.check(list_append_history(history, txns), model)

@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from harness import store
+from harness import record, store
 from harness.errors import UsageError
 from harness.generator import Pacer, as_source
 from harness.lag_monitor import LagMonitor, create_table
@@ -437,7 +437,7 @@ def check_run(run_dir: Path, workload, model: str) -> dict:
     Through checkers.api.check_file: the checkers that stream (list-append, rw-register) never
     hold the history as a list of op dicts (3.2 GB a million txns); the others read it whole
     there, as workload.check would."""
-    from checkers.api import check_file
+    from checkers.api import check_file, unknown_result
     from checkers.history import HistoryError
     from harness.progress import task
     path = store.history_path(run_dir)
@@ -445,12 +445,10 @@ def check_run(run_dir: Path, workload, model: str) -> dict:
         with task("check: reading the history", "check: analysing", path):
             return check_file(path, workload.checker or workload.name, model, **workload.check_opts())
     except HistoryError as e:
-        return {"valid": "unknown", "anomaly_types": [], "anomalies": {}, "not": [], "also_not": [],
-                "stats": {}, "error": str(e)}
+        return unknown_result(str(e))
     except Exception as e:
         log.exception("checker failed")
-        return {"valid": "unknown", "anomaly_types": [], "anomalies": {}, "not": [], "also_not": [],
-                "stats": {}, "error": f"checker failed: {type(e).__name__}: {e}"}
+        return unknown_result(f"checker failed: {type(e).__name__}: {e}")
 
 
 def finish(run_dir: Path, results: dict, junit: str | None = None) -> dict:
@@ -483,6 +481,7 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
     workload = make_workload(spec.workload, spec.workload_opts)
     store_existed = Path(spec.store).exists()
     run_dir = store.new_run_dir(spec.store, spec.test_name)
+    started = record.started_now()
     owned = cluster is None
     ready = False
     try:
@@ -513,9 +512,7 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
             given = (getattr(cluster, "knobs", None) or {}).get("server_options") or []  # the cluster's own
             server = {"server_options": list(given),
                       "settings": cluster.settings() if hasattr(cluster, "settings") else {}}  # read back
-            test = spec.to_dict()
-            test.update({"cluster": cluster.name, "topology": topology(cluster),
-                         "model": spec.checker_model, **server})
+            test = record.test_record(spec, cluster.name, topology(cluster), server, started)
             forward = _Forward()
             schedule = make_schedule(spec, cluster, forward)
             if schedule is not None:
@@ -532,17 +529,8 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
             log.info("run done: %s", {k: v for k, v in facts.items() if k not in ("op_errors", "lag")})
             workload.measured_lag_ms = measured_lag(facts["lag"])
             result = check_run(run_dir, workload, spec.checker_model)
-            results = {**result,
-                       "test": spec.test_name, "db": spec.db, "workload": spec.workload,
-                       "backend": spec.backend, "topology": topology(cluster),
-                       "isolation": spec.isolation, "model": spec.checker_model,
-                       "routing": spec.routing, "nemesis": list(spec.nemesis),
-                       "seed": spec.seed, "versions": versions, **server, "run_dir": str(run_dir),
-                       "errors": facts["errors"] + ([result["error"]] if result.get("error") else []),
-                       "run": {k: facts[k] for k in ("seconds", "main_seconds", "throughput", "main_ops",
-                                                      "counts", "processes", "op_errors", "notes",
-                                                      "sticky_mapping", "network")},
-                       "nemesis_notes": facts["nemesis_notes"], "lag": facts["lag"]}
+            results = record.run_results(result, spec, topology=topology(cluster), versions=versions,
+                                         server=server, run_dir=run_dir, facts=facts, started=started)
             log.info("verdict: valid=%s anomalies=%s", results["valid"], results.get("anomaly_types"))
             finish(run_dir, results, junit)
             return results
@@ -560,24 +548,6 @@ def run_test(spec: TestSpec, cluster=None, junit: str | None = None, live: bool 
                 cluster.teardown()
             except Exception as e:
                 log.error("teardown of cluster %s failed: %s", getattr(cluster, "name", "?"), e)
-
-
-# What analyze keeps of a run's results.json (the verdict is recomputed): the facts of the run, each
-# with the type a run writes; anything else in a damaged or hand-edited file is dropped.
-RUN_META = {"test": str, "db": str, "workload": str, "backend": str, "topology": list, "isolation": str,
-            "routing": str, "nemesis": list, "seed": int, "versions": dict, "run": dict,
-            "nemesis_notes": list, "lag": dict, "errors": list, "error": str, "server_options": list,
-            "settings": dict}
-
-
-def _run_meta(old) -> dict:
-    if not isinstance(old, dict):
-        return {}
-    kept = {k: old[k] for k, t in RUN_META.items() if isinstance(old.get(k), t)}
-    for k in ("errors", "nemesis", "nemesis_notes"):  # lists of words
-        if k in kept:
-            kept[k] = [e for e in kept[k] if isinstance(e, str)]
-    return kept
 
 
 def analyze(run_dir: Path, model: str | None = None, junit: str | None = None) -> dict:
@@ -604,17 +574,11 @@ def analyze(run_dir: Path, model: str | None = None, junit: str | None = None) -
     old = {}
     if (run_dir / store.RESULTS).is_file():
         with contextlib.suppress(ValueError):
-            old = _run_meta(store.read_json(run_dir / store.RESULTS))
+            old = record.kept_meta(store.read_json(run_dir / store.RESULTS))
     workload.measured_lag_ms = measured_lag(old.get("lag"))
     with run_log(run_dir / store.LOG):
         result = check_run(run_dir, workload, spec.checker_model)
-    results = {**result, **{k: v for k, v in old.items() if k not in ("errors", "error")},
-               "model": spec.checker_model, "run_dir": str(run_dir),
-               "errors": [e for e in old.get("errors", []) if e != old.get("error")]
-               + ([result["error"]] if result.get("error") else [])}
-    results.setdefault("test", spec.test_name)
-    results.setdefault("db", spec.db)
-    results.setdefault("workload", spec.workload)
+    results = record.analyzed_results(result, old, spec, run_dir)
     with run_log(run_dir / store.LOG):
         log.info("analyze: model %s -> valid=%s anomalies=%s", spec.checker_model, results["valid"],
                  results.get("anomaly_types"))

@@ -27,8 +27,7 @@ MODEL_FOR_ISOLATION = {
 }
 
 
-# What test.json holds besides the spec: facts about the run (not settings to rerun with).
-RUN_RECORD_FIELDS = ("cluster", "topology", "nemesis_info", "server_options", "settings")
+from harness.record import TEST_RECORD as RUN_RECORD_FIELDS  # noqa: E402 - test.json's run facts
 
 
 @dataclasses.dataclass

@@ -142,7 +142,7 @@ def parse_resume_row(row) -> dict | None:
             "jobs": jobs.split(",") if jobs else [], "hist": pairs, "n_exec": int(n)}
 
 
-# The ops a session sends (also played by bench/engine_sim.py).
+# The ops a session sends (also played by testing/engine_sim.py).
 def start_op(i, sid, e, unique) -> dict:
     return {"f": "start", "value": {"key": i, "sid": sid, "engine": e, "unique": unique},
             "instance": i, "engine": e}

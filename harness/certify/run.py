@@ -14,6 +14,7 @@ import logging
 import time
 from itertools import groupby
 
+from checkers.api import unknown_result
 from harness.certify import certificate, rc
 from harness.certify.matrix import Cell, Matrix, fault_names
 from harness.certify.verdict import INCONCLUSIVE, UNSAFE, cell_verdict, risks_of, run_outcome
@@ -156,9 +157,8 @@ def _one_run(spec: TestSpec, cluster) -> dict:
 
 
 def _error_result(spec: TestSpec, error: str) -> dict:
-    return {"valid": "unknown", "error": error, "test": spec.test_name, "db": spec.db,
-            "workload": spec.workload, "nemesis": list(spec.nemesis), "anomaly_types": [],
-            "stats": {}}
+    return unknown_result(error, test=spec.test_name, db=spec.db, workload=spec.workload,
+                          nemesis=list(spec.nemesis))
 
 
 def _healthy(cluster) -> bool:

@@ -49,7 +49,7 @@ def run_summary(run) -> dict:
     res = run.results
     return {"verdict": verdict_word(res), "db": run.db, "workload": run.workload, "nemesis": run.nemesis,
             "anomaly_types": res.get("anomaly_types") or [], "not": res.get("not") or [],
-            "started": run.meta("started", "start_time", "date"), "seed": run.meta("seed"),
+            "started": run.meta("started"), "seed": run.meta("seed"),
             "sentence": verdict_sentence(res, db=run.db, routing=run.meta("routing"), nemesis=run.nemesis,
                                          workload=run.workload, model=run.model or None)}
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from checkers import anomalies
+from checkers.api import unknown_result
 from harness.errors import UsageError
+from harness.record import rerun_command
 from harness.report.stream import HistoryFile, ListHistory
 
 # Engine invariants of the save-resume checker, with what each means for a process engine; the
@@ -34,15 +36,13 @@ class Run:
     problems: list[str] = field(default_factory=list)
     has_results: bool = True
 
-    def meta(self, *keys, default=None):
-        """First value found for any of `keys` in results (flat, or under run/meta), then test.json."""
-        for source in (self.results, self.results.get("run") or {}, self.results.get("meta") or {}, self.spec,
-                       self.spec.get("opts") or {}):
-            if not isinstance(source, dict):
-                continue
-            for k in keys:
-                if source.get(k) not in (None, "", [], {}):
-                    return source[k]
+    def meta(self, key: str, default=None):
+        """A run fact by the one name the run record (harness.record) or the spec gives it: from
+        results.json, its `run` facts, then test.json (a run that crashed before checking has only
+        that); `default` when no source has it (an older run dir, or a hand-made one)."""
+        for source in (self.results, self.results.get("run"), self.spec):
+            if isinstance(source, dict) and source.get(key) not in (None, "", [], {}):
+                return source[key]
         return default
 
     @property
@@ -59,11 +59,11 @@ class Run:
 
     @property
     def model(self) -> str:
-        return str(self.meta("model", "consistency_model", default=""))
+        return str(self.meta("model", default=""))
 
     def command(self) -> str:
-        """The exact command to rerun: as recorded, or rebuilt from the spec."""
-        cmd = self.meta("command", "rerun", "cmd", "argv")
+        """The exact command to rerun: as recorded, or rebuilt from the spec (runs before it was)."""
+        cmd = self.meta("command")
         if isinstance(cmd, list):
             return shlex.join(str(c) for c in cmd)
         if cmd:
@@ -79,27 +79,6 @@ def as_list(value) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [str(v) for v in value]
     return [str(value)]
-
-
-RERUN_FLAGS = ("db", "workload", "nodes", "backend", "isolation", "model", "routing", "nemesis",
-               "nemesis_interval", "time_limit", "final_time_limit", "concurrency", "rate", "seed",
-               "op_timeout", "store", "name")
-
-
-def rerun_command(spec: dict) -> str:
-    """`harness run ...` rebuilt from test.json (the runner's TestSpec fields), every setting explicit."""
-    argv = ["harness", "run"]
-    for key in RERUN_FLAGS:
-        value = spec.get(key, spec.get(key.replace("_", "-")))
-        if value in (None, "", [], False):
-            continue
-        if isinstance(value, (list, tuple)):
-            value = ",".join(str(v) for v in value)
-        argv += ["--" + key.replace("_", "-"), str(value)]
-    for key, flag in (("knobs", "--knob"), ("workload_opts", "--opt")):
-        for k, v in (spec.get(key) or {}).items():
-            argv += [flag, f"{k}={v if isinstance(v, str) else json.dumps(v)}"]
-    return shlex.join(argv)
 
 
 def read_json(path: Path, problems: list[str]) -> dict:
@@ -148,7 +127,7 @@ def load_run(run_dir) -> Run:
     has_results = bool(results)
     if not has_results:
         problems.append("results.json: missing (the run did not finish checking); verdict unknown")
-        results = {"valid": "unknown", "error": "the run did not finish checking (no results.json)"}
+        results = unknown_result("the run did not finish checking (no results.json)")
     for field in ("anomaly_types", "not", "also_not"):   # lists of names: anything else is dropped
         names = results.get(field)
         if names is not None and (type(names) is not list or any(type(t) is not str for t in names)):

@@ -390,13 +390,12 @@ class Page:
     def setup(self) -> str:
         run = self.run
         rows = []
-        for label, keys in (("database", ("db",)), ("topology", ("topology", "nodes")), ("backend", ("backend",)),
-                            ("workload", ("workload",)), ("isolation", ("isolation",)),
-                            ("model checked", ("model", "consistency_model")), ("routing", ("routing",)),
-                            ("nemesis", ("nemesis",)), ("seed", ("seed",)),
-                            ("time limit (s)", ("time_limit", "time-limit")), ("concurrency", ("concurrency",)),
-                            ("rate (ops/s)", ("rate",)), ("started", ("started", "start_time", "date"))):
-            v = run.meta(*keys)
+        for label, key in (("database", "db"), ("topology", "topology"), ("backend", "backend"),
+                           ("workload", "workload"), ("isolation", "isolation"), ("model checked", "model"),
+                           ("routing", "routing"), ("nemesis", "nemesis"), ("seed", "seed"),
+                           ("time limit (s)", "time_limit"), ("concurrency", "concurrency"),
+                           ("rate (ops/s)", "rate"), ("started", "started")):
+            v = run.meta(key)
             if v is None:
                 continue
             rows.append(f"<tr><th>{_e(label)}</th><td>{_e(_plain(v))}</td></tr>")

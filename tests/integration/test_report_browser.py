@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.report import write_report
-from harness.report.synthetic import make_run_dir
+from testing.synthetic import make_run_dir
 from harness.serve_cmd import make_server
 
 pytestmark = pytest.mark.integration

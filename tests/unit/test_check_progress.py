@@ -12,14 +12,14 @@ from checkers.api import check_file
 from checkers.history import PROGRESS, write_history
 from harness.progress import task, task_line
 
+from testing import list_append_sim
+from tests.unit.test_history_gzip import write_gz
+
 ROOT = Path(__file__).resolve().parent.parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-import bench_checker  # noqa: E402
-from tests.unit.test_history_gzip import write_gz  # noqa: E402
 
 
 def test_the_readers_count_ops_and_the_phase_moves_on_at_the_end(tmp_path):
-    ops = bench_checker.simulate(8000, seed=4)[0]
+    ops = list_append_sim.simulate(8000, seed=4)[0]
     plain, gz = tmp_path / "h.jsonl", tmp_path / "h.jsonl.gz"
     write_history(plain, ops)
     write_gz(gz, ops)
@@ -34,7 +34,7 @@ def test_the_readers_count_ops_and_the_phase_moves_on_at_the_end(tmp_path):
 
 def test_the_report_counts_its_pass_too(tmp_path):
     from harness.report import write_report
-    from harness.report.synthetic import make_run_dir
+    from testing.synthetic import make_run_dir
     run = make_run_dir(tmp_path / "run", n_ops=3000)
     lines = len((run / "history.jsonl").read_bytes().splitlines())
     with task("report: reading", "report: writing", run / "history.jsonl", enabled=False):
@@ -65,7 +65,7 @@ def _read(fd):
 
 def test_harness_check_draws_progress_on_a_terminal_stderr_only(tmp_path):
     path = tmp_path / "h.jsonl"
-    write_history(path, bench_checker.simulate(20000, seed=1)[0])
+    write_history(path, list_append_sim.simulate(20000, seed=1)[0])
     cmd = [sys.executable, "-m", "harness", "check", str(path), "--workload", "list-append", "--json"]
     rc, out, term = on_a_terminal(cmd)
     assert rc == 0 and json.loads(out)["valid"] is True       # stdout: the JSON alone

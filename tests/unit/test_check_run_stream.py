@@ -2,8 +2,6 @@
 histories its result (verdict, anomaly types, every explanation and the positions it cites, stats)
 is the one the old in-memory path gave: workload.check(read_history(path), model)."""
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,15 +9,12 @@ import pytest
 from checkers.history import HistoryError, read_history, write_history
 from harness import store
 from harness.runner import check_run
+from testing import engine_sim, list_append_sim
+from tests.unit.test_bank import GOOD, hist as bank_hist
+from tests.unit.test_set import adds, final
 from workloads import make_workload
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-import bench_checker  # noqa: E402
-import engine_sim  # noqa: E402
-
-from tests.unit.test_bank import GOOD, hist as bank_hist  # noqa: E402
-from tests.unit.test_set import adds, final  # noqa: E402
 
 
 def old_path(run_dir, workload, model):
@@ -67,15 +62,15 @@ def test_rw_register_elle_cases(tmp_path, case):
     same(run_dir_of(tmp_path, case["history"]), "rw-register", case["model"])
 
 
-@pytest.mark.parametrize("fault", (None,) + bench_checker.FAULTS)
+@pytest.mark.parametrize("fault", (None,) + list_append_sim.FAULTS)
 def test_list_append_simulated_histories_with_each_fault(tmp_path, fault):
-    ops, _ = bench_checker.simulate(3000, seed=7, fault=fault)
+    ops, _ = list_append_sim.simulate(3000, seed=7, fault=fault)
     r = same(run_dir_of(tmp_path, ops), "list-append", "strict-serializable")
     assert (r["valid"] is True) == (fault is None)
 
 
 def test_list_append_broken_store_with_many_anomalies_cites_the_same_ops(tmp_path):
-    ops, _ = bench_checker.simulate(4000, seed=3, p_stale=0.05)
+    ops, _ = list_append_sim.simulate(4000, seed=3, p_stale=0.05)
     # a blank line shifts file lines away from list positions: both paths must still cite the same
     d = run_dir_of(tmp_path, ops)
     raw = (d / store.HISTORY).read_bytes().split(b"\n")
@@ -106,7 +101,7 @@ def test_save_resume_results_are_unchanged(tmp_path, faults):
 
 def test_list_append_check_run_does_not_read_the_history_into_a_list(tmp_path, monkeypatch):
     import checkers.history as h
-    d = run_dir_of(tmp_path, bench_checker.simulate(200, seed=1)[0])
+    d = run_dir_of(tmp_path, list_append_sim.simulate(200, seed=1)[0])
 
     def refuse(path):
         raise AssertionError("read_history called")

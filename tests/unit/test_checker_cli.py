@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from checkers.history import write_history
-from tests.unit.test_checker_helpers import hist, to_edn
+from testing.histories import hist, to_edn
 
 WRITE_SKEW = hist((0, 0, 10, "ok", [["r", "x", []], ["append", "y", 1]]),
                   (1, 0, 10, "ok", [["r", "y", []], ["append", "x", 1]]))

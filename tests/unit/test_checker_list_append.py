@@ -3,7 +3,7 @@ import pytest
 
 from checkers import list_append as la
 from checkers.history import HistoryError
-from tests.unit.test_checker_helpers import hist, seq
+from testing.histories import hist, seq
 
 SS, SER, SI, RC = "strict-serializable", "serializable", "snapshot-isolation", "read-committed"
 

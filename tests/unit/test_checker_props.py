@@ -1,18 +1,11 @@
 """Property tests: a simulated atomic store never yields anomalies; injected faults are caught."""
-import importlib.util
-import os
-
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from checkers import list_append as la
 from checkers.api import check_file
 from checkers.history import write_history
-from tests.unit.test_checker_helpers import to_edn
-
-_BENCH = os.path.join(os.path.dirname(__file__), "..", "..", "bench", "bench_checker.py")
-_spec = importlib.util.spec_from_file_location("bench_checker", _BENCH)
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+from testing import list_append_sim as sim
+from testing.histories import to_edn
 
 params = st.fixed_dictionaries({
     "n_txns": st.integers(1, 120),
@@ -31,7 +24,7 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 @SETTINGS
 @given(params)
 def test_atomic_store_histories_are_strict_serializable(p):
-    ops, _ = bench.simulate(**p)
+    ops, _ = sim.simulate(**p)
     r = la.check(ops, "strict-serializable")
     if r["stats"]["ok"] == 0:       # nothing committed (e.g. one info txn): nothing to judge
         assert r["valid"] == "unknown" and not r["anomaly_types"]
@@ -40,10 +33,10 @@ def test_atomic_store_histories_are_strict_serializable(p):
 
 
 @SETTINGS
-@given(params, st.sampled_from(bench.FAULTS))
+@given(params, st.sampled_from(sim.FAULTS))
 def test_injected_faults_are_detected(p, fault):
     p = dict(p, n_txns=max(p["n_txns"], 20))
-    ops, injected = bench.simulate(fault=fault, **p)
+    ops, injected = sim.simulate(fault=fault, **p)
     assume(injected)
     r = la.check(ops, "strict-serializable")
     assert r["valid"] is False
@@ -58,9 +51,9 @@ def test_injected_faults_are_detected(p, fault):
 
 
 @settings(max_examples=15, deadline=None)
-@given(params, st.sampled_from((None,) + bench.FAULTS))
+@given(params, st.sampled_from((None,) + sim.FAULTS))
 def test_edn_and_jsonl_give_the_same_verdict(tmp_path_factory, p, fault):
-    ops, _ = bench.simulate(fault=fault, **p)
+    ops, _ = sim.simulate(fault=fault, **p)
     d = tmp_path_factory.mktemp("edn")
     write_history(d / "h.jsonl", ops)
     (d / "h.edn").write_text(to_edn(ops))

@@ -3,7 +3,7 @@ import pytest
 
 from checkers import rw_register as rr
 from checkers.history import HistoryError
-from tests.unit.test_checker_helpers import hist
+from testing.histories import hist
 
 
 def conc(*txns):

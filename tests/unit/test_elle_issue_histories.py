@@ -8,7 +8,7 @@ import pytest
 
 from checkers import list_append as la
 from checkers import rw_register as rr
-from tests.unit.test_checker_helpers import hist
+from testing.histories import hist
 
 SS, SER, SI, RC = "strict-serializable", "serializable", "snapshot-isolation", "read-committed"
 

@@ -1,19 +1,12 @@
 """The compact dependency graph (DepGraph.csr / sccs / inside_edges) and list-append's compact
 writers: the same components, edges and verdicts as the plain forms they replace."""
-import importlib.util
-import os
-
 import numpy as np
 import pytest
 
 from checkers import list_append as la
 from checkers.graph import NO_TIME, OK, PROC, RT, RTB, RW, WR, WW, DepGraph, strong_components
 from checkers.list_append import SpentWriters
-
-_BENCH = os.path.join(os.path.dirname(__file__), "..", "..", "bench", "bench_checker.py")
-_spec = importlib.util.spec_from_file_location("bench_checker", _BENCH)
-bench = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+from testing import list_append_sim as sim
 
 
 def random_edges(rng, n, e):
@@ -124,10 +117,10 @@ def test_spent_writers_give_back_the_dicts():
     assert sw[99] == {}                 # a key nobody appended to
 
 
-@pytest.mark.parametrize("fault", [None] + list(bench.FAULTS))
+@pytest.mark.parametrize("fault", [None] + list(sim.FAULTS))
 def test_small_buckets_give_the_same_verdicts(monkeypatch, fault):
     """The bucketed CSR build over many buckets and slices judges histories as one bucket does."""
-    ops, _ = bench.simulate(400, seed=5, concurrency=5, live_keys=4, max_appends=10, fault=fault)
+    ops, _ = sim.simulate(400, seed=5, concurrency=5, live_keys=4, max_appends=10, fault=fault)
     want = la.check(ops, "strict-serializable")
     monkeypatch.setattr(DepGraph, "ROWS", 8)
     monkeypatch.setattr(la, "READ_SLICE", 16)

@@ -19,9 +19,9 @@ from checkers.history import (GzipAppender, dumps_op, is_edn, iter_history, open
                               truncation_note, write_history)
 from harness import store
 
+from testing import list_append_sim
+
 ROOT = Path(__file__).resolve().parent.parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-import bench_checker  # noqa: E402
 
 
 def harness(*argv):
@@ -40,7 +40,7 @@ def write_gz(path, ops, flush_every=50):
 
 @pytest.fixture(scope="module")
 def la_ops():
-    return bench_checker.simulate(3000, seed=11, fault="stale")[0]
+    return list_append_sim.simulate(3000, seed=11, fault="stale")[0]
 
 
 def test_a_gzip_history_reads_as_the_plain_one(tmp_path, la_ops):
@@ -65,7 +65,7 @@ def test_seeks_land_where_the_plain_file_would(tmp_path, monkeypatch):
     import checkers.history as h
     monkeypatch.setattr(h, "CHECKPOINT_BYTES", 20_000)   # many snapshots in a small file
     monkeypatch.setattr(h, "_IN_BLOCK", 2048)
-    ops = bench_checker.simulate(4000, seed=2)[0]
+    ops = list_append_sim.simulate(4000, seed=2)[0]
     gz = tmp_path / "h.jsonl.gz"
     write_gz(gz, ops, flush_every=7)
     data = gzip.decompress(gz.read_bytes())
@@ -201,7 +201,7 @@ def test_history_compress_is_a_spec_field_and_a_run_flag():
 
 
 def test_analyze_and_the_report_read_a_compressed_run(tmp_path):
-    from harness.report.synthetic import make_run_dir
+    from testing.synthetic import make_run_dir
     from harness.runner import analyze
     runs = {}
     for kind in ("plain", "gz"):
@@ -223,7 +223,7 @@ def test_analyze_and_the_report_read_a_compressed_run(tmp_path):
 def test_serve_lists_a_compressed_run_reports_it_and_hands_out_the_gz(tmp_path):
     import threading
     import urllib.request
-    from harness.report.synthetic import make_run_dir
+    from testing.synthetic import make_run_dir
     from harness.serve_cmd import make_server
     run = make_run_dir(tmp_path / "mariadb-list-append-primary" / "20261203T120000", n_ops=600, db="mariadb")
     hist = run / store.HISTORY

@@ -6,7 +6,7 @@ import pytest
 
 from checkers.history import HistoryError, read_history, write_history
 from checkers.linearizable import check, check_ops, collect, search, zone_check, zones_apply
-from tests.unit.test_checker_helpers import to_edn
+from testing.histories import to_edn
 
 
 def h(*events):

@@ -9,7 +9,7 @@ from checkers.linearizable import check_ops
 from checkers.register_sim import simulate
 from harness.report import write_report
 from harness.report.linearizability import key_timeline_svg
-from harness.report.synthetic import make_run_dir
+from testing.synthetic import make_run_dir
 
 
 def _stale_history(seed=5):

@@ -11,7 +11,7 @@ from harness.report import write_report
 from harness.report.data import ReportError
 from harness.report.graphs import cycle_svg, edge_kind, steps_of
 from harness.report.ops import excerpt_rows, fault_transition, nemesis_periods, pair_ops
-from harness.report.synthetic import make_run_dir
+from testing.synthetic import make_run_dir
 from harness.report.timeline import timeline_svg
 from harness.report.verdict import summary_line, verdict_sentence
 

@@ -14,7 +14,7 @@ from harness.report import write_report
 from harness.report.data import ReportError
 from harness.report.graphs import cycle_svg
 from harness.report.linearizability import key_timeline_svg
-from harness.report.synthetic import make_run_dir
+from testing.synthetic import make_run_dir
 from harness.serve_cmd import make_server
 
 TIMEOUT = 20

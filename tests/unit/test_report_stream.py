@@ -10,7 +10,7 @@ from harness.report import write_report
 from harness.report import stream
 from harness.report.ops import Scan, pair_ops
 from harness.report.stream import HistoryFile, op_at
-from harness.report.synthetic import make_run_dir
+from testing.synthetic import make_run_dir
 
 
 def _write(path, ops, extra_lines=()):

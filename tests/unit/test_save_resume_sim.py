@@ -1,17 +1,12 @@
-"""Property tests of the engine checker on simulated histories (bench/engine_sim.py): the save-resume
+"""Property tests of the engine checker on simulated histories (testing/engine_sim.py): the save-resume
 workload's ops, in its encoding (Camunda's tables, id blocks, deployment lock, exclusive jobs, final
 dumps and next-day resumes), played against ONE atomic in-memory database. Such a history is correct:
 for every seed and shape the checker must find nothing. Each planted fault must be found as what it
 is, with no finding of another kind except those the fault logically implies (said per test)."""
-import os
-import sys
-
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "bench"))
-from bench_save_resume import simulate  # noqa: E402
-
-from checkers import save_resume as sr  # noqa: E402
+from checkers import save_resume as sr
+from testing.engine_sim import simulate
 
 CORRECT_SEEDS = range(30)
 SHAPES = [dict(engines=3), dict(id_block=7), dict(lease_ms=15), dict(jobs_per_step=3, job_every=2),

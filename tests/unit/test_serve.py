@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from harness.report.synthetic import make_run_dir
+from testing.synthetic import make_run_dir
 from harness.serve_cmd import make_server
 
 TIMEOUT = 20

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from harness.report.synthetic import make_run_dir
+from testing.synthetic import make_run_dir
 from harness.serve_cmd import make_server
 
 TIMEOUT = 20
