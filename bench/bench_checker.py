@@ -129,8 +129,8 @@ def main(argv=None):
         import_s, check_mb = float(out[2]), float(out[3])
         valid, types, txns = json.loads(out[4]), json.loads(out[5]), int(out[6])
         row = {"txns": txns, "file_mb": round(os.path.getsize(path) / 1e6),
-               "parse_s": round(parse_wall, 2), "check_s": round(check_wall, 2),
-               "parse_cpu_s": round(parse_cpu, 2), "check_cpu_s": round(check_cpu, 2),
+               "parse_s": round(parse_wall, 4), "check_s": round(check_wall, 4),
+               "parse_cpu_s": round(parse_cpu, 4), "check_cpu_s": round(check_cpu, 4),
                "import_s": round(import_s, 2), "txn_per_s": int(txns / check_wall),
                "check_peak_rss_mb": round(check_mb),
                "ratio_wall": round(check_wall / parse_wall, 2),
