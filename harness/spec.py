@@ -13,18 +13,7 @@ from harness.errors import UsageError
 DB_NAMES = ("mariadb", "galera", "mariadb-mm", "postgres", "postgres-standby")
 BACKENDS = ("netns", "docker", "ssh")
 from harness.routing import POLICIES as ROUTINGS
-ISOLATIONS = ("read-uncommitted", "read-committed", "repeatable-read", "serializable")
-
-# The consistency model the checker is asked about for each isolation level. SERIALIZABLE on one
-# server is strictly serializable (a commit is visible to every later transaction); a cluster that
-# stands in for that server behind a load balancer must give the same, so `serializable` is judged
-# as strict-serializable. Override with `model`.
-MODEL_FOR_ISOLATION = {
-    "read-uncommitted": "read-uncommitted",
-    "read-committed": "read-committed",
-    "repeatable-read": "repeatable-read",
-    "serializable": "strict-serializable",
-}
+from harness.isolation import LEVELS as ISOLATIONS, MODEL_FOR as MODEL_FOR_ISOLATION
 
 
 # What test.json holds besides the spec: facts about the run (not settings to rerun with).
