@@ -14,7 +14,7 @@ from harness.cluster import server_options
 from harness.errors import UsageError
 from harness.isolation import LEVELS as ISOLATIONS
 from harness.run_cmd import parse_pairs
-from harness.spec import BACKENDS, DB_NAMES
+from harness.spec import BACKENDS, DB_NAMES, DEFAULT_BACKEND
 
 
 def register(sub):
@@ -26,7 +26,7 @@ def register(sub):
                                    "the verdict: equivalent to READ COMMITTED through the load balancer?")
     p.add_argument("--db", required=True, help=f"one of {', '.join(DB_NAMES)}")
     p.add_argument("--nodes", type=int, help="node count (default: the db's usual topology)")
-    p.add_argument("--backend", default="netns", help=f"one of {', '.join(BACKENDS)}")
+    p.add_argument("--backend", default=DEFAULT_BACKEND, help=f"one of {', '.join(BACKENDS)}")
     ssh_config.add_flags(p)
     p.add_argument("--knob", action="append", default=[], metavar="KEY=VALUE", help="db knob (repeatable)")
     server_options.add_arguments(p)

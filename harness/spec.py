@@ -8,12 +8,14 @@ from __future__ import annotations
 import dataclasses
 import random
 
+from harness.backends import BACKENDS, DEFAULT as DEFAULT_BACKEND
+from harness.cluster.dbs import DB_NAMES
 from harness.errors import UsageError
-
-DB_NAMES = ("mariadb", "galera", "mariadb-mm", "postgres", "postgres-standby")
-BACKENDS = ("netns", "docker", "ssh")
-from harness.routing import POLICIES as ROUTINGS
 from harness.isolation import LEVELS as ISOLATIONS, MODEL_FOR as MODEL_FOR_ISOLATION
+from harness.routing import POLICIES as ROUTINGS
+
+# The names a spec may use are owned by the modules above (and workloads.WORKLOADS,
+# nemesis.FAULTS); they are re-exported here for the command modules.
 
 
 # What test.json holds besides the spec: facts about the run (not settings to rerun with).
@@ -26,7 +28,7 @@ class TestSpec:
     db: str
     workload: str
     nodes: int | None = None          # None: the db's default (1, 3 for galera, 2 for mm/standby)
-    backend: str = "netns"
+    backend: str = DEFAULT_BACKEND
     isolation: str = "serializable"
     routing: str = "primary"
     nemesis: list[str] = dataclasses.field(default_factory=list)
