@@ -124,3 +124,12 @@ def test_one_node_routings_and_single_node_dbs_decide_the_matrix():
         assert Cell(name="c", db="galera", routing=policy).user_may_switch_nodes == spreads
         assert not Cell(name="d", db="mariadb", routing=policy).user_may_switch_nodes
         assert placements_for(policy, single_node=False) == ("all" if spreads else "same-node")
+
+
+def test_fault_lists_name_registered_faults():
+    import nemesis
+    from harness.certify.matrix import MULTI_NODE_FAULTS, SINGLE_NODE_FAULTS, fault_names
+    assert set(nemesis.SERVER_STATE) <= set(nemesis.FAULTS)
+    assert set(nemesis.PARAMETERS) <= set(nemesis.FAULTS)
+    for fault_set in MULTI_NODE_FAULTS + SINGLE_NODE_FAULTS:
+        assert nemesis.parse_faults(",".join(fault_names(fault_set))) == fault_names(fault_set)
