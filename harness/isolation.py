@@ -1,7 +1,9 @@
 """The isolation levels a run can ask for, and the consistency model each is judged as.
 
-The one owner of these names: the spec, the CLI, DB knobs, the probe and the SQL tables of each
-dialect (keyed by these names) all read LEVELS. Adding a level here and its SQL per dialect is all.
+The one owner of these names: the spec, the CLI, DB knobs and the probe read LEVELS. Tables of
+per-level knowledge stay where that knowledge lives, keyed by these names: the SQL of each dialect
+(harness.cluster.conn), Hermitage's published rows (harness.probe.hermitage); a new level needs an
+entry in each, and tests/unit/test_registries.py says which one is missing.
 """
 
 LEVELS = ("read-uncommitted", "read-committed", "repeatable-read", "serializable")

@@ -15,7 +15,7 @@ from harness.isolation import LEVELS as ISOLATIONS, MODEL_FOR as MODEL_FOR_ISOLA
 from harness.routing import POLICIES as ROUTINGS
 
 # The names a spec may use are owned by the modules above (and workloads.WORKLOADS,
-# nemesis.FAULTS); they are re-exported here for the command modules.
+# nemesis.FAULTS); validate() reads them, and they stay importable from here.
 
 
 # What test.json holds besides the spec: facts about the run (not settings to rerun with).
