@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import sys
 
+from checkers.registry import CHECKERS
 from harness.errors import UsageError
 
 # rw-register's version-order assumptions: option name -> checker keyword
 ASSUMPTIONS = {"sequential-keys": "sequential_keys", "linearizable-keys": "linearizable_keys",
                "wfr-keys": "wfr_keys"}
-WORKLOADS = ("list-append", "rw-register", "bank", "set", "save-resume", "cas-register")
+WORKLOADS = tuple(CHECKERS)  # the histories a checker judges, by workload name
 
 
 def register(subparsers):

@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 from harness import cluster as cl
-from harness.backends import ssh_config
+from harness.backends import DEFAULT as DEFAULT_BACKEND, ssh_config
 from harness.cluster import server_options, state
 from harness.errors import UsageError
 
@@ -135,7 +135,7 @@ def register(subparsers) -> None:
     u = sub.add_parser("up", help="create a cluster and wait until it is ready")
     u.add_argument("--db", required=True, help=f"one of {', '.join(cl.DB_NAMES)}")
     u.add_argument("--nodes", type=int, default=None, help="node count (default per db)")
-    u.add_argument("--backend", default="netns", choices=cl.BACKENDS)
+    u.add_argument("--backend", default=DEFAULT_BACKEND, choices=cl.BACKENDS)
     u.add_argument("--name", default=None, help="cluster name (default: DB-random)")
     ssh_config.add_flags(u)
     u.add_argument("--knob", action="append", metavar="KEY=VALUE",

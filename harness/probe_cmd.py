@@ -12,8 +12,9 @@ import sys
 from harness.backends import ssh_config
 from harness.cluster import server_options
 from harness.errors import UsageError
+from harness.isolation import LEVELS as ISOLATIONS
 from harness.run_cmd import parse_pairs
-from harness.spec import BACKENDS, DB_NAMES
+from harness.spec import BACKENDS, DB_NAMES, DEFAULT_BACKEND
 
 
 def register(sub):
@@ -25,13 +26,12 @@ def register(sub):
                                    "the verdict: equivalent to READ COMMITTED through the load balancer?")
     p.add_argument("--db", required=True, help=f"one of {', '.join(DB_NAMES)}")
     p.add_argument("--nodes", type=int, help="node count (default: the db's usual topology)")
-    p.add_argument("--backend", default="netns", help=f"one of {', '.join(BACKENDS)}")
+    p.add_argument("--backend", default=DEFAULT_BACKEND, help=f"one of {', '.join(BACKENDS)}")
     ssh_config.add_flags(p)
     p.add_argument("--knob", action="append", default=[], metavar="KEY=VALUE", help="db knob (repeatable)")
     server_options.add_arguments(p)
     p.add_argument("--isolation", default="", metavar="L,...",
-                   help="levels to probe (default all four: read-uncommitted,read-committed,repeatable-read,"
-                        "serializable)")
+                   help=f"levels to probe (default all: {','.join(ISOLATIONS)})")
     p.add_argument("--tests", default="", metavar="T,...", help="a subset of the tests (default all)")
     p.add_argument("--cluster", metavar="NAME", help="probe this running cluster (left running)")
     p.add_argument("--block-timeout", type=float, default=0.3, metavar="S",

@@ -24,6 +24,8 @@ import threading
 from harness.errors import UsageError
 
 POLICIES = ("primary", "round-robin", "random", "sticky", "failover", "local")
+# Policies that send every op to one node at a time: two clients meet only on that node.
+ONE_NODE = ("primary", "failover")
 
 
 class Router:

@@ -4,6 +4,7 @@ Exit status: 0 valid, 1 invalid, 2 could not run / could not decide (the message
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -12,33 +13,41 @@ from harness.backends import ssh_config
 from harness.cluster import server_options
 from harness.errors import UsageError
 from harness.spec import BACKENDS, DB_NAMES, ISOLATIONS, ROUTINGS, TestSpec
+from nemesis import FAULTS
+from workloads import WORKLOADS
+
+# The flags' defaults are TestSpec's: a run from the command line and one from a spec agree.
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(TestSpec) if f.default is not dataclasses.MISSING}
 
 
 def register(sub):
+    d = DEFAULTS
     p = sub.add_parser("run", help="run a workload against a cluster under faults, check it, report",
                        description="Bring up a cluster (or use --cluster), run the workload with "
                                    "concurrent clients, record the history, check it, write the report.")
     p.add_argument("--db", required=True, help=f"one of {', '.join(DB_NAMES)}")
-    p.add_argument("--workload", required=True, help="list-append, rw-register, bank, set, save-resume")
+    p.add_argument("--workload", required=True, help=f"one of {', '.join(WORKLOADS)}")
     p.add_argument("--nodes", type=int, help="node count (default: the db's usual topology)")
-    p.add_argument("--backend", default="netns", help=f"one of {', '.join(BACKENDS)}")
+    p.add_argument("--backend", default=d["backend"], help=f"one of {', '.join(BACKENDS)}")
     ssh_config.add_flags(p)
-    p.add_argument("--isolation", default="serializable", help=f"one of {', '.join(ISOLATIONS)}")
+    p.add_argument("--isolation", default=d["isolation"], help=f"one of {', '.join(ISOLATIONS)}")
     p.add_argument("--model", help="consistency model to check (default: the isolation's; "
                                    "serializable -> strict-serializable)")
-    p.add_argument("--routing", default="primary", help=f"one of {', '.join(ROUTINGS)}")
-    p.add_argument("--nemesis", default="", help="comma-separated faults, e.g. partition,kill")
-    p.add_argument("--network", default="loopback",
+    p.add_argument("--routing", default=d["routing"], help=f"one of {', '.join(ROUTINGS)}")
+    p.add_argument("--nemesis", default="",
+                   help="comma-separated faults, e.g. partition,kill (a+b: both at once); known: "
+                        + ", ".join(sorted(FAULTS)))
+    p.add_argument("--network", default=d["network"],
                    help="delay between the database machines for the whole run: loopback (none), "
                         "lan (0.25 ms one way), wan (20 ms)")
-    p.add_argument("--nemesis-interval", type=float, default=10.0, metavar="SECONDS")
-    p.add_argument("--time-limit", type=float, default=30.0, metavar="SECONDS")
-    p.add_argument("--final-time-limit", type=float, default=15.0, metavar="SECONDS")
-    p.add_argument("--concurrency", type=int, default=10)
-    p.add_argument("--rate", type=float, default=100.0, metavar="OPS_PER_S", help="0 = unlimited")
+    p.add_argument("--nemesis-interval", type=float, default=d["nemesis_interval"], metavar="SECONDS")
+    p.add_argument("--time-limit", type=float, default=d["time_limit"], metavar="SECONDS")
+    p.add_argument("--final-time-limit", type=float, default=d["final_time_limit"], metavar="SECONDS")
+    p.add_argument("--concurrency", type=int, default=d["concurrency"])
+    p.add_argument("--rate", type=float, default=d["rate"], metavar="OPS_PER_S", help="0 = unlimited")
     p.add_argument("--seed", type=int)
-    p.add_argument("--store", default="store", metavar="DIR")
-    p.add_argument("--op-timeout", type=float, default=10.0, metavar="SECONDS")
+    p.add_argument("--store", default=d["store"], metavar="DIR")
+    p.add_argument("--op-timeout", type=float, default=d["op_timeout"], metavar="SECONDS")
     p.add_argument("--knob", action="append", default=[], metavar="KEY=VALUE", help="db knob (repeatable)")
     server_options.add_arguments(p)
     p.add_argument("--opt", action="append", default=[], metavar="KEY=VALUE",

@@ -27,6 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from harness import record, store
+from harness.cluster.conn import ISOLATION_SQL
 from harness.errors import UsageError
 from harness.generator import Pacer, as_source
 from harness.lag_monitor import LagMonitor, create_table
@@ -38,8 +39,7 @@ from workloads.base import classify, describe, is_connection_error, is_node_unav
 
 log = logging.getLogger("harness.run")
 
-PG_ISOLATION = {"read-uncommitted": "READ UNCOMMITTED", "read-committed": "READ COMMITTED",
-                "repeatable-read": "REPEATABLE READ", "serializable": "SERIALIZABLE"}
+PG_ISOLATION = ISOLATION_SQL  # the SQL name of each harness.isolation level
 
 
 class Recorder:

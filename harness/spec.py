@@ -8,23 +8,14 @@ from __future__ import annotations
 import dataclasses
 import random
 
+from harness.backends import BACKENDS, DEFAULT as DEFAULT_BACKEND
+from harness.cluster.dbs import DB_NAMES
 from harness.errors import UsageError
-
-DB_NAMES = ("mariadb", "galera", "mariadb-mm", "postgres", "postgres-standby")
-BACKENDS = ("netns", "docker", "ssh")
+from harness.isolation import LEVELS as ISOLATIONS, MODEL_FOR as MODEL_FOR_ISOLATION
 from harness.routing import POLICIES as ROUTINGS
-ISOLATIONS = ("read-uncommitted", "read-committed", "repeatable-read", "serializable")
 
-# The consistency model the checker is asked about for each isolation level. SERIALIZABLE on one
-# server is strictly serializable (a commit is visible to every later transaction); a cluster that
-# stands in for that server behind a load balancer must give the same, so `serializable` is judged
-# as strict-serializable. Override with `model`.
-MODEL_FOR_ISOLATION = {
-    "read-uncommitted": "read-uncommitted",
-    "read-committed": "read-committed",
-    "repeatable-read": "repeatable-read",
-    "serializable": "strict-serializable",
-}
+# The names a spec may use are owned by the modules above (and workloads.WORKLOADS,
+# nemesis.FAULTS); validate() reads them, and they stay importable from here.
 
 
 from harness.record import TEST_RECORD as RUN_RECORD_FIELDS  # noqa: E402 - test.json's run facts
@@ -36,7 +27,7 @@ class TestSpec:
     db: str
     workload: str
     nodes: int | None = None          # None: the db's default (1, 3 for galera, 2 for mm/standby)
-    backend: str = "netns"
+    backend: str = DEFAULT_BACKEND
     isolation: str = "serializable"
     routing: str = "primary"
     nemesis: list[str] = dataclasses.field(default_factory=list)

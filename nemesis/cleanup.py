@@ -79,7 +79,7 @@ def cleanup_cluster(cluster) -> list[str]:
     done = []
     for node in cluster.nodes:
         done += cleanup_node(node)
-    for name in ("pause", "kill", "clock-skew", "replication-lag"):
+    for name in nemesis.SERVER_STATE:
         fault = nemesis.FAULTS[name]()
         if fault.applicable(cluster) is None:
             fault.heal(cluster)

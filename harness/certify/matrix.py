@@ -35,8 +35,10 @@ import yaml
 
 from harness.backends import ssh_config
 from harness.cluster import server_options
+from harness.cluster.dbs import single_node
 from harness.errors import UsageError
-from harness.spec import TestSpec
+from harness.routing import ONE_NODE
+from harness.spec import DEFAULT_BACKEND, TestSpec
 
 MULTI_NODE_FAULTS = ["none", "partition", "lag", "kill"]
 SINGLE_NODE_FAULTS = ["none", "kill"]
@@ -50,7 +52,7 @@ class Cell:
     routing: str = "primary"
     isolation: str = "read-committed"
     nodes: int | None = None
-    backend: str = "netns"
+    backend: str = DEFAULT_BACKEND
     knobs: dict = dataclasses.field(default_factory=dict)
     workloads: list[str] = dataclasses.field(default_factory=lambda: ["save-resume", "list-append"])
     nemesis: list[str] | None = None      # None: a default that fits the topology
@@ -71,7 +73,7 @@ class Cell:
             self.knobs = server_options.from_args(args, dict(self.knobs), self.db)
             self.server_options, self.server_config = [], None
         if self.nemesis is None:
-            single = self.db in ("mariadb", "postgres")
+            single = single_node(self.db)
             self.nemesis = list(SINGLE_NODE_FAULTS if single else MULTI_NODE_FAULTS)
         self.title = self.title or self.name
 
@@ -85,7 +87,7 @@ class Cell:
     @property
     def user_may_switch_nodes(self) -> bool:
         """Can a save land on one database and the later resume on another?"""
-        return self.db not in ("mariadb", "postgres") and self.routing not in ("primary", "failover")
+        return not single_node(self.db) and self.routing not in ONE_NODE
 
 
 class HostsError(UsageError):

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import time
 
+from harness.routing import ONE_NODE
+
 ISOLATION = "read-committed"
-ONE_NODE_ROUTINGS = ("primary", "failover")
 
 
 def probe_topology(cluster) -> dict:
@@ -31,7 +32,7 @@ def probe_topology(cluster) -> dict:
 
 
 def placements_for(routing: str, single_node: bool) -> str:
-    return "same-node" if single_node or routing in ONE_NODE_ROUTINGS else "all"
+    return "same-node" if single_node or routing in ONE_NODE else "all"
 
 
 def column(probe: dict | None, routing: str) -> dict:

@@ -9,6 +9,7 @@ INCONCLUSIVE otherwise.
 from __future__ import annotations
 
 from checkers import exposure
+from harness.routing import ONE_NODE
 
 SAFE, UNSAFE, INCONCLUSIVE, NOT_EXERCISED = "SAFE", "UNSAFE", "INCONCLUSIVE", "NOT-EXERCISED"
 MIN_EXPOSURE = 50
@@ -30,7 +31,7 @@ def risks_of(routing: str, results: list[dict], workload_opts: dict | None = Non
     routing spreads requests over more than one node (of the recorded topology) that can serve them;
     id blocks only with the database id generator."""
     roles = next((r.get("topology") for r in results if r.get("topology")), None) or []
-    spreads = routing not in ("primary", "failover") and len(roles) > 1
+    spreads = routing not in ONE_NODE and len(roles) > 1
     writers = [n for n in roles if n.get("role") != "standby"]
     risks = exposure.applicable(multi_reader=spreads, multi_writer=spreads and len(writers) > 1)
     if (workload_opts or {}).get("idgen", "db") != "db":

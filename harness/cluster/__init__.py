@@ -8,13 +8,12 @@ import os
 import secrets
 import time
 
+from harness.backends import BACKENDS, DEFAULT as DEFAULT_BACKEND
 from harness.cluster import netns, state
 from harness.cluster.core import Cluster
 from harness.cluster.dbs import DB_NAMES, template
 from harness.cluster.dbs import get as get_db
 from harness.errors import ClusterError, UsageError
-
-BACKENDS = ("netns", "docker", "ssh")
 
 __all__ = ["up", "load", "down", "cleanup_all", "list_clusters", "Cluster", "DB_NAMES", "BACKENDS"]
 
@@ -32,7 +31,7 @@ def _ssh_backend():
     return ssh
 
 
-def up(db: str, nodes: int | None = None, backend: str = "netns", name: str | None = None,
+def up(db: str, nodes: int | None = None, backend: str = DEFAULT_BACKEND, name: str | None = None,
        knobs: dict | None = None, timeout: float = 120.0) -> Cluster:
     """Create a cluster and wait until it is ready. On any failure (or Ctrl-C) nothing is left behind."""
     dbdef = get_db(db)

@@ -13,7 +13,9 @@ import threading
 import psycopg
 import pymysql
 
-ISOLATION_SQL = {
+from harness import isolation
+
+ISOLATION_SQL = {  # keyed by harness.isolation.LEVELS
     "read-uncommitted": "READ UNCOMMITTED",
     "read-committed": "READ COMMITTED",
     "repeatable-read": "REPEATABLE READ",
@@ -22,10 +24,7 @@ ISOLATION_SQL = {
 
 
 def isolation_sql(level: str) -> str:
-    key = level.lower().replace("_", "-").replace(" ", "-")
-    if key not in ISOLATION_SQL:
-        raise ValueError(f"unknown isolation level {level!r} (one of {', '.join(ISOLATION_SQL)})")
-    return ISOLATION_SQL[key]
+    return ISOLATION_SQL[isolation.check(level)]
 
 
 def connect_mysql(host, port, user, password, database=None, timeout=5.0, isolation=None,

@@ -16,13 +16,13 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from harness.errors import UsageError
+from harness.isolation import LEVELS as ISOLATIONS  # re-exported by harness.probe
 from harness.probe.explain import differences
 from harness.probe.definitions import BY_NAME, TESTS
 from harness.probe.placement import assign, placements
 from harness.probe.runner import PREVENTED, combine, one_line, run_variant
 from harness.probe.sql import SqlBackend
 
-ISOLATIONS = ("read-uncommitted", "read-committed", "repeatable-read", "serializable")
 # What one READ COMMITTED server prevents (Hermitage's RC row for PostgreSQL and InnoDB, and the
 # engine probes on one node): a cluster is equivalent when every placement prevents them too.
 RC_REQUIRED = ("G0", "G1a", "G1b", "G1c", "OTV", "rev-cas", "for-update", "unique-insert")

@@ -17,6 +17,7 @@ import tenacity
 
 from harness.cluster import server_options
 from harness.errors import ClusterError, UsageError
+from harness.isolation import LEVELS as ISOLATIONS, spelled
 
 
 @dataclass
@@ -54,13 +55,10 @@ def nonneg_int(v):
     return i
 
 
-ISOLATIONS = ("read-uncommitted", "read-committed", "repeatable-read", "serializable")
-
-
 def isolation(v):
     if v in (None, "", "default"):
         return None
-    return choice(*ISOLATIONS)(str(v).lower().replace("_", "-").replace(" ", "-"))
+    return choice(*ISOLATIONS)(spelled(v))
 
 
 class NotYet(Exception):
