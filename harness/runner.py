@@ -116,8 +116,18 @@ class Context:
         self.final_go = threading.Event()    # set when the final phase may start
         self.final_ops: list[dict] = []
         self.final_deadline = None
+        self._final_claimed: set[int] = set()   # indexes of final ops marked "once" a worker took
+        self._final_lock = threading.Lock()
         self.notes: set[str] = set()
         self.processes = 0                   # how many process numbers were used
+
+    def claim_final(self, i: int) -> bool:
+        """Whether this worker performs final op `i` marked "once" (the first to ask does)."""
+        with self._final_lock:
+            if i in self._final_claimed:
+                return False
+            self._final_claimed.add(i)
+            return True
 
     def open_conn(self, node):
         """A connection to `node`: autocommit (transactions are explicit), session isolation set."""
@@ -187,9 +197,12 @@ class Worker(threading.Thread):
 
     def final_phase(self):
         ctx = self.ctx
-        for template in ctx.final_ops:
+        for i, template in enumerate(ctx.final_ops):
+            if template.get("once") and not ctx.claim_final(i):
+                continue
             while not ctx.stop.is_set() and time.monotonic() < ctx.final_deadline:
                 op = copy.deepcopy(template)
+                op.pop("once", None)
                 op["final"] = True
                 if self.execute(op) == "ok":
                     break

@@ -9,7 +9,7 @@ A workload is a subclass of `Workload`, registered by name in `workloads.WORKLOA
 
         def setup(self, cluster): ...             # create the schema, through cluster.primary
         def generator(self, rng): ...             # main-phase ops (an iterator of op dicts, or a Source)
-        def final_generator(self, rng): ...       # ops EVERY worker performs after the main phase
+        def final_generator(self, rng): ...       # ops every worker performs after the main phase ("once": one)
         def invoke(self, conn, dialect, op): ...  # run one op -> (type, value, extra_fields)
 
 Ops the generators yield are dicts with `f` and `value` and optional routing hints, read by
@@ -255,7 +255,9 @@ class Workload:
 
     def final_generator(self, rng) -> list[dict]:
         """Ops every worker performs after the main phase, each retried until it succeeds or the
-        final deadline passes (e.g. final reads that make lost writes visible). Default: none."""
+        final deadline passes (e.g. final reads that make lost writes visible). An op with
+        `"once": True` is performed by one worker only (the first to reach it; the runner drops the
+        mark before recording). Default: none."""
         return []
 
     def invoke(self, conn, dialect: str, op: dict):

@@ -237,8 +237,6 @@ class SaveResume(Workload):
         self.cluster = None
         self.engine_nodes: list[Engine] = [Engine(k, engine_ids.make(self.idgen, self.id_block))
                                     for k in range(self.engines)]
-        self._final_lock = threading.Lock()
-        self._final_done = False
         self._rendezvous: dict = {}
         self._rendezvous_lock = threading.Lock()
 
@@ -346,7 +344,7 @@ class SaveResume(Workload):
         return start_op(i, sid, e, self.unique)
 
     def final_generator(self, rng):
-        return [{"f": "final", "value": {}, "readonly": True}]
+        return [{"f": "final", "value": {}, "readonly": True, "once": True}]   # it reads every node itself
 
     # --- the client ----------------------------------------------------------------------------
     COMMANDS = ("schedule-cleanup", "deploy", "start", "save", "resume", "correlate", "acquire", "execute",
@@ -371,30 +369,26 @@ class SaveResume(Workload):
 
     # --- the final read: every node, until they agree ------------------------------------------
     def final_read(self, v):
-        """Performed once (the first worker to get here); the other workers' final ops record an
-        ok with no dumps so the runner does not retry them."""
-        with self._final_lock:
-            if self._final_done:
-                v["note"] = "the final read was performed by another worker"
-                return "ok", v, {}
-            t0 = time.monotonic()
-            while True:
-                dumps = {n.name: self._dump_node(n) for n in self.cluster.nodes}
-                tables = [d.get("tables") for d in dumps.values()]
-                agree = all(t is not None for t in tables) and all(t == tables[0] for t in tables)
-                waited = round(time.monotonic() - t0, 3)
-                if agree or waited >= self.settle:
-                    break
-                time.sleep(0.5)
-            if all(d.get("tables") is None for d in dumps.values()):
-                raise Abort("final read: no node answered: " + "; ".join(
-                    f"{n}: {d.get('error')}" for n, d in dumps.items()))
-            for name, status in self._replication().items():
-                dumps[name]["replication"] = status
-            keys = sorted({r[2] for d in dumps.values() for r in (d.get("tables") or {}).get(
-                "ACT_RU_EXECUTION", [])}, key=str)
-            resumes = {n.name: self._resume_all(n, keys) for n in self.cluster.nodes}
-            self._final_done = True
+        """Every node's dump until they agree (or `settle` passes), their replication status and a
+        returning user's resume of every instance on each node. One worker performs it (the final
+        op is marked "once")."""
+        t0 = time.monotonic()
+        while True:
+            dumps = {n.name: self._dump_node(n) for n in self.cluster.nodes}
+            tables = [d.get("tables") for d in dumps.values()]
+            agree = all(t is not None for t in tables) and all(t == tables[0] for t in tables)
+            waited = round(time.monotonic() - t0, 3)
+            if agree or waited >= self.settle:
+                break
+            time.sleep(0.5)
+        if all(d.get("tables") is None for d in dumps.values()):
+            raise Abort("final read: no node answered: " + "; ".join(
+                f"{n}: {d.get('error')}" for n, d in dumps.items()))
+        for name, status in self._replication().items():
+            dumps[name]["replication"] = status
+        keys = sorted({r[2] for d in dumps.values() for r in (d.get("tables") or {}).get(
+            "ACT_RU_EXECUTION", [])}, key=str)
+        resumes = {n.name: self._resume_all(n, keys) for n in self.cluster.nodes}
         v.update({"nodes": dumps, "columns": DUMP, "settled": agree, "waited": waited, "resumes": resumes})
         return "ok", v, {}
 

@@ -119,7 +119,7 @@ def test_users_resume_after_saving():
 
 
 def test_final_read_is_one_op():
-    assert w.SaveResume({}).final_generator(random.Random(0)) == [{"f": "final", "value": {}, "readonly": True}]
+    assert w.SaveResume({}).final_generator(random.Random(0)) == [{"f": "final", "value": {}, "readonly": True, "once": True}]
 
 
 @pytest.mark.parametrize("dialect", ["mysql", "postgres"])
