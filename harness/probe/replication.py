@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 
+from harness.cluster.dialects import mysql, postgres
+
 
 def is_async(cluster) -> bool:
     """Can a read on another node miss a commit that has already returned? Then cross-node tests
@@ -56,8 +58,8 @@ def mm_wait(conn, gtid, timeout) -> str | None:
     while True:
         if _scalar(conn, "SELECT MASTER_GTID_WAIT(%s, 0.05)", (gtid,)) == 0:
             return None
-        st = slave_status(conn)
-        if st.get("Last_SQL_Errno"):
+        st = mysql.replica_status(conn)
+        if st.sql_errno:
             return f"replication stopped: {st.get('Last_SQL_Error')}"
         if _applier_waits_for_lock(conn):  # it waits for a probe session that is still open: no use waiting
             return f"did not apply {gtid}: its replication applier waits for a row lock an open transaction holds"
@@ -71,22 +73,14 @@ def _applier_waits_for_lock(conn) -> bool:
                               "WHERE t.trx_state = 'LOCK WAIT' AND p.command LIKE 'Slave%%'"))
 
 
-def slave_status(conn) -> dict:
-    with conn.cursor() as cur:
-        cur.execute("SHOW SLAVE STATUS")
-        row = cur.fetchone()
-        names = [d[0] for d in cur.description] if cur.description else []
-    return dict(zip(names, row or ()))
-
-
 def pg_position(conn) -> str:
-    return _scalar(conn, "SELECT pg_current_wal_lsn()::text")
+    return _scalar(conn, postgres.CURRENT_LSN)
 
 
 def pg_wait(conn, lsn, timeout) -> str | None:
     deadline = time.monotonic() + timeout
     while True:
-        if _scalar(conn, "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (lsn,)):
+        if _scalar(conn, postgres.REPLAYED, (lsn,)):
             return None
         if time.monotonic() > deadline:
             return f"did not replay {lsn} within {timeout:g} s"

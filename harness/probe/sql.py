@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import math
 
-import psycopg
-import pymysql
-
+from harness.cluster import dialects
 from harness.errors import ClusterError
 from harness.probe import replication
 from harness.probe.runner import one_line
 from harness.probe.steps import TABLES
-from workloads.base import table_options
 
 COLUMNS = {
     "test": "id INT PRIMARY KEY, value INT",
@@ -24,14 +21,6 @@ COLUMNS = {
     "procdef": "id_ VARCHAR(64) PRIMARY KEY, key_ VARCHAR(64), version_ INT",
     "variable": "id_ VARCHAR(64) PRIMARY KEY, scope_ VARCHAR(64), name_ VARCHAR(64), UNIQUE (scope_, name_)",
 }
-# MariaDB error numbers / PostgreSQL SQLSTATEs by which a database refuses a step
-MYSQL_CONFLICT = {1213: "deadlock or certification failure", 1205: "lock wait timeout",
-                  1062: "duplicate key", 1020: "record changed since last read"}
-MYSQL_CANCELLED = {1317}
-PG_CONFLICT = {"40001": "serialization failure", "40P01": "deadlock", "23505": "unique violation",
-               "55P03": "lock timeout"}
-PG_CANCELLED = {"57014"}
-
 
 def predicate(pred) -> tuple[str, tuple]:
     kind = pred[0]
@@ -170,13 +159,7 @@ class SqlBackend:
                 cur.execute("SELECT pg_cancel_backend(%s)", (handle.ident,))
 
     def classify(self, e) -> str:
-        if isinstance(e, pymysql.MySQLError) and e.args and isinstance(e.args[0], int):
-            return "cancelled" if e.args[0] in MYSQL_CANCELLED else \
-                "conflict" if e.args[0] in MYSQL_CONFLICT else "error"
-        if isinstance(e, psycopg.Error) and getattr(e, "sqlstate", None):
-            return "cancelled" if e.sqlstate in PG_CANCELLED else \
-                "conflict" if e.sqlstate in PG_CONFLICT else "error"
-        return "error"
+        return dialects.error_kind(e)  # the database's error codes: harness/cluster/dialects
 
     def close(self):
         for conn in self.admin.values():
@@ -193,7 +176,7 @@ class SqlBackend:
                 cur.execute(sql, params)
 
     def create_schema(self):
-        opts = table_options(self.dialect)
+        opts = dialects.get(self.dialect).TABLE_OPTIONS
         self._execute(self.primary, [(f"CREATE TABLE IF NOT EXISTS {self.table(t)} ({COLUMNS[t]}){opts}", ())
                                      for t in TABLES])
         self.catch_up(self.primary)
@@ -258,8 +241,8 @@ class SqlBackend:
         done = []
         for n in self.cluster.nodes:
             for _ in range(10):
-                st = replication.slave_status(self._admin(n.name))
-                if not st.get("Last_SQL_Errno"):
+                st = dialects.mysql.replica_status(self._admin(n.name))
+                if not st.sql_errno:
                     break
                 self._execute(n.name, [("STOP SLAVE", ()), ("SET GLOBAL sql_slave_skip_counter = 1", ()),
                                        ("START SLAVE", ())])

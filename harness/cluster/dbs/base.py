@@ -15,8 +15,9 @@ from typing import Any, Callable
 
 import tenacity
 
-from harness.cluster import server_options
+from harness.cluster import dialects, server_options
 from harness.errors import ClusterError, UsageError
+from harness.spec import ISOLATIONS
 
 
 @dataclass
@@ -52,9 +53,6 @@ def nonneg_int(v):
     if i < 0:
         raise ValueError("a number >= 0")
     return i
-
-
-ISOLATIONS = ("read-uncommitted", "read-committed", "repeatable-read", "serializable")
 
 
 def isolation(v):
@@ -115,8 +113,11 @@ def last_log_line(node) -> str:
 
 
 class DbDef:
+    """One database topology. Besides the lifecycle every definition has, a definition may offer
+    optional capabilities (see "capabilities" below): faults and workloads ask for those instead of
+    checking database names."""
     name = ""
-    dialect = ""          # "mysql" | "postgres"
+    dialect = ""          # a family of harness/cluster/dialects: "mysql" | "postgres"
     port = 0
     min_nodes = max_nodes = default_nodes = 1
     binaries: tuple = ()  # must exist, else: run ./setup.sh
@@ -245,10 +246,50 @@ class DbDef:
         raise NotImplementedError
 
     def connect(self, cluster, node, timeout=5.0, isolation=None, autocommit=False, database=None):
-        raise NotImplementedError
+        """A DB-API connection to `node` as the harness user, through the dialect (timeouts set)."""
+        return dialects.get(self.dialect).connect(node.ip, self.port, cluster.user, cluster.password,
+                                                  database or cluster.database, timeout=timeout,
+                                                  isolation=isolation, autocommit=autocommit)
+
+    def execute(self, cluster, node, statements: list[str], timeout=10.0) -> list:
+        """Run statements on `node` as the harness user (autocommit); each one's rows, None when it
+        returns none."""
+        conn = cluster.connect(node, timeout=timeout, autocommit=True)  # the seam: a backend may route it
+        try:
+            cur = conn.cursor()
+            rows = []
+            for s in statements:
+                cur.execute(s)
+                rows.append(cur.fetchall() if cur.description else None)
+            return rows
+        finally:
+            conn.close()
 
     def repl_password(self, cluster) -> str:
         """The replication user's password: its own random one from the record (new_record makes it;
         a record without one gets one here, saved with the record)."""
         return cluster.record.setdefault("repl_password", secrets.token_hex(12))
 
+
+    # -- capabilities: optional; a definition without one has no replicas, so none applies -------
+    def replicas(self, cluster) -> list:
+        """The nodes that apply another node's changes asynchronously, after it committed them (what
+        the replication-lag faults slow down). None here."""
+        return []
+
+    def delay_apply(self, cluster, node, seconds: int) -> None:
+        """Make the replica `node` apply each change only `seconds` after its source committed it."""
+        raise NotImplementedError(f"{self.name} has no async replicas")
+
+    def pause_apply(self, cluster, node) -> None:
+        """The replica `node` keeps receiving changes but applies none until resume_apply."""
+        raise NotImplementedError(f"{self.name} has no async replicas")
+
+    def resume_apply(self, cluster, node) -> None:
+        """Undo delay_apply and pause_apply both (healing must not depend on which was done): back to
+        the cluster's configured delay, applying."""
+        raise NotImplementedError(f"{self.name} has no async replicas")
+
+    def apply_leftovers(self, cluster, node) -> list[str]:
+        """What delay_apply / pause_apply left in force on the replica `node`, one line each."""
+        return []

@@ -16,8 +16,9 @@ import time
 import uuid
 
 from harness.cluster.dbs.base import Knob, NotYet, boolean, choice, isolation, last_log_line, wait_until
-from harness.cluster.dbs.mariadb import MYSQL_USER, MariaDB, in_parallel, sql_quote
+from harness.cluster.dbs.mariadb import MYSQL_USER, MariaDB, sql_quote
 from harness.cluster import server_options
+from harness.cluster.util import in_parallel
 from harness.errors import ClusterError, UsageError
 
 PROVIDER = "/usr/lib/galera/libgalera_smm.so"
@@ -240,9 +241,6 @@ class Galera(MariaDB):
             return None
         pos = found[-1]
         return None if pos.endswith(":-1") or pos.startswith("00000000-") else pos
-
-    def server_command(self, cluster, node, extra=()):
-        return ["mariadbd", f"--defaults-file={self.conf_path(node)}", *extra]
 
     # -- health -----------------------------------------------------------------------------
     def wsrep(self, node) -> dict:
