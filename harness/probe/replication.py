@@ -16,16 +16,8 @@ from harness.cluster.dialects import mysql, postgres
 
 def is_async(cluster) -> bool:
     """Can a read on another node miss a commit that has already returned? Then cross-node tests
-    also run `settled` (after the others caught up)."""
-    if len(cluster.nodes) < 2:
-        return False
-    if cluster.db == "mariadb-mm":
-        return True
-    if cluster.db == "postgres-standby":
-        return cluster.knobs.get("synchronous_commit") != "remote_apply"
-    if cluster.db == "galera":
-        return not int(cluster.knobs.get("wsrep_sync_wait") or 0) & 1
-    return False
+    also run `settled` (after the others caught up). The database definition knows."""
+    return len(cluster.nodes) >= 2 and cluster.dbdef.reads_may_lag(cluster)
 
 
 def _scalar(conn, sql, params=()):

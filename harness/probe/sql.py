@@ -75,7 +75,7 @@ class Handle:
 
     def __init__(self, conn, dialect, table, node):
         self.conn, self.table, self.node = conn, table, node
-        self.ident = conn.thread_id() if dialect == "mysql" else conn.info.backend_pid
+        self.ident = dialect.session_id(conn)
 
     def run(self, op, args):
         sql, params, shape = render(op, args, self.table)
@@ -100,7 +100,7 @@ class Handle:
 
 class SqlBackend:
     def __init__(self, cluster, suffix="", op_timeout=10.0, sync_timeout=5.0):
-        self.cluster, self.dialect = cluster, cluster.dialect
+        self.cluster, self.dialect = cluster, dialects.get(cluster.dialect)
         self.suffix, self.op_timeout, self.sync_timeout = suffix, op_timeout, sync_timeout
         self.roles = {n.name: n.role for n in cluster.nodes}
         self.primary = cluster.primary.name
@@ -128,12 +128,9 @@ class SqlBackend:
         if node not in self.admin:
             conn = self.cluster.connect(node, timeout=self.op_timeout, autocommit=True)
             with conn.cursor() as cur:
-                if self.dialect == "mysql":
-                    cur.execute(f"SET SESSION lock_wait_timeout = {self.lock_wait}")
-                    if self.cluster.db == "galera":
-                        cur.execute("SET SESSION wsrep_sync_wait = 1")  # every admin read is causal
-                else:
-                    cur.execute(f"SET lock_timeout = '{self.lock_wait}s'")
+                for statement in [self.dialect.lock_timeout(self.lock_wait, admin=True),
+                                  *self.cluster.dbdef.causal_reads()]:  # every admin read is causal
+                    cur.execute(statement)
             self.admin[node] = conn
         return self.admin[node]
 
@@ -141,10 +138,7 @@ class SqlBackend:
         conn = self.cluster.connect(node, timeout=self.op_timeout, isolation=isolation)
         try:
             with conn.cursor() as cur:
-                if self.dialect == "mysql":
-                    cur.execute(f"SET SESSION innodb_lock_wait_timeout = {self.lock_wait}")
-                else:
-                    cur.execute(f"SET lock_timeout = '{self.lock_wait}s'")
+                cur.execute(self.dialect.lock_timeout(self.lock_wait))
             conn.commit()
             return Handle(conn, self.dialect, self.table, node)
         except BaseException:
@@ -153,10 +147,7 @@ class SqlBackend:
 
     def cancel(self, handle):
         with self._admin(handle.node).cursor() as cur:
-            if self.dialect == "mysql":
-                cur.execute(f"KILL QUERY {int(handle.ident)}")
-            else:
-                cur.execute("SELECT pg_cancel_backend(%s)", (handle.ident,))
+            cur.execute(*self.dialect.cancel(handle.ident))
 
     def classify(self, e) -> str:
         return dialects.error_kind(e)  # the database's error codes: harness/cluster/dialects
@@ -176,7 +167,7 @@ class SqlBackend:
                 cur.execute(sql, params)
 
     def create_schema(self):
-        opts = dialects.get(self.dialect).TABLE_OPTIONS
+        opts = self.dialect.TABLE_OPTIONS
         self._execute(self.primary, [(f"CREATE TABLE IF NOT EXISTS {self.table(t)} ({COLUMNS[t]}){opts}", ())
                                      for t in TABLES])
         self.catch_up(self.primary)
@@ -215,7 +206,7 @@ class SqlBackend:
         if not others or self.roles.get(origin) == "standby":
             return None
         notes = []
-        if self.cluster.db == "galera":
+        if self.cluster.dbdef.causal_reads():  # Galera: the admin connections' reads wait
             for n in others:
                 replication.galera_caught_up(self._admin(n), self.table("test"))
         elif self.cluster.db == "mariadb-mm":
@@ -224,7 +215,7 @@ class SqlBackend:
                 note = replication.mm_wait(self._admin(n), gtid, self.sync_timeout)
                 if note:
                     notes.append(f"{n}: {note}")
-        elif self.dialect == "postgres":
+        elif self.dialect is dialects.postgres:
             lsn = replication.pg_position(self._admin(self.primary))
             for n in others:
                 if self.roles.get(n) == "standby":

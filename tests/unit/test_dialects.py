@@ -180,3 +180,73 @@ def test_no_replicas_no_lag_and_leftovers_per_live_replica():
     c = cluster_of(Replicated(leftover=["WAL replay paused"]))
     assert replication_lag.leftovers(c) == ["n2: WAL replay paused",
                                             "n3: could not read replication settings: no answer"]
+
+
+@pytest.mark.parametrize("db, knobs, lag", [
+    ("mariadb-mm", {}, True), ("galera", {}, True), ("galera", {"wsrep_sync_wait": 1}, False),
+    ("galera", {"wsrep_sync_wait": 7}, False), ("galera", {"wsrep_sync_wait": 3}, False),
+    ("postgres-standby", {}, True), ("postgres-standby", {"synchronous_commit": "on"}, True),
+    ("postgres-standby", {"synchronous_commit": "remote_apply"}, False)])
+def test_the_definition_says_whether_reads_elsewhere_may_miss_a_commit(db, knobs, lag):
+    from harness.probe.replication import is_async
+    dbdef = get(db)
+    c = types.SimpleNamespace(db=db, dbdef=dbdef, knobs=dbdef.validate_knobs(knobs),
+                              nodes=[node("n1", "primary"), node("n2", "standby")])
+    assert is_async(c) is lag
+    c.nodes = c.nodes[:1]
+    assert is_async(c) is False  # one node: nothing to lag behind
+
+
+class Recording:
+    """A DB-API connection that records every statement."""
+
+    def __init__(self, log, node):
+        self.log, self.node = log, node
+
+    def cursor(self):
+        conn = self
+
+        class Cursor:
+            description = None
+
+            def execute(self, sql, params=()):
+                conn.log.append((conn.node, sql % tuple(params) if params else sql))
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *a):
+                return False
+        return Cursor()
+
+    def commit(self):
+        pass
+
+    def thread_id(self):
+        return 42
+
+
+@pytest.mark.parametrize("db, admin, session, cancel", [
+    ("galera", ["SET SESSION lock_wait_timeout = 5", "SET SESSION wsrep_sync_wait = 1"],
+     ["SET SESSION innodb_lock_wait_timeout = 5"], "KILL QUERY 42"),
+    ("mariadb-mm", ["SET SESSION lock_wait_timeout = 5"], ["SET SESSION innodb_lock_wait_timeout = 5"],
+     "KILL QUERY 42")])
+def test_the_probes_sessions_are_set_up_by_dialect_and_definition(db, admin, session, cancel):
+    from harness.probe.sql import SqlBackend
+    log = []
+    dbdef = get(db)
+    c = types.SimpleNamespace(db=db, dbdef=dbdef, dialect=dbdef.dialect, knobs={},
+                              nodes=[node("n1", "member"), node("n2", "member")])
+    c.primary = c.nodes[0]
+    c.connect = lambda n, **kw: Recording(log, n)
+    b = SqlBackend(c, op_timeout=10.0)
+    h = b.open("T1", "n2", "serializable")
+    assert log == [("n2", s) for s in session]
+    log.clear()
+    b.cancel(h)
+    assert log == [("n2", s) for s in admin] + [("n2", cancel)]
+
+
+def test_postgres_lock_timeout_and_cancel():
+    assert postgres.lock_timeout(5) == postgres.lock_timeout(5, admin=True) == "SET lock_timeout = '5s'"
+    assert postgres.cancel(7) == ("SELECT pg_cancel_backend(%s)", (7,))

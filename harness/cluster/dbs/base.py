@@ -272,6 +272,15 @@ class DbDef:
 
 
     # -- capabilities: optional; a definition without one has no replicas, so none applies -------
+    def causal_reads(self) -> list[str]:
+        """Statements that make a session's reads wait until its node applied everything the
+        cluster committed before them (none needed, or none offered, here)."""
+        return []
+
+    def reads_may_lag(self, cluster) -> bool:
+        """Can a read on another node miss a commit that has already returned? Not on one node."""
+        return False
+
     def replicas(self, cluster) -> list:
         """The nodes that apply another node's changes asynchronously, after it committed them (what
         the replication-lag faults slow down). None here."""

@@ -280,6 +280,14 @@ class Galera(MariaDB):
                 "state": w.get("wsrep_local_state_comment"), "cluster_status": w.get("wsrep_cluster_status"),
                 "ready": w.get("wsrep_ready") == "ON"}
 
+    def causal_reads(self):
+        return ["SET SESSION wsrep_sync_wait = 1"]
+
+    def reads_may_lag(self, cluster):
+        """Certification is synchronous, applying is not: only causal reads (wsrep_sync_wait & 1)
+        wait for what the cluster committed."""
+        return not int(cluster.knobs.get("wsrep_sync_wait") or 0) & 1
+
     def versions(self, cluster):
         v = super().versions(cluster)
         v["galera"] = self.status_vars(cluster.nodes[0], "wsrep_provider_version").get("wsrep_provider_version")

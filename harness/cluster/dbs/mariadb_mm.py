@@ -118,6 +118,9 @@ class MariaDBMM(MariaDB):
     def replicas(self, cluster):
         return list(cluster.nodes)
 
+    def reads_may_lag(self, cluster):
+        return True
+
     def configured_delay(self, cluster) -> int:
         """The cluster's own MASTER_DELAY (seconds, a knob): resuming returns to it, not to 0."""
         return int((cluster.knobs or {}).get("master_delay") or 0)

@@ -150,6 +150,10 @@ class PostgresStandby(Postgres):
     def replicas(self, cluster):
         return [n for n in cluster.nodes if n.role == "standby"]
 
+    def reads_may_lag(self, cluster):
+        """Unless a commit waits until the standbys applied it."""
+        return cluster.knobs.get("synchronous_commit") != "remote_apply"
+
     def in_recovery(self, cluster, node) -> bool:
         """Still a standby (not promoted meanwhile)."""
         return bool(self.execute(cluster, node, [postgres.IN_RECOVERY])[0][0][0])

@@ -1,7 +1,8 @@
 """SQL families: everything a client must know that differs between MariaDB and PostgreSQL.
 
 One module per family (mysql, postgres), each with the same names: NAME, BEGIN, TABLE_OPTIONS,
-`connect(...)` (connect, read and write timeouts always set), `session_isolation(level)`, the error
+`connect(...)` (connect, read and write timeouts always set), `session_isolation(level)`,
+`lock_timeout(seconds)`, `session_id(conn)` / `cancel(session)`, the error
 codes (DEFINITE_ABORT, CONNECTION_LOST, NODE_UNAVAILABLE, CONFLICT, CANCELLED) with
 `is_connection_error` / `error_kind`, and how to read replication state. A database definition names
 its family (`DbDef.dialect`); a new database on an existing family needs nothing here.

@@ -25,6 +25,22 @@ def connect(host, port, user, password, database=None, timeout=5.0, isolation=No
     return conn
 
 
+def lock_timeout(seconds: int, admin: bool = False) -> str:
+    """Give up a lock wait after `seconds`: row locks in a session; metadata locks (what DDL and
+    TRUNCATE wait for) on an admin connection."""
+    return f"SET SESSION {'lock_wait_timeout' if admin else 'innodb_lock_wait_timeout'} = {int(seconds)}"
+
+
+def session_id(conn) -> int:
+    """What another connection names this one by to cancel its statement."""
+    return conn.thread_id()
+
+
+def cancel(session: int) -> tuple[str, tuple]:
+    """(sql, params) that cancels the running statement of another session."""
+    return f"KILL QUERY {int(session)}", ()
+
+
 # -- errors: MariaDB's error numbers ------------------------------------------------------------
 # "this transaction definitely did not commit", even in answer to COMMIT: deadlock / Galera
 # certification failure, lock wait timeout

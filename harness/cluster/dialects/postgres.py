@@ -113,6 +113,21 @@ def connect(host, port, user, password, database=None, timeout=5.0, isolation=No
     return conn
 
 
+def lock_timeout(seconds: int, admin: bool = False) -> str:
+    """Give up a lock wait (row or table) after `seconds`."""
+    return f"SET lock_timeout = '{int(seconds)}s'"
+
+
+def session_id(conn) -> int:
+    """What another connection names this one by to cancel its statement."""
+    return conn.info.backend_pid
+
+
+def cancel(session: int) -> tuple[str, tuple]:
+    """(sql, params) that cancels the running statement of another session."""
+    return "SELECT pg_cancel_backend(%s)", (session,)
+
+
 # -- errors: SQLSTATEs --------------------------------------------------------------------------
 DEFINITE_ABORT = {"40001", "40P01"}  # serialization failure, deadlock: rolled back, even at COMMIT
 # the server is gone or going: admin/crash shutdown, cannot connect now, connection failures
