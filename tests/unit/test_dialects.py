@@ -26,7 +26,7 @@ def test_every_spec_level_has_a_session_statement_in_both_families(level):
     assert mysql.session_isolation(level) == (f"SET SESSION TRANSACTION ISOLATION LEVEL {words}", None)
     assert postgres.session_isolation(level)[0] == \
         f"SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL {words}"
-    assert postgres.LEVELS[dialects.isolation_sql(level)].name == words.replace(" ", "_")
+    assert postgres.driver_level(level).name == words.replace(" ", "_")
 
 
 def test_a_hot_standby_reads_at_repeatable_read_when_serializable_is_asked():

@@ -97,10 +97,9 @@ class TimeoutConnection(psycopg.Connection):
     # Connection.execute runs through TimeoutCursor.execute
 
 
-LEVELS = {"READ UNCOMMITTED": psycopg.IsolationLevel.READ_UNCOMMITTED,
-          "READ COMMITTED": psycopg.IsolationLevel.READ_COMMITTED,
-          "REPEATABLE READ": psycopg.IsolationLevel.REPEATABLE_READ,
-          "SERIALIZABLE": psycopg.IsolationLevel.SERIALIZABLE}
+def driver_level(level: str) -> psycopg.IsolationLevel:
+    """psycopg's name for a level (READ COMMITTED -> IsolationLevel.READ_COMMITTED)."""
+    return psycopg.IsolationLevel[isolation_sql(level).replace(" ", "_")]
 
 
 def connect(host, port, user, password, database=None, timeout=5.0, isolation=None, autocommit=False):
@@ -109,7 +108,7 @@ def connect(host, port, user, password, database=None, timeout=5.0, isolation=No
                                      cursor_factory=TimeoutCursor)
     conn.op_timeout = timeout
     if isolation:
-        conn.isolation_level = LEVELS[isolation_sql(isolation)]
+        conn.isolation_level = driver_level(isolation)
     return conn
 
 
