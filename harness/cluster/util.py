@@ -26,3 +26,11 @@ def in_parallel(fns):
         t.join()
     if errors:
         raise errors[0]
+
+
+def scalar(conn, sql, params=()):
+    """The first column of the first row of a DB-API query; None when it returns no row."""
+    with conn.cursor() as cur:
+        cur.execute(sql, params)
+        row = cur.fetchone()
+        return row[0] if row else None

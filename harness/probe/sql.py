@@ -205,39 +205,17 @@ class SqlBackend:
         others = [n.name for n in self.cluster.nodes if n.name != origin]
         if not others or self.roles.get(origin) == "standby":
             return None
-        notes = []
-        if self.cluster.dbdef.causal_reads():  # Galera: the admin connections' reads wait
-            for n in others:
-                replication.galera_caught_up(self._admin(n), self.table("test"))
-        elif self.cluster.db == "mariadb-mm":
-            gtid = replication.mm_position(self._admin(origin))
-            for n in others:
-                note = replication.mm_wait(self._admin(n), gtid, self.sync_timeout)
-                if note:
-                    notes.append(f"{n}: {note}")
-        elif self.dialect is dialects.postgres:
-            lsn = replication.pg_position(self._admin(self.primary))
-            for n in others:
-                if self.roles.get(n) == "standby":
-                    note = replication.pg_wait(self._admin(n), lsn, self.sync_timeout)
-                    if note:
-                        notes.append(f"{n}: {note}")
+        notes = replication.catch_up(self.cluster.dbdef, self._admin, origin, others, self.table("test"),
+                                     self.sync_timeout)
         return "; ".join(notes) or None
 
     def repair(self) -> list[str]:
-        """mariadb-mm: a replica that stopped on a conflicting event (the probe's duplicate keys)
-        skips it and runs again; the next test's TRUNCATE makes both sides equal. Returns what it did."""
-        if self.cluster.db != "mariadb-mm":
-            return []
+        """A replica that stopped on a conflicting event (the probe's duplicate keys on
+        master-master) skips it and runs again; the next test's TRUNCATE makes both sides equal.
+        Returns what it did."""
         done = []
-        for n in self.cluster.nodes:
-            for _ in range(10):
-                st = dialects.mysql.replica_status(self._admin(n.name))
-                if not st.sql_errno:
-                    break
-                self._execute(n.name, [("STOP SLAVE", ()), ("SET GLOBAL sql_slave_skip_counter = 1", ()),
-                                       ("START SLAVE", ())])
-                done.append(f"{n.name}: skipped the event replication stopped on ({st.get('Last_SQL_Error')})")
+        for n in self.cluster.dbdef.replicas(self.cluster):
+            done += [f"{n.name}: {x}" for x in self.cluster.dbdef.skip_failed_apply(self._admin(n.name))]
         if done:
             self.cluster.wait_healthy(30)
         return done

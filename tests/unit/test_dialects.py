@@ -212,6 +212,9 @@ class Recording:
             def execute(self, sql, params=()):
                 conn.log.append((conn.node, sql % tuple(params) if params else sql))
 
+            def fetchone(self):
+                return None
+
             def __enter__(self):
                 return self
 
@@ -250,3 +253,21 @@ def test_the_probes_sessions_are_set_up_by_dialect_and_definition(db, admin, ses
 def test_postgres_lock_timeout_and_cancel():
     assert postgres.lock_timeout(5) == postgres.lock_timeout(5, admin=True) == "SET lock_timeout = '5s'"
     assert postgres.cancel(7) == ("SELECT pg_cancel_backend(%s)", (7,))
+
+
+def test_catch_up_asks_the_definition_how():
+    from harness.probe.replication import catch_up
+
+    class Positions(DbDef):
+        def commit_position(self, conn):
+            return f"pos-of-{conn.node}"
+
+        def wait_applied(self, conn, position, timeout):
+            return None if conn.node == "n2" else f"did not apply {position} within {timeout:g} s"
+
+    log = []
+    admin = lambda n: Recording(log, n)  # noqa: E731
+    assert catch_up(Positions(), admin, "n1", ["n2", "n3"], "t", 5.0) == ["n3: did not apply pos-of-n1 within 5 s"]
+    assert log == []
+    assert catch_up(Galera(), admin, "n1", ["n2", "n3"], "t", 5.0) == []
+    assert log == [("n2", "SELECT COUNT(*) FROM t"), ("n3", "SELECT COUNT(*) FROM t")]  # causal reads

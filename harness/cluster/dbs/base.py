@@ -302,3 +302,18 @@ class DbDef:
     def apply_leftovers(self, cluster, node) -> list[str]:
         """What delay_apply / pause_apply left in force on the replica `node`, one line each."""
         return []
+
+    def commit_position(self, conn):
+        """How far the node behind the DB-API connection `conn` has committed, in the terms
+        wait_applied understands; None: nothing to wait for."""
+        return None
+
+    def wait_applied(self, conn, position, timeout: float) -> str | None:
+        """Wait until the node behind `conn` applied everything up to `position`: None when it did,
+        else a one-line note (timeout, replication stopped)."""
+        return None
+
+    def skip_failed_apply(self, conn) -> list[str]:
+        """A replica whose applier stopped on a conflicting change skips it and runs again (the
+        probe's duplicate keys on master-master); what was done, one line each."""
+        return []

@@ -6,10 +6,12 @@ one row on both masters diverge silently, which is exactly what a test should be
 Each master is also the other's replica: the replication-lag faults slow either one's applier
 (MASTER_DELAY, STOP SLAVE SQL_THREAD) through the capabilities below.
 """
+import time
+
 from harness.cluster.dialects import mysql
 from harness.cluster.dbs.base import Knob, NotYet, isolation, last_log_line, nonneg_int, wait_until
 from harness.cluster.dbs.mariadb import MariaDB, sql_quote
-from harness.cluster.util import in_parallel
+from harness.cluster.util import in_parallel, scalar
 from harness.errors import ClusterError
 
 REPL_USER = "repl"
@@ -149,3 +151,48 @@ class MariaDBMM(MariaDB):
         if st.apply_stopped:
             found.append(f"{node.name}: replica SQL thread stopped")
         return found
+
+    def commit_position(self, conn):
+        """The newest GTID this master wrote in its own domain."""
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@gtid_domain_id, @@gtid_binlog_pos")
+            domain, pos = cur.fetchone()
+        for gtid in (pos or "").split(","):
+            if gtid.strip().startswith(f"{domain}-"):
+                return gtid.strip()
+        return None
+
+    def wait_applied(self, conn, position, timeout):
+        """MASTER_GTID_WAIT in short slices, so that a replica that stopped on an error is reported
+        at once (and given up when its applier waits for a row lock an open session holds)."""
+        if position is None:
+            return None
+        deadline = time.monotonic() + timeout
+        while True:
+            if scalar(conn, "SELECT MASTER_GTID_WAIT(%s, 0.05)", (position,)) == 0:
+                return None
+            st = mysql.replica_status(conn)
+            if st.sql_errno:
+                return f"replication stopped: {st.get('Last_SQL_Error')}"
+            if self.applier_waits_for_lock(conn):  # for a session that is still open: no use waiting
+                return f"did not apply {position}: its replication applier waits for a row lock an open transaction holds"
+            if time.monotonic() > deadline:
+                return f"did not apply {position} within {timeout:g} s"
+
+    @staticmethod
+    def applier_waits_for_lock(conn) -> bool:
+        return bool(scalar(conn, "SELECT COUNT(*) FROM information_schema.innodb_trx t JOIN "
+                                 "information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
+                                 "WHERE t.trx_state = 'LOCK WAIT' AND p.command LIKE 'Slave%%'"))
+
+    def skip_failed_apply(self, conn):
+        done = []
+        for _ in range(10):
+            st = mysql.replica_status(conn)
+            if not st.sql_errno:
+                break
+            with conn.cursor() as cur:
+                for statement in ("STOP SLAVE", "SET GLOBAL sql_slave_skip_counter = 1", "START SLAVE"):
+                    cur.execute(statement, ())
+            done.append(f"skipped the event replication stopped on ({st.get('Last_SQL_Error')})")
+        return done

@@ -8,11 +8,12 @@ through the capabilities below.
 """
 import os
 import re
+import time
 
 from harness.cluster.dialects import postgres
 from harness.cluster.dbs.base import Knob, NotYet, choice, isolation, nonneg_int, wait_until
 from harness.cluster.dbs.postgres import PG_USER, Postgres, sql_literal
-from harness.cluster.util import in_parallel
+from harness.cluster.util import in_parallel, scalar
 from harness.errors import UsageError
 
 REPL_USER = "repl"
@@ -184,3 +185,17 @@ class PostgresStandby(Postgres):
         if paused:
             found.append(f"{node.name}: WAL replay paused")
         return found
+
+    def commit_position(self, conn):
+        """The primary's current WAL LSN."""
+        return scalar(conn, postgres.CURRENT_LSN)
+
+    def wait_applied(self, conn, position, timeout):
+        """Poll until the standby's replay LSN reaches `position`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if scalar(conn, postgres.REPLAYED, (position,)):
+                return None
+            if time.monotonic() > deadline:
+                return f"did not replay {position} within {timeout:g} s"
+            time.sleep(0.005)
