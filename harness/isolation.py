@@ -2,7 +2,7 @@
 
 The one owner of these names: the spec, the CLI, DB knobs and the probe read LEVELS. Tables of
 per-level knowledge stay where that knowledge lives, keyed by these names: the SQL of each dialect
-(harness.cluster.conn), Hermitage's published rows (harness.probe.hermitage); a new level needs an
+(harness.cluster.dialects), Hermitage's published rows (harness.probe.hermitage); a new level needs an
 entry in each, and tests/unit/test_registries.py says which one is missing.
 """
 

@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 from harness import record, store
-from harness.cluster.conn import ISOLATION_SQL
+from harness.cluster import dialects
 from harness.errors import UsageError
 from harness.generator import Pacer, as_source
 from harness.lag_monitor import LagMonitor, create_table
@@ -38,9 +38,6 @@ from harness.spec import TestSpec
 from workloads.base import classify, describe, is_connection_error, is_node_unavailable
 
 log = logging.getLogger("harness.run")
-
-PG_ISOLATION = ISOLATION_SQL  # the SQL name of each harness.isolation level
-
 
 class Recorder:
     """Appends ops to the history file with index and time, in index order; thread-safe.
@@ -133,18 +130,12 @@ class Context:
         """A connection to `node`: autocommit (transactions are explicit), session isolation set."""
         conn = self.cluster.connect(node, timeout=self.spec.op_timeout, autocommit=True)
         try:
-            level = PG_ISOLATION[self.spec.isolation]
+            statement, note = dialects.get(self.dialect).session_isolation(
+                self.spec.isolation, standby=getattr(node, "role", "") == "standby")
+            if note:
+                self.notes.add(note)
             cur = conn.cursor()
-            if self.dialect == "postgres":
-                if getattr(node, "role", "") == "standby" and level == "SERIALIZABLE":
-                    # PostgreSQL offers no SERIALIZABLE on a hot standby; its snapshot reads are
-                    # what a read-only transaction routed there gets.
-                    level = "REPEATABLE READ"
-                    self.notes.add("read-only transactions on the hot standby ran at REPEATABLE READ "
-                                   "(PostgreSQL has no SERIALIZABLE on standbys)")
-                cur.execute(f"SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL {level}")
-            else:
-                cur.execute(f"SET SESSION TRANSACTION ISOLATION LEVEL {level}")
+            cur.execute(statement)
             cur.close()
         except BaseException:
             with contextlib.suppress(Exception):

@@ -1,46 +1,21 @@
 """Database-native replication lag on the replicas of async topologies.
 
-- delay: PostgreSQL standby `recovery_min_apply_delay`, MariaDB replica `MASTER_DELAY` — the
-  replica applies each change only N seconds after its primary committed it.
-- stop-apply: PostgreSQL `pg_wal_replay_pause()`, MariaDB `STOP SLAVE SQL_THREAD` — the replica
-  keeps receiving but applies nothing until healed.
-Galera has no async replica to slow down; single nodes have no replica at all.
+- delay: the replica applies each change only N seconds after its source committed it
+  (PostgreSQL standby `recovery_min_apply_delay`, MariaDB replica `MASTER_DELAY`).
+- stop-apply: the replica keeps receiving but applies nothing until healed
+  (`pg_wal_replay_pause()`, `STOP SLAVE SQL_THREAD`).
+How is the database definition's business: its capabilities replicas(), delay_apply(),
+pause_apply(), resume_apply() and apply_leftovers() (harness/cluster/dbs/base.py). A database
+without replicas (Galera, single nodes) has nothing to slow down.
 """
 from nemesis.base import Fault, heal_each, pick
 
-ASYNC_DBS = ("postgres-standby", "mariadb-mm")
-
 
 def replicas(cluster) -> list:
-    if cluster.db == "postgres-standby":
-        return [n for n in cluster.nodes if n.role == "standby"]
-    return list(cluster.nodes)  # master-master: each master is also the other's replica
-
-
-def _exec(cluster, node, statements: list[str]):
-    conn = cluster.connect(node, timeout=10.0, autocommit=True)
-    try:
-        cur = conn.cursor()
-        rows = []
-        for s in statements:
-            cur.execute(s)
-            rows.append(cur.fetchall() if cur.description else None)
-        return rows
-    finally:
-        conn.close()
-
-
-def configured_master_delay(cluster) -> int:
-    """The cluster's own MASTER_DELAY (seconds, a cluster knob): healing returns to it, not to 0."""
-    return int((getattr(cluster, "knobs", None) or {}).get("master_delay") or 0)
-
-
-def configured_apply_delay_ms(cluster) -> int:
-    return int((getattr(cluster, "knobs", None) or {}).get("recovery_min_apply_delay") or 0)
-
-
-def pg_in_recovery(cluster, node) -> bool:
-    return bool(_exec(cluster, node, ["SELECT pg_is_in_recovery()"])[0][0][0])
+    """The cluster's async replicas; [] when its database has none (or the cluster is a stand-in
+    without a database definition)."""
+    dbdef = getattr(cluster, "dbdef", None)
+    return list(dbdef.replicas(cluster)) if dbdef is not None else []
 
 
 class ReplicationLag(Fault):
@@ -53,8 +28,8 @@ class ReplicationLag(Fault):
         self.lagged = []
 
     def applicable(self, cluster):
-        if cluster.db not in ASYNC_DBS:
-            return f"{self.name} needs an async replica ({', '.join(ASYNC_DBS)}), not {cluster.db}"
+        if not replicas(cluster):
+            return f"{self.name} needs an async replica; {getattr(cluster, 'db', 'this cluster')} has none"
         return None
 
     def start(self, cluster, rng):
@@ -74,34 +49,18 @@ class ReplicationLag(Fault):
         return {"fault": self.name, "healed": names}
 
     def heal(self, cluster):
-        if cluster.db not in ASYNC_DBS:
-            return
-        def undo(n):
-            if n.alive():
-                self.undo(cluster, n)
+        """Every replica, whichever instance lagged it and how: resume_apply undoes both modes."""
         nodes = replicas(cluster)
+        if not nodes:
+            return
         self.lagged = []
-        heal_each(nodes, undo)
+        heal_each(nodes, lambda n: cluster.dbdef.resume_apply(cluster, n) if n.alive() else None)
 
     def describe(self) -> dict:
         return {}
 
     def apply(self, cluster, node):
         raise NotImplementedError
-
-    def undo(self, cluster, node):
-        """Undo both modes: heal must not depend on which instance started the lag."""
-        if cluster.db == "postgres-standby":
-            if not pg_in_recovery(cluster, node):
-                return  # promoted meanwhile: nothing replays any more
-            _exec(cluster, node, ["ALTER SYSTEM RESET recovery_min_apply_delay",
-                                  "SELECT pg_reload_conf()",
-                                  "SELECT pg_wal_replay_resume()"])
-        else:
-            # MariaDB changes MASTER_DELAY only with both replica threads stopped
-            _exec(cluster, node, ["STOP SLAVE",
-                                  f"CHANGE MASTER TO MASTER_DELAY={configured_master_delay(cluster)}",
-                                  "START SLAVE"])
 
 
 class ReplicationDelay(ReplicationLag):
@@ -111,12 +70,7 @@ class ReplicationDelay(ReplicationLag):
         return {"mode": "delay", "delay_s": self.delay_s}
 
     def apply(self, cluster, node):
-        if cluster.db == "postgres-standby":
-            _exec(cluster, node, [f"ALTER SYSTEM SET recovery_min_apply_delay = '{int(self.delay_s)}s'",
-                                  "SELECT pg_reload_conf()"])
-        else:
-            _exec(cluster, node, ["STOP SLAVE", f"CHANGE MASTER TO MASTER_DELAY={int(self.delay_s)}",
-                                  "START SLAVE"])
+        cluster.dbdef.delay_apply(cluster, node, int(self.delay_s))
 
 
 class ReplicationStop(ReplicationLag):
@@ -126,45 +80,17 @@ class ReplicationStop(ReplicationLag):
         return {"mode": "stop-apply"}
 
     def apply(self, cluster, node):
-        if cluster.db == "postgres-standby":
-            _exec(cluster, node, ["SELECT pg_wal_replay_pause()"])
-        else:
-            _exec(cluster, node, ["STOP SLAVE SQL_THREAD"])
+        cluster.dbdef.pause_apply(cluster, node)
 
 
 def leftovers(cluster) -> list[str]:
     """Replication-lag settings still in force (for verify_clean)."""
     found = []
-    if cluster.db not in ASYNC_DBS:
-        return found
     for n in replicas(cluster):
         if not n.alive():
             continue
         try:
-            if cluster.db == "postgres-standby":
-                if not pg_in_recovery(cluster, n):
-                    continue
-                (delay,), (paused,) = [r[0] for r in _exec(cluster, n, [
-                    "SELECT setting FROM pg_settings WHERE name = 'recovery_min_apply_delay'",  # ms
-                    "SELECT pg_is_wal_replay_paused()"])]
-                if int(delay) != configured_apply_delay_ms(cluster):
-                    found.append(f"{n.name}: recovery_min_apply_delay = {delay} ms")
-                if paused:
-                    found.append(f"{n.name}: WAL replay paused")
-            else:
-                conn = cluster.connect(n, timeout=10.0, autocommit=True)
-                try:
-                    cur = conn.cursor()
-                    cur.execute("SHOW SLAVE STATUS")
-                    cols = [d[0] for d in cur.description or []]
-                    for row in cur.fetchall():
-                        st = dict(zip(cols, row))
-                        if int(st.get("SQL_Delay") or 0) != configured_master_delay(cluster):
-                            found.append(f"{n.name}: MASTER_DELAY = {st['SQL_Delay']}")
-                        if st.get("Slave_SQL_Running") == "No" and not st.get("Last_SQL_Errno"):
-                            found.append(f"{n.name}: replica SQL thread stopped")
-                finally:
-                    conn.close()
+            found += cluster.dbdef.apply_leftovers(cluster, n)
         except Exception as e:
             found.append(f"{n.name}: could not read replication settings: {e}")
     return found

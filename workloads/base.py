@@ -38,17 +38,12 @@ After `info` the runner discards the connection and gives the worker a new proce
 from __future__ import annotations
 
 import contextlib
-import socket
 
 from checkers.registry import checker_for
-
-# MySQL/MariaDB error codes that mean "this transaction definitely did not commit" even when they
-# arrive in answer to COMMIT: deadlock / Galera certification failure, lock wait timeout.
-MYSQL_DEFINITE_ABORT = {1213, 1205}
-# Client-side codes of PyMySQL/MySQL for a connection that is gone or timed out: the outcome is open.
-MYSQL_CONNECTION_LOST = {2002, 2003, 2006, 2013, 2014, 2027, 2055, 0}
-# PostgreSQL SQLSTATEs of definite aborts: serialization failure, deadlock.
-PG_DEFINITE_ABORT = {"40001", "40P01"}
+# what the SQL families' errors and statements mean is dialect knowledge (harness/cluster/dialects,
+# a leaf: drivers only); re-exported here for workloads and the runner
+from harness.cluster.dialects import get as _dialect
+from harness.cluster.dialects import is_connection_error, is_definite_abort, is_node_unavailable  # noqa: F401
 
 
 class RollbackFailed(ConnectionError):
@@ -82,53 +77,6 @@ def describe(exc: BaseException) -> str:
     return (f"{sqlstate}: {text}" if sqlstate else f"{type(exc).__name__}: {text}")[:300]
 
 
-def _mysql_code(exc: BaseException):
-    args = getattr(exc, "args", ())
-    return args[0] if args and isinstance(args[0], int) else None
-
-
-def is_connection_error(exc: BaseException) -> bool:
-    """True when the connection is lost or timed out (it must be thrown away)."""
-    if isinstance(exc, (socket.timeout, TimeoutError, ConnectionError, BrokenPipeError)):
-        return True
-    module = type(exc).__module__ or ""
-    if module.startswith("pymysql"):
-        import pymysql
-        if isinstance(exc, pymysql.err.InterfaceError):
-            return True
-        return isinstance(exc, pymysql.err.OperationalError) and _mysql_code(exc) in MYSQL_CONNECTION_LOST
-    if module.startswith("psycopg"):
-        import psycopg
-        if isinstance(exc, (psycopg.errors.QueryCanceled,)):
-            return False  # statement_timeout: the statement was cancelled, the session lives on
-        if isinstance(exc, psycopg.OperationalError) and not getattr(exc, "sqlstate", None):
-            return True  # no SQLSTATE: the server never answered (connection gone, client timeout)
-        return isinstance(exc, psycopg.InterfaceError) or getattr(exc, "sqlstate", "") in (
-            "57P01", "57P02", "57P03", "08000", "08003", "08006")
-    return False
-
-
-# Node-level refusals a load balancer's health check would take a node out of service for:
-# Galera non-primary (1047 WSREP not ready), server shutting down (1053); PostgreSQL starting up or
-# shutting down (57P03, 57P01).
-MYSQL_NODE_UNAVAILABLE = {1047, 1053}
-PG_NODE_UNAVAILABLE = {"57P01", "57P03"}
-
-
-def is_node_unavailable(exc: BaseException) -> bool:
-    """True when the node itself cannot serve (the failover router then moves on)."""
-    return (is_connection_error(exc) or _mysql_code(exc) in MYSQL_NODE_UNAVAILABLE
-            or getattr(exc, "sqlstate", None) in PG_NODE_UNAVAILABLE)
-
-
-def is_definite_abort(exc: BaseException) -> bool:
-    """True when the error proves the transaction was rolled back (safe to record `fail`)."""
-    code = _mysql_code(exc)
-    if code in MYSQL_DEFINITE_ABORT:
-        return True
-    return getattr(exc, "sqlstate", None) in PG_DEFINITE_ABORT
-
-
 def classify(exc: BaseException) -> tuple[str, str]:
     """Map an exception raised by `invoke` to the history type (`fail` | `info`) and an error text."""
     if isinstance(exc, Abort):
@@ -141,8 +89,8 @@ def classify(exc: BaseException) -> tuple[str, str]:
     return "fail", describe(exc)
 
 
-def begin_sql(dialect: str) -> str:
-    return "START TRANSACTION" if dialect == "mysql" else "BEGIN"
+def begin_sql(name: str) -> str:
+    return _dialect(name).BEGIN
 
 
 @contextlib.contextmanager
@@ -189,9 +137,9 @@ def transaction(conn, dialect: str):
         cur.close()
 
 
-def table_options(dialect: str) -> str:
-    """What follows CREATE TABLE (...): InnoDB on MariaDB (transactional, row locks), nothing on PostgreSQL."""
-    return " ENGINE=InnoDB" if dialect == "mysql" else ""
+def table_options(name: str) -> str:
+    """What follows CREATE TABLE (...) in this dialect."""
+    return _dialect(name).TABLE_OPTIONS
 
 
 def sql(dialect: str, mysql: str, postgres: str) -> str:

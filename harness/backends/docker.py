@@ -42,8 +42,8 @@ from harness.backends.docker_image import LABEL
 from harness.cluster import netns, state
 from harness.cluster.core import Cluster
 from harness.cluster.dbs import get as get_db
-from harness.cluster.dbs.mariadb import in_parallel
 from harness.cluster.node import NetnsNode, Node, _as_user
+from harness.cluster.util import in_parallel
 from harness.errors import ClusterError, UsageError
 
 SUBNETS = range(1, 251)            # 10.78.<k>.0/24 (the netns backend uses 10.77.x.x)

@@ -30,9 +30,10 @@ from harness.backends.ssh_transport import TRANSPORT, Host, remote_command
 from harness.cluster import state
 from harness.cluster.core import Cluster
 from harness.cluster.dbs import get as get_db
-from harness.cluster.dbs.mariadb import MYSQL_USER, MariaDB, in_parallel
+from harness.cluster.dbs.mariadb import MYSQL_USER, MariaDB
 from harness.cluster.dbs.postgres import PG_USER, Postgres
 from harness.cluster.node import Node, NodeCommandError, NodeTimeout
+from harness.cluster.util import in_parallel
 from harness.errors import ClusterError, UsageError
 
 LAUNCH_PID = "launch.pid"

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import math
 
-import psycopg
-import pymysql
-
+from harness.cluster import dialects
 from harness.errors import ClusterError
 from harness.probe import replication
 from harness.probe.runner import one_line
 from harness.probe.steps import TABLES
-from workloads.base import table_options
 
 COLUMNS = {
     "test": "id INT PRIMARY KEY, value INT",
@@ -24,14 +21,6 @@ COLUMNS = {
     "procdef": "id_ VARCHAR(64) PRIMARY KEY, key_ VARCHAR(64), version_ INT",
     "variable": "id_ VARCHAR(64) PRIMARY KEY, scope_ VARCHAR(64), name_ VARCHAR(64), UNIQUE (scope_, name_)",
 }
-# MariaDB error numbers / PostgreSQL SQLSTATEs by which a database refuses a step
-MYSQL_CONFLICT = {1213: "deadlock or certification failure", 1205: "lock wait timeout",
-                  1062: "duplicate key", 1020: "record changed since last read"}
-MYSQL_CANCELLED = {1317}
-PG_CONFLICT = {"40001": "serialization failure", "40P01": "deadlock", "23505": "unique violation",
-               "55P03": "lock timeout"}
-PG_CANCELLED = {"57014"}
-
 
 def predicate(pred) -> tuple[str, tuple]:
     kind = pred[0]
@@ -86,7 +75,7 @@ class Handle:
 
     def __init__(self, conn, dialect, table, node):
         self.conn, self.table, self.node = conn, table, node
-        self.ident = conn.thread_id() if dialect == "mysql" else conn.info.backend_pid
+        self.ident = dialect.session_id(conn)
 
     def run(self, op, args):
         sql, params, shape = render(op, args, self.table)
@@ -111,7 +100,7 @@ class Handle:
 
 class SqlBackend:
     def __init__(self, cluster, suffix="", op_timeout=10.0, sync_timeout=5.0):
-        self.cluster, self.dialect = cluster, cluster.dialect
+        self.cluster, self.dialect = cluster, dialects.get(cluster.dialect)
         self.suffix, self.op_timeout, self.sync_timeout = suffix, op_timeout, sync_timeout
         self.roles = {n.name: n.role for n in cluster.nodes}
         self.primary = cluster.primary.name
@@ -139,12 +128,9 @@ class SqlBackend:
         if node not in self.admin:
             conn = self.cluster.connect(node, timeout=self.op_timeout, autocommit=True)
             with conn.cursor() as cur:
-                if self.dialect == "mysql":
-                    cur.execute(f"SET SESSION lock_wait_timeout = {self.lock_wait}")
-                    if self.cluster.db == "galera":
-                        cur.execute("SET SESSION wsrep_sync_wait = 1")  # every admin read is causal
-                else:
-                    cur.execute(f"SET lock_timeout = '{self.lock_wait}s'")
+                for statement in [self.dialect.lock_timeout(self.lock_wait, admin=True),
+                                  *self.cluster.dbdef.causal_reads()]:  # every admin read is causal
+                    cur.execute(statement)
             self.admin[node] = conn
         return self.admin[node]
 
@@ -152,10 +138,7 @@ class SqlBackend:
         conn = self.cluster.connect(node, timeout=self.op_timeout, isolation=isolation)
         try:
             with conn.cursor() as cur:
-                if self.dialect == "mysql":
-                    cur.execute(f"SET SESSION innodb_lock_wait_timeout = {self.lock_wait}")
-                else:
-                    cur.execute(f"SET lock_timeout = '{self.lock_wait}s'")
+                cur.execute(self.dialect.lock_timeout(self.lock_wait))
             conn.commit()
             return Handle(conn, self.dialect, self.table, node)
         except BaseException:
@@ -164,19 +147,10 @@ class SqlBackend:
 
     def cancel(self, handle):
         with self._admin(handle.node).cursor() as cur:
-            if self.dialect == "mysql":
-                cur.execute(f"KILL QUERY {int(handle.ident)}")
-            else:
-                cur.execute("SELECT pg_cancel_backend(%s)", (handle.ident,))
+            cur.execute(*self.dialect.cancel(handle.ident))
 
     def classify(self, e) -> str:
-        if isinstance(e, pymysql.MySQLError) and e.args and isinstance(e.args[0], int):
-            return "cancelled" if e.args[0] in MYSQL_CANCELLED else \
-                "conflict" if e.args[0] in MYSQL_CONFLICT else "error"
-        if isinstance(e, psycopg.Error) and getattr(e, "sqlstate", None):
-            return "cancelled" if e.sqlstate in PG_CANCELLED else \
-                "conflict" if e.sqlstate in PG_CONFLICT else "error"
-        return "error"
+        return dialects.error_kind(e)  # the database's error codes: harness/cluster/dialects
 
     def close(self):
         for conn in self.admin.values():
@@ -193,7 +167,7 @@ class SqlBackend:
                 cur.execute(sql, params)
 
     def create_schema(self):
-        opts = table_options(self.dialect)
+        opts = self.dialect.TABLE_OPTIONS
         self._execute(self.primary, [(f"CREATE TABLE IF NOT EXISTS {self.table(t)} ({COLUMNS[t]}){opts}", ())
                                      for t in TABLES])
         self.catch_up(self.primary)
@@ -231,39 +205,17 @@ class SqlBackend:
         others = [n.name for n in self.cluster.nodes if n.name != origin]
         if not others or self.roles.get(origin) == "standby":
             return None
-        notes = []
-        if self.cluster.db == "galera":
-            for n in others:
-                replication.galera_caught_up(self._admin(n), self.table("test"))
-        elif self.cluster.db == "mariadb-mm":
-            gtid = replication.mm_position(self._admin(origin))
-            for n in others:
-                note = replication.mm_wait(self._admin(n), gtid, self.sync_timeout)
-                if note:
-                    notes.append(f"{n}: {note}")
-        elif self.dialect == "postgres":
-            lsn = replication.pg_position(self._admin(self.primary))
-            for n in others:
-                if self.roles.get(n) == "standby":
-                    note = replication.pg_wait(self._admin(n), lsn, self.sync_timeout)
-                    if note:
-                        notes.append(f"{n}: {note}")
+        notes = replication.catch_up(self.cluster.dbdef, self._admin, origin, others, self.table("test"),
+                                     self.sync_timeout)
         return "; ".join(notes) or None
 
     def repair(self) -> list[str]:
-        """mariadb-mm: a replica that stopped on a conflicting event (the probe's duplicate keys)
-        skips it and runs again; the next test's TRUNCATE makes both sides equal. Returns what it did."""
-        if self.cluster.db != "mariadb-mm":
-            return []
+        """A replica that stopped on a conflicting event (the probe's duplicate keys on
+        master-master) skips it and runs again; the next test's TRUNCATE makes both sides equal.
+        Returns what it did."""
         done = []
-        for n in self.cluster.nodes:
-            for _ in range(10):
-                st = replication.slave_status(self._admin(n.name))
-                if not st.get("Last_SQL_Errno"):
-                    break
-                self._execute(n.name, [("STOP SLAVE", ()), ("SET GLOBAL sql_slave_skip_counter = 1", ()),
-                                       ("START SLAVE", ())])
-                done.append(f"{n.name}: skipped the event replication stopped on ({st.get('Last_SQL_Error')})")
+        for n in self.cluster.dbdef.replicas(self.cluster):
+            done += [f"{n.name}: {x}" for x in self.cluster.dbdef.skip_failed_apply(self._admin(n.name))]
         if done:
             self.cluster.wait_healthy(30)
         return done

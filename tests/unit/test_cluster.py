@@ -4,7 +4,7 @@ import types
 import pytest
 
 from harness import cli
-from harness.cluster import conn, netns, state
+from harness.cluster import dialects, netns, state
 from harness.cluster.dbs import DB_NAMES, get
 from harness.cluster.dbs.postgres_standby import delay_ms
 from harness.cluster_cmd import parse_knobs
@@ -128,10 +128,10 @@ def test_private_state_dir_gets_private_data_root(tmp_path, monkeypatch):
 
 
 def test_isolation_names():
-    assert conn.isolation_sql("read-committed") == "READ COMMITTED"
-    assert conn.isolation_sql("REPEATABLE_READ") == "REPEATABLE READ"
+    assert dialects.isolation_sql("read-committed") == "READ COMMITTED"
+    assert dialects.isolation_sql("REPEATABLE_READ") == "REPEATABLE READ"
     with pytest.raises(ValueError, match="unknown isolation"):
-        conn.isolation_sql("snapshot")
+        dialects.isolation_sql("snapshot")
 
 
 def test_parse_knobs():

@@ -22,15 +22,14 @@ def test_isolation_spellings():
 
 def test_every_reader_of_isolation_levels_uses_the_owner():
     from harness import spec
-    from harness.cluster import conn
+    from harness.cluster import dialects
     from harness.cluster.dbs import base
     from harness.probe import api
-    from harness.runner import PG_ISOLATION
     assert spec.ISOLATIONS is base.ISOLATIONS is api.ISOLATIONS is isolation.LEVELS
     assert spec.MODEL_FOR_ISOLATION is isolation.MODEL_FOR
     # the SQL per level is dialect knowledge, keyed by the owner's names: exactly those
-    assert tuple(conn.ISOLATION_SQL) == isolation.LEVELS
-    assert tuple(PG_ISOLATION) == isolation.LEVELS
+    assert tuple(dialects.LEVEL_SQL) == isolation.LEVELS
+    assert dialects.isolation_sql("READ_COMMITTED") == "READ COMMITTED"
     assert base.isolation("READ_UNCOMMITTED") == "read-uncommitted"
     with pytest.raises(ValueError):
         base.isolation("snapshot")

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import tenacity
 
-from harness.cluster import server_options
+from harness.cluster import dialects, server_options
 from harness.errors import ClusterError, UsageError
 from harness.isolation import LEVELS as ISOLATIONS, spelled
 
@@ -113,8 +113,11 @@ def last_log_line(node) -> str:
 
 
 class DbDef:
+    """One database topology. Besides the lifecycle every definition has, a definition may offer
+    optional capabilities (see "capabilities" below): faults and workloads ask for those instead of
+    checking database names."""
     name = ""
-    dialect = ""          # "mysql" | "postgres"
+    dialect = ""          # a family of harness/cluster/dialects: "mysql" | "postgres"
     port = 0
     min_nodes = max_nodes = default_nodes = 1
     binaries: tuple = ()  # must exist, else: run ./setup.sh
@@ -243,10 +246,74 @@ class DbDef:
         raise NotImplementedError
 
     def connect(self, cluster, node, timeout=5.0, isolation=None, autocommit=False, database=None):
-        raise NotImplementedError
+        """A DB-API connection to `node` as the harness user, through the dialect (timeouts set)."""
+        return dialects.get(self.dialect).connect(node.ip, self.port, cluster.user, cluster.password,
+                                                  database or cluster.database, timeout=timeout,
+                                                  isolation=isolation, autocommit=autocommit)
+
+    def execute(self, cluster, node, statements: list[str], timeout=10.0) -> list:
+        """Run statements on `node` as the harness user (autocommit); each one's rows, None when it
+        returns none."""
+        conn = cluster.connect(node, timeout=timeout, autocommit=True)  # the seam: a backend may route it
+        try:
+            cur = conn.cursor()
+            rows = []
+            for s in statements:
+                cur.execute(s)
+                rows.append(cur.fetchall() if cur.description else None)
+            return rows
+        finally:
+            conn.close()
 
     def repl_password(self, cluster) -> str:
         """The replication user's password: its own random one from the record (new_record makes it;
         a record without one gets one here, saved with the record)."""
         return cluster.record.setdefault("repl_password", secrets.token_hex(12))
 
+
+    # -- capabilities: optional; a definition without one has no replicas, so none applies -------
+    def causal_reads(self) -> list[str]:
+        """Statements that make a session's reads wait until its node applied everything the
+        cluster committed before them (none needed, or none offered, here)."""
+        return []
+
+    def reads_may_lag(self, cluster) -> bool:
+        """Can a read on another node miss a commit that has already returned? Not on one node."""
+        return False
+
+    def replicas(self, cluster) -> list:
+        """The nodes that apply another node's changes asynchronously, after it committed them (what
+        the replication-lag faults slow down). None here."""
+        return []
+
+    def delay_apply(self, cluster, node, seconds: int) -> None:
+        """Make the replica `node` apply each change only `seconds` after its source committed it."""
+        raise NotImplementedError(f"{self.name} has no async replicas")
+
+    def pause_apply(self, cluster, node) -> None:
+        """The replica `node` keeps receiving changes but applies none until resume_apply."""
+        raise NotImplementedError(f"{self.name} has no async replicas")
+
+    def resume_apply(self, cluster, node) -> None:
+        """Undo delay_apply and pause_apply both (healing must not depend on which was done): back to
+        the cluster's configured delay, applying."""
+        raise NotImplementedError(f"{self.name} has no async replicas")
+
+    def apply_leftovers(self, cluster, node) -> list[str]:
+        """What delay_apply / pause_apply left in force on the replica `node`, one line each."""
+        return []
+
+    def commit_position(self, conn):
+        """How far the node behind the DB-API connection `conn` has committed, in the terms
+        wait_applied understands; None: nothing to wait for."""
+        return None
+
+    def wait_applied(self, conn, position, timeout: float) -> str | None:
+        """Wait until the node behind `conn` applied everything up to `position`: None when it did,
+        else a one-line note (timeout, replication stopped)."""
+        return None
+
+    def skip_failed_apply(self, conn) -> list[str]:
+        """A replica whose applier stopped on a conflicting change skips it and runs again (the
+        probe's duplicate keys on master-master); what was done, one line each."""
+        return []

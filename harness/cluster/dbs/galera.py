@@ -16,8 +16,9 @@ import time
 import uuid
 
 from harness.cluster.dbs.base import Knob, NotYet, boolean, choice, isolation, last_log_line, wait_until
-from harness.cluster.dbs.mariadb import MYSQL_USER, MariaDB, in_parallel, sql_quote
+from harness.cluster.dbs.mariadb import MYSQL_USER, MariaDB, sql_quote
 from harness.cluster import server_options
+from harness.cluster.util import in_parallel
 from harness.errors import ClusterError, UsageError
 
 PROVIDER = "/usr/lib/galera/libgalera_smm.so"
@@ -241,9 +242,6 @@ class Galera(MariaDB):
         pos = found[-1]
         return None if pos.endswith(":-1") or pos.startswith("00000000-") else pos
 
-    def server_command(self, cluster, node, extra=()):
-        return ["mariadbd", f"--defaults-file={self.conf_path(node)}", *extra]
-
     # -- health -----------------------------------------------------------------------------
     def wsrep(self, node) -> dict:
         return self.status_vars(node, "wsrep_%")
@@ -281,6 +279,14 @@ class Galera(MariaDB):
         return {"cluster_size": int(w.get("wsrep_cluster_size", 0) or 0),
                 "state": w.get("wsrep_local_state_comment"), "cluster_status": w.get("wsrep_cluster_status"),
                 "ready": w.get("wsrep_ready") == "ON"}
+
+    def causal_reads(self):
+        return ["SET SESSION wsrep_sync_wait = 1"]
+
+    def reads_may_lag(self, cluster):
+        """Certification is synchronous, applying is not: only causal reads (wsrep_sync_wait & 1)
+        wait for what the cluster committed."""
+        return not int(cluster.knobs.get("wsrep_sync_wait") or 0) & 1
 
     def versions(self, cluster):
         v = super().versions(cluster)

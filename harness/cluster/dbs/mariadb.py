@@ -1,44 +1,18 @@
 """MariaDB, single node: the documented baseline, and the base of galera and mariadb-mm."""
 import os
-import pwd
 import subprocess
-import threading
 
-from harness.cluster import conn as dbconn
 from harness.cluster import state
 from harness.cluster.dbs import template
 from harness.cluster.dbs.base import DbDef, Knob, NotYet, isolation, wait_until
 from harness.cluster.server_options import Entry
+from harness.cluster.util import chown
 
 MYSQL_USER = "mysql"  # rsync SST fails when mariadbd runs as root
 
 
 def sql_quote(s: str) -> str:
     return "'" + str(s).replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def chown(path, user):
-    pw = pwd.getpwnam(user)
-    os.chown(path, pw.pw_uid, pw.pw_gid)
-
-
-def in_parallel(fns):
-    """Run callables in threads; re-raise the first error after all have finished."""
-    errors = []
-
-    def wrap(fn):
-        try:
-            fn()
-        except BaseException as e:  # noqa: BLE001 - re-raised below
-            errors.append(e)
-
-    threads = [threading.Thread(target=wrap, args=(fn,), daemon=True) for fn in fns]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise errors[0]
 
 
 class MariaDB(DbDef):
@@ -98,12 +72,11 @@ class MariaDB(DbDef):
     def server_command(self, cluster, node, extra=()) -> list[str]:
         return ["mariadbd", f"--defaults-file={self.conf_path(node)}", *extra]
 
-    def sql(self, node, statement, timeout=10, vertical=False) -> str:
-        """Run SQL as root over the node's unix socket; tab-separated output (or \\G-style)."""
+    def sql(self, node, statement, timeout=10, header=False) -> str:
+        """Run SQL as root over the node's unix socket; tab-separated output (with header=True, the
+        column names first)."""
         argv = ["mariadb", "--no-defaults", f"--socket={self.socket(node)}", "-uroot", "--connect-timeout=3",
-                "-N", "-B", "-e", statement]
-        if vertical:  # \G-style "Name: value" lines (without -N, which would drop the names)
-            argv[argv.index("-N")] = "-E"
+                *([] if header else ["-N"]), "-B", "-e", statement]
         return node.run(argv, timeout=timeout).stdout
 
     # -- init / start --------------------------------------------------------------------
@@ -196,8 +169,3 @@ class MariaDB(DbDef):
                 raise NotYet(f"{node}: database not fresh yet")
         for node in cluster.nodes:
             wait_until(lambda: check(node), timeout, f"{node} to show a fresh database", [node])
-
-    def connect(self, cluster, node, timeout=5.0, isolation=None, autocommit=False, database=None):
-        return dbconn.connect_mysql(node.ip, self.port, cluster.user, cluster.password,
-                                    database or cluster.database, timeout=timeout, isolation=isolation,
-                                    autocommit=autocommit)

@@ -9,11 +9,10 @@ import os
 import signal
 import subprocess
 
-from harness.cluster import conn as dbconn
 from harness.cluster.dbs import template
 from harness.cluster.dbs.base import DbDef, Knob, isolation
-from harness.cluster.dbs.mariadb import chown
 from harness.cluster.server_options import quoted_pg
+from harness.cluster.util import chown
 
 PG_USER = "postgres"
 
@@ -173,8 +172,3 @@ class Postgres(DbDef):
         db, node = cluster.database, cluster.nodes[0]
         self.sql(node, f"DROP DATABASE IF EXISTS {db} WITH (FORCE)", timeout=60)
         self.sql(node, f"CREATE DATABASE {db} OWNER {cluster.user}", timeout=60)
-
-    def connect(self, cluster, node, timeout=5.0, isolation=None, autocommit=False, database=None):
-        return dbconn.connect_postgres(node.ip, self.port, cluster.user, cluster.password,
-                                       database or cluster.database, timeout=timeout, isolation=isolation,
-                                       autocommit=autocommit)

@@ -3,13 +3,17 @@
 Asynchronous by default: a read on a standby right after a commit on the primary usually sees the
 old value. `synchronous_commit=on|remote_write|remote_apply` makes the primary wait for a standby
 (synchronous_standby_names='*'); `recovery_min_apply_delay` makes standbys lag on purpose.
+The replication-lag faults slow a standby's replay (recovery_min_apply_delay, pg_wal_replay_pause)
+through the capabilities below.
 """
 import os
 import re
+import time
 
+from harness.cluster.dialects import postgres
 from harness.cluster.dbs.base import Knob, NotYet, choice, isolation, nonneg_int, wait_until
-from harness.cluster.dbs.mariadb import in_parallel
 from harness.cluster.dbs.postgres import PG_USER, Postgres, sql_literal
+from harness.cluster.util import in_parallel, scalar
 from harness.errors import UsageError
 
 REPL_USER = "repl"
@@ -113,7 +117,7 @@ class PostgresStandby(Postgres):
         primary, want = cluster.nodes[0], len(cluster.nodes) - 1
 
         def streaming():
-            n = self.try_sql(primary, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'").strip()
+            n = self.try_sql(primary, postgres.STREAMING_STANDBYS).strip()
             if n != str(want):
                 raise NotYet(f"{n} of {want} standbys streaming")
         wait_until(streaming, timeout, "every standby to stream from the primary", cluster.nodes)
@@ -127,8 +131,7 @@ class PostgresStandby(Postgres):
                            timeout=5).strip()
             st.update(receiver=out, replay_lag_s=round(float(lag or 0), 3))
         else:
-            st["streaming_standbys"] = int(self.sql(
-                node, "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'", timeout=5).strip())
+            st["streaming_standbys"] = int(self.sql(node, postgres.STREAMING_STANDBYS, timeout=5).strip())
         return st
 
     def reset_data(self, cluster):
@@ -143,3 +146,56 @@ class PostgresStandby(Postgres):
                 raise NotYet(f"{node} has not replayed {lsn}")
         for node in cluster.nodes[1:]:
             wait_until(lambda n=node: replayed(n), 30 + delay, f"{node} to replay the fresh database", [node])
+
+    # -- capabilities (harness/cluster/dbs/base.py): the standbys are async replicas ----------------
+    def replicas(self, cluster):
+        return [n for n in cluster.nodes if n.role == "standby"]
+
+    def reads_may_lag(self, cluster):
+        """Unless a commit waits until the standbys applied it."""
+        return cluster.knobs.get("synchronous_commit") != "remote_apply"
+
+    def in_recovery(self, cluster, node) -> bool:
+        """Still a standby (not promoted meanwhile)."""
+        return bool(self.execute(cluster, node, [postgres.IN_RECOVERY])[0][0][0])
+
+    def delay_apply(self, cluster, node, seconds):
+        self.execute(cluster, node, [f"ALTER SYSTEM SET recovery_min_apply_delay = '{int(seconds)}s'",
+                                     "SELECT pg_reload_conf()"])
+
+    def pause_apply(self, cluster, node):
+        self.execute(cluster, node, ["SELECT pg_wal_replay_pause()"])
+
+    def resume_apply(self, cluster, node):
+        if not self.in_recovery(cluster, node):
+            return  # promoted meanwhile: nothing replays any more
+        # RESET: back to the knob's value in harness.conf
+        self.execute(cluster, node, ["ALTER SYSTEM RESET recovery_min_apply_delay", "SELECT pg_reload_conf()",
+                                     "SELECT pg_wal_replay_resume()"])
+
+    def apply_leftovers(self, cluster, node):
+        if not self.in_recovery(cluster, node):
+            return []
+        (delay,), (paused,) = [r[0] for r in self.execute(cluster, node, [
+            "SELECT setting FROM pg_settings WHERE name = 'recovery_min_apply_delay'",  # ms
+            "SELECT pg_is_wal_replay_paused()"])]
+        found = []
+        if int(delay) != int((cluster.knobs or {}).get("recovery_min_apply_delay") or 0):
+            found.append(f"{node.name}: recovery_min_apply_delay = {delay} ms")
+        if paused:
+            found.append(f"{node.name}: WAL replay paused")
+        return found
+
+    def commit_position(self, conn):
+        """The primary's current WAL LSN."""
+        return scalar(conn, postgres.CURRENT_LSN)
+
+    def wait_applied(self, conn, position, timeout):
+        """Poll until the standby's replay LSN reaches `position`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if scalar(conn, postgres.REPLAYED, (position,)):
+                return None
+            if time.monotonic() > deadline:
+                return f"did not replay {position} within {timeout:g} s"
+            time.sleep(0.005)
