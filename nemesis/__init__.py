@@ -39,9 +39,6 @@ FAULTS["clock"] = ClockSkew
 FAULTS["kill-all-rapid"] = KillAllRapid
 FAULTS["crash-in-partition"] = CrashInPartition
 PARAMETERS = {"kill-all-rapid": "its kill window in seconds, e.g. kill-all-rapid:0.5"}
-# Faults whose state lives in the servers, healed by cleanup.cleanup_cluster (the network ones leave
-# rules and qdiscs that cleanup_node removes).
-SERVER_STATE = ("pause", "kill", "clock-skew", "replication-lag")
 
 
 def parse_faults(spec: str) -> list[str]:

@@ -69,19 +69,3 @@ def cleanup_remembered(keep_netns=()) -> list[str]:
         else:
             procs.forget(rec["pid"])
     return done
-
-
-def cleanup_cluster(cluster) -> list[str]:
-    """Bring a live cluster back to no-fault state after a crashed run (e.g. before reusing it):
-    remove network leftovers on every node, then heal every fault kind (resume, restart dead or
-    skewed servers, undo replication lag). Returns what was done and what still remains."""
-    import nemesis  # here: nemesis/__init__ imports this package's siblings
-    done = []
-    for node in cluster.nodes:
-        done += cleanup_node(node)
-    for name in nemesis.SERVER_STATE:
-        fault = nemesis.FAULTS[name]()
-        if fault.applicable(cluster) is None:
-            fault.heal(cluster)
-    done += [f"still left: {x}" for x in nemesis.verify_clean(cluster)]
-    return done

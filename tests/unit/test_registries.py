@@ -128,7 +128,6 @@ def test_one_node_routings_and_single_node_dbs_decide_the_matrix():
 def test_fault_lists_name_registered_faults():
     import nemesis
     from harness.certify.matrix import MULTI_NODE_FAULTS, SINGLE_NODE_FAULTS, fault_names
-    assert set(nemesis.SERVER_STATE) <= set(nemesis.FAULTS)
     assert set(nemesis.PARAMETERS) <= set(nemesis.FAULTS)
     for fault_set in MULTI_NODE_FAULTS + SINGLE_NODE_FAULTS:
         assert nemesis.parse_faults(",".join(fault_names(fault_set))) == fault_names(fault_set)
