@@ -62,6 +62,7 @@ import itertools
 import threading
 import time
 
+from harness.cluster import dialects
 from harness.errors import UsageError
 from harness.generator import EachWorker
 from workloads import engine_ids
@@ -413,11 +414,8 @@ class SaveResume(Workload):
         try:
             cur = conn.cursor()
             out = {"tables": {}}
-            if dialect == "mysql":
-                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
-            else:
-                cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            for statement in dialects.get(dialect).SNAPSHOT_READ:
+                cur.execute(statement)
             for table, cols in DUMP.items():
                 cur.execute(f"SELECT {', '.join(cols)} FROM {table} ORDER BY {', '.join(cols[:2])}")
                 out["tables"][table] = [[_plain(c) for c in r] for r in cur.fetchall()]

@@ -1,6 +1,7 @@
 """SQL families: everything a client must know that differs between MariaDB and PostgreSQL.
 
-One module per family (mysql, postgres), each with the same names: NAME, BEGIN, TABLE_OPTIONS,
+One module per family (mysql, postgres), each with the same names: NAME, BEGIN, SNAPSHOT_READ,
+TABLE_OPTIONS,
 `connect(...)` (connect, read and write timeouts always set), `session_isolation(level)`,
 `lock_timeout(seconds)`, `session_id(conn)` / `cancel(session)`, the error
 codes (DEFINITE_ABORT, CONNECTION_LOST, NODE_UNAVAILABLE, CONFLICT, CANCELLED) with

@@ -5,6 +5,9 @@ from harness.cluster.dialects.common import isolation_sql
 
 NAME = "mysql"
 BEGIN = "START TRANSACTION"
+# one read-only snapshot of the whole database (the final dump of a node)
+SNAPSHOT_READ = ("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+                 "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
 TABLE_OPTIONS = " ENGINE=InnoDB"  # transactional, row locks (whatever the server's default engine)
 
 

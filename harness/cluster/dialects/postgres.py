@@ -15,6 +15,7 @@ from harness.cluster.dialects.common import isolation_sql
 
 NAME = "postgres"
 BEGIN = "BEGIN"
+SNAPSHOT_READ = ("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",)   # one snapshot of the database
 TABLE_OPTIONS = ""
 
 STANDBY_NOTE = ("read-only transactions on the hot standby ran at REPEATABLE READ "
