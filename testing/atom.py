@@ -6,6 +6,7 @@ phase, results.json) runs end to end in a unit test, without root or a real data
     cluster.nodes[0].down = True                   # connect refused; open connections lose the server
     cluster.nodes[0].lose_commit(after=5, then_down=True)   # the 6th COMMIT from now applies, its
                                                              # answer is lost (info), the node dies
+    cluster.nodes[0].lie_every = 4                 # a planted bug: every 4th COMMIT rolls back, says ok
 
 Strictly serializable by construction: one process-wide lock is held from BEGIN to COMMIT/ROLLBACK
 (a statement outside a transaction takes it for itself), so the runner's checkers must judge every
@@ -24,7 +25,8 @@ import threading
 DIALECT = "postgres"
 _names = itertools.count()
 _IGNORED = re.compile(r"\s*SET\s+SESSION\b", re.IGNORECASE)
-_BEGIN = re.compile(r"\s*(BEGIN|START\s+TRANSACTION)\b", re.IGNORECASE)
+_START = re.compile(r"\s*START\s+TRANSACTION\b", re.IGNORECASE)  # the mysql spelling
+_BEGIN = re.compile(r"\s*BEGIN\b", re.IGNORECASE)
 _END = re.compile(r"\s*(COMMIT|ROLLBACK)\b", re.IGNORECASE)
 
 
@@ -32,7 +34,7 @@ def translate(sql: str) -> str | None:
     """The SQLite text of a statement the workloads send in the postgres dialect; None: skip it."""
     if _IGNORED.match(sql):
         return None  # session isolation: every transaction here is serial anyway
-    if re.match(r"\s*START\s+TRANSACTION\b", sql, re.IGNORECASE):
+    if _START.match(sql):
         return "BEGIN"
     return sql.replace("%s", "?")
 
@@ -46,11 +48,18 @@ class AtomNode:
         self._lose_in = None       # COMMITs to let through before one whose answer is lost
         self._then_down = False
         self.lost_commits = 0      # how many COMMIT answers this node lost (they did apply)
+        self.lie_every = 0         # > 0: every n-th COMMIT rolls back yet answers ok (a checker's target)
+        self._commits = 0
 
     def lose_commit(self, after: int = 0, then_down: bool = False) -> None:
         """The (after+1)-th COMMIT from now applies but its answer is lost (ConnectionResetError:
         the client cannot tell, `info`); with then_down the node is down from then on."""
         self._lose_in, self._then_down = after, then_down
+
+    def _lies(self) -> bool:
+        """Called on each COMMIT; True when this one is to roll back (the planted bug)."""
+        self._commits += 1
+        return bool(self.lie_every) and self._commits % self.lie_every == 0
 
     def _committing(self) -> bool:
         """Called on each COMMIT; True when this one's answer is to be lost."""
@@ -74,7 +83,6 @@ class _Store:
         self.uri = f"file:atom-{next(_names)}?mode=memory&cache=shared"
         self.lock = threading.Lock()
         self.keeper = self.open()
-        self.statements = 0        # statements executed (a test can see the database was used)
 
     def open(self):
         # isolation_level=None: no implicit transactions, BEGIN/COMMIT are the client's
@@ -118,14 +126,16 @@ class AtomConnection:
         text = translate(sql)
         if text is None:
             return None
-        self._store.statements += 1
         if _BEGIN.match(text):
             self._acquire()
             self._in_txn = True
             return self._db.execute(text)
         if self._in_txn:
             if _END.match(text):
-                lost = text.lstrip().upper().startswith("COMMIT") and self.node._committing()
+                commit = text.lstrip().upper().startswith("COMMIT")
+                lost = commit and self.node._committing()
+                if commit and self.node._lies():
+                    text = "ROLLBACK"
                 try:
                     return self._db.execute(text)
                 finally:
@@ -183,7 +193,14 @@ class AtomCluster:
     def primary(self) -> AtomNode:
         return self.nodes[0]
 
-    def connect(self, node, timeout: float = 10.0, isolation: str | None = None, autocommit: bool = True):
+    def node(self, name: str) -> AtomNode:
+        return next(n for n in self.nodes if n.name == name)
+
+    def connect(self, node=None, timeout: float = 5.0, isolation: str | None = None,
+                autocommit: bool = False, database: str | None = None):
+        """Cluster.connect's signature. Always autocommit (the harness's use: transactions are
+        explicit); with autocommit=False each statement still commits alone and commit() is a no-op."""
+        node = self.node(node) if isinstance(node, str) else (node or self.primary)
         if node.down:
             raise ConnectionRefusedError(f"{node.name} ({node.ip}): connection refused")
         return AtomConnection(self.store, node, timeout)

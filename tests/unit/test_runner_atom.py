@@ -87,6 +87,7 @@ def test_a_down_node_refuses_and_a_lost_commit_applies_but_reads_as_info():
         cur.execute("COMMIT")
     assert classify(e.value)[0] == "info" and is_node_unavailable(e.value)
     assert conn.closed and n1.down and n1.lost_commits == 1
+    assert c.connect(c.nodes[1]) is not None  # only n1 is down
     with pytest.raises(ConnectionRefusedError):
         c.connect(n1)
     other = c.connect(c.nodes[1]).cursor()
@@ -126,6 +127,15 @@ def test_list_append_end_to_end_valid_paired_and_recorded(tmp_path):
     counts = Counter(op["type"] for op in client_ops(history))
     assert counts["ok"] > 50 and counts["info"] == 0 and counts["fail"] == 0
     assert results["run"]["counts"]["ok"] == counts["ok"]
+
+
+@pytest.mark.parametrize("workload", ["rw-register", "bank", "set", "cas-register"])
+def test_other_workloads_run_and_check_valid_on_the_atom(tmp_path, workload):
+    """save-resume is left out: its DDL (ALTER TABLE ... ADD CONSTRAINT) is not SQLite's."""
+    _, results, history = run(tmp_path, workload=workload, nodes=2, time_limit=0.4)
+    assert results["valid"] is True, (workload, results.get("anomaly_types"), results.get("error"))
+    assert results["errors"] == [] and results["run"]["counts"].get("info", 0) == 0
+    assert sum(op["type"] == "ok" for op in history) > 10
 
 
 def test_final_phase_reads_every_key_after_the_main_phase(tmp_path):
@@ -217,9 +227,31 @@ def test_failover_moves_on_when_the_first_node_dies(tmp_path):
     assert on_dead and all(op["type"] in ("fail", "info") for op in on_dead)
 
 
+def test_a_store_that_loses_commits_is_judged_invalid(tmp_path):
+    """The same pipeline fails a broken store: the checker sees the runner's history."""
+    cluster = AtomCluster(nodes=1)
+    cluster.primary.lie_every = 4
+    _, results, _ = run(tmp_path, cluster=cluster, routing="primary")
+    assert results["valid"] is False and results["anomaly_types"], results.get("anomaly_types")
+    assert results["errors"] == []
+
+
 def test_a_reused_cluster_is_reset_between_runs(tmp_path):
     cluster = AtomCluster(nodes=2)
     run(tmp_path / "a", cluster=cluster)
     _, second, _ = run(tmp_path / "b", cluster=cluster)  # CREATE TABLE again: the reset dropped it
     assert second["valid"] is True and cluster.resets == 2
     assert threading.active_count() < 20  # workers, flusher and lag monitor all ended
+
+
+def test_a_lying_commit_answers_ok_but_leaves_nothing():
+    c = AtomCluster()
+    c.primary.lie_every = 2
+    cur = c.connect(c.primary).cursor()
+    cur.execute("CREATE TABLE t (k BIGINT PRIMARY KEY)")
+    for k in (1, 2):
+        cur.execute("BEGIN")
+        cur.execute("INSERT INTO t (k) VALUES (%s)", (k,))
+        cur.execute("COMMIT")  # no error either time
+    cur.execute("SELECT k FROM t")
+    assert cur.fetchall() == [(1,)]
