@@ -343,7 +343,8 @@ def execute(spec: TestSpec, cluster, workload, run_dir: Path, live: bool | None 
     ctx.main_deadline = phase["end"] = started + spec.time_limit
     lag = LagMonitor(cluster) if len(cluster.nodes) > 1 else None
     lag_summary = None
-    network = Network(spec.network) if len(cluster.nodes) > 1 else None
+    # a cluster without machines between its nodes (testing.atom, in one process) has no network
+    network = Network(spec.network) if len(cluster.nodes) > 1 and getattr(cluster, "has_network", True) else None
     network_info = None
     try:
         with LiveView(snapshot, enabled=live):

@@ -6,4 +6,6 @@ hand-built histories. Found from the repo root (pytest's rootdir, or the bench s
     engine_sim       the save-resume workload against one atomic in-memory engine database
     synthetic        run directories with a planted verdict, for the report and `harness serve`
     histories        small histories written by hand (hist, seq) and as Jepsen EDN (to_edn)
+    atom             an in-memory cluster (one shared SQLite database, serial transactions)
+                     for running harness.runner.run_test without root
 """
