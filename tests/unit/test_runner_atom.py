@@ -161,6 +161,22 @@ def test_final_phase_reads_every_key_after_the_main_phase(tmp_path):
                     assert v in read[k], (k, v)
 
 
+def test_a_final_op_marked_once_is_performed_by_one_worker(tmp_path, monkeypatch):
+    from workloads.list_append import ListAppend
+    every = ListAppend.final_generator
+    # a first final op marked "once" (as save-resume's whole-cluster dump is), then the usual reads
+    monkeypatch.setattr(ListAppend, "final_generator",
+                        lambda self, rng: [{"f": "txn", "value": [["r", 0, None]], "once": True},
+                                           *every(self, rng)])
+    _, results, history = run(tmp_path, concurrency=4)
+    final = [op for op in client_ops(history) if op.get("final")]
+    assert all("once" not in op for op in final)          # the mark never reaches the history
+    invokes = Counter(json.dumps(op["value"]) for op in final if op["type"] == "invoke")
+    assert invokes.pop(json.dumps([["r", 0, None]])) == 1          # one worker did it
+    assert invokes and set(invokes.values()) == {4}                # every worker did the rest
+    assert results["valid"] is True
+
+
 def test_round_robin_spreads_ops_evenly_over_the_nodes(tmp_path):
     _, _, history = run(tmp_path, routing="round-robin")
     per_node = Counter(op["node"] for op in client_ops(history) if op["type"] == "invoke")
