@@ -370,7 +370,10 @@ def execute(spec: TestSpec, cluster, workload, run_dir: Path, live: bool | None 
             if lag is not None:
                 lag_summary = lag.stop()
             if network is not None:  # before the faults' heal verifies that nothing is left
-                network.heal(cluster)
+                try:
+                    network.heal(cluster)
+                except Exception as e:   # the history is whole: say so, check it, heal again below
+                    errors.append(f"network {spec.network} not healed: {describe(e)}")
             if schedule is not None:
                 phase["name"] = "healing"
                 errors.extend(f"nemesis: {e}" for e in (schedule.stop() or []))

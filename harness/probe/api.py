@@ -81,7 +81,8 @@ def probe(cluster, isolations=None, tests=None, block_timeout: float = 0.3, op_t
     lanes = [(p, False) for p in placements(cluster)]
     lanes += [(p, True) for p, _ in list(lanes) if p.cross and asynchronous]
     if parallel is None:
-        parallel = cluster.db != "mariadb-mm"  # a stopped replica there would stall every lane
+        dbdef = getattr(cluster, "dbdef", None)   # none: the in-memory cluster
+        parallel = not (dbdef is not None and dbdef.one_applier())  # a stopped applier would stall every lane
     roles = {n.name: n.role for n in cluster.nodes}
     notes = []
 

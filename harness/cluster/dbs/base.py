@@ -281,6 +281,11 @@ class DbDef:
         """Can a read on another node miss a commit that has already returned? Not on one node."""
         return False
 
+    def one_applier(self) -> bool:
+        """Does one stopped applier stall replication of every database on a node (so concurrent
+        probe lanes, each in its own database, would wait on each other)? Not here."""
+        return False
+
     def replicas(self, cluster) -> list:
         """The nodes that apply another node's changes asynchronously, after it committed them (what
         the replication-lag faults slow down). None here."""

@@ -185,6 +185,9 @@ class MariaDBMM(MariaDB):
                                  "information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
                                  "WHERE t.trx_state = 'LOCK WAIT' AND p.command LIKE 'Slave%%'"))
 
+    def one_applier(self) -> bool:
+        return True   # one replication SQL thread per node applies every database's changes
+
     def skip_failed_apply(self, conn):
         done = []
         for _ in range(10):
