@@ -27,10 +27,8 @@ RUN_META = {"test": str, "db": str, "workload": str, "backend": str, "topology":
 # TestSpec.from_dict drops them.
 TEST_RECORD = ("cluster", "topology", "nemesis_info", "server_options", "settings", "started", "command")
 
-# The `harness run` flags that rebuild a spec, in the order the command shows them.
-RERUN_FLAGS = ("db", "workload", "nodes", "backend", "isolation", "model", "routing", "nemesis",
-               "nemesis_interval", "time_limit", "final_time_limit", "concurrency", "rate", "seed",
-               "op_timeout", "store", "name")
+# TestSpec's fields that are not one flag each: given as repeated --knob / --opt pairs.
+PAIR_FLAGS = (("knobs", "--knob"), ("workload_opts", "--opt"))
 
 
 def started_now() -> str:
@@ -41,15 +39,22 @@ def started_now() -> str:
 def rerun_argv(spec: dict) -> list[str]:
     """`harness run ...` for a spec dict (TestSpec.to_dict() or test.json), every setting explicit:
     the seed the run drew included, so the op stream is the same."""
+    import dataclasses
+
+    from harness.spec import TestSpec   # here: harness.spec reads this module's TEST_RECORD
     argv = ["harness", "run"]
-    for key in RERUN_FLAGS:
+    for key in (f.name for f in dataclasses.fields(TestSpec) if f.name not in dict(PAIR_FLAGS)):
         value = spec.get(key, spec.get(key.replace("_", "-")))
         if value in (None, "", [], False):
             continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:           # a switch (--history-compress)
+            argv.append(flag)
+            continue
         if isinstance(value, (list, tuple)):
             value = ",".join(str(v) for v in value)
-        argv += ["--" + key.replace("_", "-"), str(value)]
-    for key, flag in (("knobs", "--knob"), ("workload_opts", "--opt")):
+        argv += [flag, str(value)]
+    for key, flag in PAIR_FLAGS:
         for k, v in (spec.get(key) or {}).items():
             argv += [flag, f"{k}={v if isinstance(v, str) else json.dumps(v)}"]
     return argv

@@ -33,6 +33,20 @@ def test_the_command_recorded_reruns_the_same_spec(tmp_path):
     assert again == dataclasses.replace(s, model=s.checker_model)
 
 
+def test_the_rerun_command_carries_every_setting_off_its_default():
+    # every field differs from TestSpec's default: a flag the command forgets makes `again` differ
+    s = TestSpec(db="postgres-standby", workload="set", nodes=2, backend="docker", isolation="read-committed",
+                 routing="failover", nemesis=["kill"], nemesis_interval=3.0, time_limit=7.0,
+                 final_time_limit=4.0, concurrency=3, rate=5.0, seed=9, store="elsewhere", op_timeout=2.0,
+                 model="snapshot-isolation", knobs={"standbys": 1}, workload_opts={"k": 2}, name="n",
+                 network="lan", history_compress=True)
+    defaults = TestSpec(db="postgres-standby", workload="set", seed=9)
+    assert all(getattr(s, f.name) != getattr(defaults, f.name) for f in dataclasses.fields(TestSpec)
+               if f.name not in ("db", "workload", "seed"))
+    again = spec_from_args(build_parser().parse_args(record.rerun_argv(s.to_dict())[1:]))
+    assert again == s
+
+
 def test_test_json_carries_started_and_command_and_still_reads_back_as_the_spec():
     s = spec()
     test = record.test_record(s, "galera-1a2b", [{"name": "n1"}], SERVER, "2026-12-04T18:00:00Z")
