@@ -43,7 +43,7 @@ from checkers import cycles as cyc
 from checkers import list_append_cases as cases
 from checkers.api import MAX_INSTANCES
 from checkers.explain import TxnExplainer, fmt_list
-from checkers.graph import (FAIL, INFO, NO_TIME, OK, RW, TYPE_CODE, WR, WW, DepGraph, TxnTable,
+from checkers.graph import (FAIL, NO_TIME, OK, RW, TYPE_CODE, WR, WW, DepGraph, TxnTable,
                             pack_row)
 from checkers.history import (HistoryError, fetch_lines, give_back_memory, is_edn, no_gc, open_history, read_chunks, read_history,
                               read_line, refused_on_crash, source_of, strict_ops,
