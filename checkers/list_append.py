@@ -20,7 +20,8 @@ Non-cycle anomalies: G1a, G1b (read ends on an append the writer later extended 
 txn), dirty-update (a committed append lies after a failed one in the order), internal (a read
 after the txn's own appends does not end with them), future-read (a read shows an append its own
 txn makes only later), lost-update (two committed txns read the same version of a key and both
-append to it), duplicate-elements, incompatible-order.
+append to it), duplicate-elements, incompatible-order. Their record types, and the cases not
+found inline while streaming, are in checkers/list_append_cases.py.
 
 Entry points: check(history, model, **opts) for a list of ops (any subset of a history works);
 check_file(path, model, **opts) streams a file in constant memory per op.
@@ -609,24 +610,18 @@ class Analyzer(TxnExplainer):
                 pos_of[kid] = {x: j for j, x in enumerate(O)}
                 inter_of[kid] = set(self.inter.get(kid, ()))
             try:
-                for x in v:
-                    w = W.get(x)
-                    if w is None:
-                        self._record(cases.GarbageRead(t, self.keys[kid], list(v), x))
-                        break
-                    if ty[w] == FAIL:
-                        self._record(cases.G1a(t, self.keys[kid], list(v), w, x))
-                        break
+                r = cases.aborted_or_garbage(t, self.keys[kid], v, W, ty)
+                if r is not None:
+                    self._record(r)
                 last = v[-1] if v else None
                 j = pos_of[kid].get(last, -2) if v else -1
             except TypeError:
                 raise HistoryError(self.path, self._line(int(self.pcmp[t])),
                                    f"read of key {self.keys[kid]!r} holds an element that is not "
                                    "a number or string") from None
-            if v:
-                w = W.get(last)
-                if w is not None and w != t and ty[w] == OK and last in inter_of[kid]:
-                    self._record(cases.G1b(t, self.keys[kid], list(v), w))
+            r = cases.intermediate_read(t, self.keys[kid], v, W, ty, inter_of[kid])
+            if r is not None:
+                self._record(r)
             if not ext:
                 continue
             for x in reversed(v):

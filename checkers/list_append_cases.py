@@ -22,7 +22,7 @@ import numpy as np
 
 from checkers.explain import fmt_list
 from checkers.findings import Finding
-from checkers.graph import INFO, OK
+from checkers.graph import FAIL, INFO, OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +305,30 @@ def g1b_reads(inter_pos, fw, fw_type, good, r_txn, r_kid, r_len, r_off, order, k
         kid = int(r_kid[i])
         out.append(G1b(int(r_txn[i]), keys[kid], order(kid)[:int(r_len[i])], int(fw[p[i]])))
     return len(hit), out
+
+
+def aborted_or_garbage(reader, key, v, writers, types):
+    """G1a or garbage-read for one read judged on what it shows (`v`; keys whose reads disagree):
+    its first element that a failed txn appended, or that no txn appended; None if neither.
+    writers: the key's {value: writer txn}. An unhashable element raises TypeError."""
+    for x in v:
+        w = writers.get(x)
+        if w is None:
+            return GarbageRead(reader, key, list(v), x)
+        if types[w] == FAIL:
+            return G1a(reader, key, list(v), w, x)
+    return None
+
+
+def intermediate_read(reader, key, v, writers, types, intermediate):
+    """G1b for one read judged on what it shows: it ends on an element that another committed
+    txn appended and then extended (`intermediate`: the key's such elements); None if not."""
+    if v:
+        last = v[-1]
+        w = writers.get(last)
+        if w is not None and w != reader and types[w] == OK and last in intermediate:
+            return G1b(reader, key, list(v), w)
+    return None
 
 
 def lost_updates(rmw, bad, read_value, longest, keys) -> list:

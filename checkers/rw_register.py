@@ -23,7 +23,7 @@ Non-cycle anomalies: G1a (read of a failed write), G1b (read of a version its wr
 the same txn), garbage-read (a read of a value no txn wrote), internal (as Elle: a read that is not
 the txn's own last write or last read of the key), future-read (a read shows the value its own txn
 writes only later), lost-update (as Elle: two committed txns whose first read of a key showed the
-same version, and which both wrote it).
+same version, and which both wrote it). Their record types and cases: checkers/rw_register_cases.py.
 """
 from __future__ import annotations
 

@@ -141,3 +141,15 @@ def test_records_explain_with_their_key_and_ops():
         assert words in out["explanation"], (rec, out["explanation"])
     assert {type(r).kind for r, _, _ in cases} == {"internal", "future-read", "incompatible-order", "G1a"}
     assert not c.Internal.cites_order and c.G1a.cites_order
+
+
+def test_reads_judged_on_their_value():
+    writers, types = {1: 0, 2: 1, 3: 0, 4: 2}, [OK, FAIL, OK]
+    assert c.aborted_or_garbage(5, "x", [1, 2, 9], writers, types) == c.G1a(5, "x", [1, 2, 9], 1, 2)
+    assert c.aborted_or_garbage(5, "x", [1, 9, 2], writers, types) == c.GarbageRead(5, "x", [1, 9, 2], 9)
+    assert c.aborted_or_garbage(5, "x", [1, 3], writers, types) is None
+    # [1, 3] ends on 3, which T0 extended with a later append (intermediate); T0's own read is fine
+    assert c.intermediate_read(5, "x", [1, 3], writers, types, {3}) == c.G1b(5, "x", [1, 3], 0)
+    assert c.intermediate_read(0, "x", [1, 3], writers, types, {3}) is None
+    assert c.intermediate_read(5, "x", [1, 3], writers, types, set()) is None
+    assert c.intermediate_read(5, "x", [], writers, types, {3}) is None
