@@ -20,7 +20,8 @@ Non-cycle anomalies: G1a, G1b (read ends on an append the writer later extended 
 txn), dirty-update (a committed append lies after a failed one in the order), internal (a read
 after the txn's own appends does not end with them), future-read (a read shows an append its own
 txn makes only later), lost-update (two committed txns read the same version of a key and both
-append to it), duplicate-elements, incompatible-order.
+append to it), duplicate-elements, incompatible-order. Their record types, and the cases not
+found inline while streaming, are in checkers/list_append_cases.py.
 
 Entry points: check(history, model, **opts) for a list of ops (any subset of a history works);
 check_file(path, model, **opts) streams a file in constant memory per op.
@@ -40,9 +41,10 @@ import numpy as np
 import orjson
 
 from checkers import cycles as cyc
+from checkers import list_append_cases as cases
 from checkers.api import MAX_INSTANCES
 from checkers.explain import TxnExplainer, fmt_list
-from checkers.graph import (FAIL, INFO, NO_TIME, OK, RW, TYPE_CODE, WR, WW, DepGraph, TxnTable,
+from checkers.graph import (FAIL, NO_TIME, OK, RW, TYPE_CODE, WR, WW, DepGraph, TxnTable,
                             pack_row)
 from checkers.history import (HistoryError, fetch_lines, give_back_memory, is_edn, no_gc, open_history, read_chunks, read_history,
                               read_line, refused_on_crash, source_of, strict_ops,
@@ -109,10 +111,18 @@ class Analyzer(TxnExplainer):
         self.line_fn = None
 
     # -- streaming ------------------------------------------------------------------------
-    def _record(self, kind, inst):
+    def _record(self, finding):
+        kind = finding.kind
         self.counts[kind] += 1
         if len(self.raw[kind]) < KEEP:
-            self.raw[kind].append(inst)
+            self.raw[kind].append(finding)
+
+    def _found(self, kind, found):
+        """(how many, records of the first KEEP) from a case: keep the records, count them all."""
+        n, records = found
+        for r in records:
+            self._record(r)
+        self.counts[kind] += max(0, n - KEEP)
 
     def _kid(self, k, line):
         kid = self.kids.get(k)
@@ -259,9 +269,9 @@ class Analyzer(TxnExplainer):
                             if base is None:
                                 j = len(tail)
                                 if n < j or v[n - j:] != tail:
-                                    self._record("internal", (cur, kid, v, None, list(tail)))
+                                    self._record(cases.Internal(cur, self.keys[kid], v, None, list(tail)))
                             elif (v != base + tail) if tail else (v != base):
-                                self._record("internal", (cur, kid, v, base, list(tail)))
+                                self._record(cases.Internal(cur, self.keys[kid], v, base, list(tail)))
                             s[0] = v
                             s[1] = []
                             s[4] = v
@@ -294,7 +304,7 @@ class Analyzer(TxnExplainer):
                         s[5] = v
                         lr = s[4]
                         if lr is not None and (v in lr or (s[2] is not lr and v in s[2])):
-                            self._record("future-read", (cur, kid, lr if v in lr else s[2], v))
+                            self._record(cases.FutureRead(cur, self.keys[kid], lr if v in lr else s[2], v))
                     else:
                         self._bad_mop(mop, pos)
         finally:
@@ -354,7 +364,8 @@ class Analyzer(TxnExplainer):
         if kid not in self.bad:
             self.bad.add(kid)
             if len(self.raw["incompatible-order"]) < KEEP:
-                self.raw["incompatible-order"].append((kid, tid, list(v), self.longest_by[kid], list(L)))
+                self.raw["incompatible-order"].append(
+                    cases.IncompatibleOrder(self.keys[kid], tid, list(v), self.longest_by[kid], list(L)))
         if len(v) > len(L):
             # the key's order is its longest read, as in Elle; reads before this one were
             # prefixes of L (see _read_value)
@@ -405,7 +416,7 @@ class Analyzer(TxnExplainer):
                                        f"read of key {self.keys[kid]!r} holds an element that is not "
                                        "a number or string") from None
                 if len(Lset) != len(L):
-                    self._duplicates(kid, L)
+                    self._record(cases.duplicate_elements(self.keys[kid], self.longest_by[kid], L))
                     bad.add(kid)
                     L = self.orders[kid] = list(dict.fromkeys(L))
                 ws = list(map(W.get, L, repeat(-1, len(L))))
@@ -447,7 +458,8 @@ class Analyzer(TxnExplainer):
 
         self._g1a_g1b_dirty(fw, fw_type, failed, known, key_off, key_len, r_bad, inter_pos,
                             r_txn, r_kid, r_len, r_off)
-        self._lost_updates()
+        for r in cases.lost_updates(self.rmw, self.bad, self._read_value, self.longest, self.keys):
+            self._record(r)
 
         # --- dependency edges ---
         g = DepGraph(n)
@@ -546,62 +558,30 @@ class Analyzer(TxnExplainer):
             mm = src != dst
             g.add(src[mm], dst[mm], RW)
 
-    def _duplicates(self, kid, L):
-        seen, dups = set(), []
-        for x in L:
-            if x in seen:
-                dups.append(x)
-            seen.add(x)
-        self._record("duplicate-elements", (kid, self.longest_by[kid], list(L), dups))
-
     def _g1a_g1b_dirty(self, fw, fw_type, failed, known, key_off, key_len, r_bad, inter_pos,
                        r_txn, r_kid, r_len, r_off):
-        """G1a, garbage-read, G1b and dirty-update on the reads that are prefixes of their key's
-        order (the others: _odd_key_reads)."""
+        """G1a, garbage-read, dirty-update and G1b on the reads that are prefixes of their key's
+        order (the others: _odd_key_reads); the cases are in list_append_cases."""
         if len(fw) == 0:
             return
         nk = len(key_len)
         good = ~r_bad
         flat_key = np.repeat(np.arange(nk), key_len)
-        first_fail = None
-        # G1a: a read that shows an append of a failed txn; garbage-read: an element no txn appended
-        for kind, mask in (("G1a", failed), ("garbage-read", ~known)):
-            if not mask.any():
-                continue
-            fpos = np.nonzero(mask)[0]
-            fkey = flat_key[fpos]
-            first = np.full(nk, np.iinfo(np.int64).max, np.int64)
-            np.minimum.at(first, fkey, fpos - key_off[fkey])
-            if kind == "G1a":
-                first_fail = (fkey, first)
-            hit = np.nonzero(good & (r_len > first[r_kid]))[0]
-            for i in hit[:KEEP]:
-                kid = int(r_kid[i])
-                p = int(key_off[kid] + first[kid])
-                shown = self.order(kid)[:int(r_len[i])]
-                x = shown[p - int(key_off[kid])]
-                self._record(kind, (int(r_txn[i]), kid, shown, int(fw[p]), x))
-            self.counts[kind] += max(0, len(hit) - KEEP)
+        order, keys = self.order, self.keys
+        first_fail = cases.first_flagged(failed, flat_key, key_off, nk)
         if first_fail is not None:
-            # dirty update: a non-failed append after a failed one in the same key's order
-            fkey, first = first_fail
-            for kid in np.unique(fkey):
-                lo, hi = int(key_off[kid]), int(key_off[kid + 1])
-                f0 = lo + int(first[kid])
-                later = np.nonzero((fw_type[f0 + 1:hi] == OK) | (fw_type[f0 + 1:hi] == INFO))[0]
-                if len(later):
-                    self._record("dirty-update", (int(kid), int(fw[f0]), f0 - lo,
-                                                  int(fw[f0 + 1 + later[0]]), f0 + 1 + int(later[0]) - lo))
+            self._found("G1a", cases.g1a_reads(first_fail[1], fw, key_off, good, r_txn, r_kid, r_len,
+                                               order, keys, KEEP))
+        first_unknown = cases.first_flagged(~known, flat_key, key_off, nk)
+        if first_unknown is not None:
+            self._found("garbage-read", cases.garbage_reads(first_unknown[1], key_off, good, r_txn, r_kid,
+                                                            r_len, order, keys, KEEP))
+        if first_fail is not None:
+            for r in cases.dirty_updates(*first_fail, fw, fw_type, key_off, keys):
+                self._record(r)
         if inter_pos:
-            inter = np.zeros(len(fw), bool)
-            inter[np.asarray(inter_pos, dtype=np.int64)] = True
-            has = (r_len > 0) & good
-            p = np.where(has, r_off + r_len - 1, 0)
-            hit = np.nonzero(has & inter[p] & (fw[p] != r_txn) & (fw_type[p] == OK))[0]
-            for i in hit[:KEEP]:
-                kid = int(r_kid[i])
-                self._record("G1b", (int(r_txn[i]), kid, self.order(kid)[:int(r_len[i])], int(fw[p[i]])))
-            self.counts["G1b"] += max(0, len(hit) - KEEP)
+            self._found("G1b", cases.g1b_reads(inter_pos, fw, fw_type, good, r_txn, r_kid, r_len, r_off,
+                                               order, keys, KEEP))
 
     def _read_value(self, row, kid, n):
         """What a read showed: its own value if it disagreed with the longest read so far, else a
@@ -630,24 +610,18 @@ class Analyzer(TxnExplainer):
                 pos_of[kid] = {x: j for j, x in enumerate(O)}
                 inter_of[kid] = set(self.inter.get(kid, ()))
             try:
-                for x in v:
-                    w = W.get(x)
-                    if w is None:
-                        self._record("garbage-read", (t, kid, list(v), -1, x))
-                        break
-                    if ty[w] == FAIL:
-                        self._record("G1a", (t, kid, list(v), w, x))
-                        break
+                r = cases.aborted_or_garbage(t, self.keys[kid], v, W, ty)
+                if r is not None:
+                    self._record(r)
                 last = v[-1] if v else None
                 j = pos_of[kid].get(last, -2) if v else -1
             except TypeError:
                 raise HistoryError(self.path, self._line(int(self.pcmp[t])),
                                    f"read of key {self.keys[kid]!r} holds an element that is not "
                                    "a number or string") from None
-            if v:
-                w = W.get(last)
-                if w is not None and w != t and ty[w] == OK and last in inter_of[kid]:
-                    self._record("G1b", (t, kid, list(v), w))
+            r = cases.intermediate_read(t, self.keys[kid], v, W, ty, inter_of[kid])
+            if r is not None:
+                self._record(r)
             if not ext:
                 continue
             for x in reversed(v):
@@ -674,31 +648,13 @@ class Analyzer(TxnExplainer):
         g.add(wr_s, wr_d, WR)
         g.add(rw_s, rw_d, RW)
 
-    def _lost_updates(self):
-        """Elle's lost update: two committed txns whose first read of a key showed the same
-        version, and which both then appended to it."""
-        groups = defaultdict(list)
-        bad = self.bad
-        for kid, n, tid, row in self.rmw:
-            if kid in bad:
-                try:
-                    groups[(kid, tuple(self._read_value(row, kid, n)))].append(tid)
-                except TypeError:
-                    continue      # an unhashable element: reported as bad input by _odd_key_reads
-            else:
-                groups[(kid, n)].append(tid)
-        for (kid, v), tids in groups.items():
-            if len(tids) > 1:
-                shown = list(v) if isinstance(v, tuple) else self.longest[kid][:v]
-                self._record("lost-update", (kid, shown, tids))
-
     # -- explanations ---------------------------------------------------------------------
     def _instances(self, found, fetch_ops, fw, key_off):
-        """Turn raw findings into result instances with ops and plain-words explanations."""
+        """Turn findings into result instances with ops and plain-words explanations."""
+        kept = [f for items in self.raw.values() for f in items[:MAX_INSTANCES]]
         tids = set()
-        for kind, items in self.raw.items():
-            for it in items[:MAX_INSTANCES]:
-                tids.update(_tids_of(kind, it))
+        for f in kept:
+            tids.update(f.txns)
         for c in found:
             tids.update(c["nodes"])
         ops = self.fetch_txn_ops(tids, fetch_ops)
@@ -713,13 +669,11 @@ class Analyzer(TxnExplainer):
                         continue
                     if kid is not None and self.longest_by[kid] >= 0:
                         more.add(self.longest_by[kid])
-        for kind, items in self.raw.items():
-            if kind in ("G1a", "G1b", "garbage-read", "dirty-update", "lost-update",
-                        "incompatible-order", "duplicate-elements"):
-                for it in items[:MAX_INSTANCES]:
-                    kid = it[1] if kind in ("G1a", "G1b", "garbage-read") else it[0]
-                    if self.longest_by[kid] >= 0:
-                        more.add(self.longest_by[kid])
+        for f in kept:
+            if f.cites_order:
+                kid = self.kids[f.key]
+                if self.longest_by[kid] >= 0:
+                    more.add(self.longest_by[kid])
         extra = set()
         for t in more - tids:
             extra.add(int(self.pcmp[t]))
@@ -727,9 +681,8 @@ class Analyzer(TxnExplainer):
             ops.update(fetch_ops(sorted(extra)))
 
         out = defaultdict(list)
-        for kind, items in self.raw.items():
-            for it in items[:MAX_INSTANCES]:
-                out[kind].append(self._explain_plain(kind, it))
+        for f in kept:
+            out[f.kind].append(f.explain(self))
         for c in found:
             out[c["type"]].append(self.explain_cycle(c))
         return out
@@ -746,71 +699,6 @@ class Analyzer(TxnExplainer):
         """A key's version order: its longest read (duplicates dropped)."""
         o = self.orders.get(kid)
         return o if o is not None else (self.longest[kid] or [])
-
-    def _explain_plain(self, kind, it):
-        key = self.keys
-        if kind == "internal":
-            tid, kid, v, base, mine = it
-            T = self.name(tid)
-            if base is None:
-                text = (f"{T} appended {fmt_list(mine)} to key {key[kid]!r} and then read it as "
-                        f"{fmt_list(v)}, which does not end with its own appends.")
-            elif mine:
-                text = (f"{T} read key {key[kid]!r} = {fmt_list(base)}, then appended {fmt_list(mine)}, "
-                        f"then read it as {fmt_list(v)}, not {fmt_list(base + mine)}: a transaction must "
-                        f"see its own earlier state.")
-            else:
-                text = (f"{T} read key {key[kid]!r} = {fmt_list(base)} and later, with no append of its "
-                        f"own in between, read it as {fmt_list(v)}: a transaction must see one state.")
-            return {"ops": [self.op(tid)], "key": key[kid], "explanation": text}
-        if kind == "garbage-read":
-            reader, kid, shown, _, x = it
-            text = (f"{self.name(reader)} read key {key[kid]!r} = {fmt_list(shown, shown.index(x))}, which "
-                    f"includes {x!r}, a value no transaction in the history appended to that key.")
-            return {"ops": [self.op(reader)], "key": key[kid], "explanation": text}
-        if kind == "future-read":
-            tid, kid, lr, v = it
-            text = (f"{self.name(tid)} read key {key[kid]!r} = {fmt_list(lr)}, which already contains "
-                    f"{v!r}, a value {self.name(tid)} itself appends only later in the same transaction.")
-            return {"ops": [self.op(tid)], "key": key[kid], "explanation": text}
-        if kind == "incompatible-order":
-            kid, t1, v1, t2, v2 = it
-            text = (f"{self.name(t1)} read key {key[kid]!r} = {fmt_list(v1)} and {self.name(t2)} read it as "
-                    f"{fmt_list(v2)}: neither is a prefix of the other, so no single order of appends "
-                    f"explains both.")
-            return {"ops": [self.op(t1), self.op(t2)], "key": key[kid], "explanation": text}
-        if kind == "duplicate-elements":
-            kid, t, L, dups = it
-            text = (f"{self.name(t)} read key {key[kid]!r} = {fmt_list(L)}, which contains "
-                    f"{', '.join(map(repr, dups))} more than once, though each value was appended once.")
-            return {"ops": [self.op(t)], "key": key[kid], "explanation": text}
-        if kind == "G1a":
-            reader, kid, shown, writer, x = it
-            text = (f"{self.name(reader)} read key {key[kid]!r} = {fmt_list(shown, shown.index(x))}, which "
-                    f"includes {x!r}, appended by {self.name(writer)}, a transaction that failed "
-                    f"(aborted): it read a write that never committed.")
-            return {"ops": [self.op(reader), self.op(writer)], "key": key[kid], "explanation": text}
-        if kind == "G1b":
-            reader, kid, shown, writer = it
-            later = [m[2] for m in self.mops(writer) if m[0] == "append" and m[1] == key[kid]]
-            text = (f"{self.name(reader)} read key {key[kid]!r} = {fmt_list(shown)}, ending with "
-                    f"{shown[-1]!r}; but {self.name(writer)} appended {fmt_list(later)} to that key, so "
-                    f"{shown[-1]!r} was an intermediate state of {self.name(writer)}, never committed as final.")
-            return {"ops": [self.op(reader), self.op(writer)], "key": key[kid], "explanation": text}
-        if kind == "dirty-update":
-            kid, fwt, fpos, later, lpos = it
-            L = self.order(kid)
-            text = (f"Key {key[kid]!r} was read as {fmt_list(L[:lpos + 1], lpos)}: {L[fpos]!r} there was "
-                    f"appended by {self.name(fwt)}, which failed, yet {self.name(later)}'s append of "
-                    f"{L[lpos]!r} comes after it: a committed write built on an aborted one.")
-            return {"ops": [self.op(fwt), self.op(later)], "key": key[kid], "explanation": text}
-        if kind == "lost-update":
-            kid, shown, tids = it
-            names = ", ".join(self.name(t) for t in tids)
-            text = (f"{names} all first read key {key[kid]!r} = {fmt_list(shown)} (the same version) and "
-                    f"each then appended to it and committed: each one's update ignores the others'.")
-            return {"ops": [self.op(t) for t in tids], "key": key[kid], "explanation": text}
-        return {"explanation": f"{kind}: {it!r}"}
 
     def _appends(self, tid):
         return [(m[1], m[2]) for m in self.mops(tid) if isinstance(m, list) and len(m) == 3
@@ -902,22 +790,6 @@ def _stream_jsonl(an, path):
                 raise HistoryError(path, bad, f"malformed JSON: {e}") from None
             for ops, line0, lines in read_chunks(path, f, bad + 1):
                 an.consume(ops, line0, lines, None)
-
-
-def _tids_of(kind, it):
-    if kind in ("internal", "future-read", "garbage-read"):
-        return [it[0]]
-    if kind == "incompatible-order":
-        return [it[1], it[3]]
-    if kind == "duplicate-elements":
-        return [it[1]]
-    if kind in ("G1a", "G1b"):
-        return [it[0], it[3]]
-    if kind == "dirty-update":
-        return [it[1], it[3]]
-    if kind == "lost-update":
-        return list(it[2])
-    return []
 
 
 def check(history, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("txn",), **_):

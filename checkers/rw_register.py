@@ -23,7 +23,7 @@ Non-cycle anomalies: G1a (read of a failed write), G1b (read of a version its wr
 the same txn), garbage-read (a read of a value no txn wrote), internal (as Elle: a read that is not
 the txn's own last write or last read of the key), future-read (a read shows the value its own txn
 writes only later), lost-update (as Elle: two committed txns whose first read of a key showed the
-same version, and which both wrote it).
+same version, and which both wrote it). Their record types and cases: checkers/rw_register_cases.py.
 """
 from __future__ import annotations
 
@@ -31,12 +31,12 @@ import time
 from collections import defaultdict
 
 from checkers import cycles as cyc
+from checkers import rw_register_cases as cases
 from checkers.api import MAX_INSTANCES
 from checkers.explain import TxnExplainer, fmt_value
 from checkers.graph import FAIL, OK, RW, WR, WW, DepGraph, TxnTable
 from checkers.history import HistoryError, fetch_lines, iter_history, line_of, no_gc, source_of
-
-INIT = ("<init>",)   # the initial version (nil) as a hashable marker distinct from any value
+from checkers.rw_register_cases import INIT
 
 
 class RegisterAnalyzer(TxnExplainer):
@@ -58,10 +58,13 @@ class RegisterAnalyzer(TxnExplainer):
         self.counts = defaultdict(int)
         self.lines = {}
 
-    def _record(self, kind, inst):
+    def _record(self, finding):
+        if finding is None:
+            return
+        kind = finding.kind
         self.counts[kind] += 1
         if len(self.raw[kind]) < MAX_INSTANCES:
-            self.raw[kind].append(inst)
+            self.raw[kind].append(finding)
 
     def feed(self, pos, op, line):
         res = self.table.feed(pos, op, line)
@@ -116,14 +119,14 @@ class RegisterAnalyzer(TxnExplainer):
             if prev is not None:
                 # Elle's internal: a read shows the txn's own last write, or its own last read
                 if seen != prev[1]:
-                    self._record("internal", (tid, k, prev[1], seen, prev[0]))
+                    self._record(cases.Internal(tid, k, prev[1], seen, prev[0]))
                 if prev[0] == "w":
                     if v is not None and v != prev[1] and (k, v) not in shown:
                         shown.add((k, v))
                         self.late_reads.append((tid, k, v))
                     continue
             elif v is not None and self.writer.get((k, v)) == tid:
-                self._record("future-read", (tid, k, v))
+                self._record(cases.FutureRead(tid, k, v))
                 continue
             if prev is None:
                 self.first_reads.append((tid, k, seen))
@@ -149,12 +152,13 @@ class RegisterAnalyzer(TxnExplainer):
             readers[(k, v)].append(tid)
             if v is INIT:
                 continue
-            w = self._judge_read(tid, k, v, types)
+            finding, w = cases.judge_read(tid, k, v, self.writer, self.final, types)
+            self._record(finding)
             if w is not None:
                 wr_s.append(w)
                 wr_d.append(tid)
         for tid, k, v in self.late_reads:
-            self._judge_read(tid, k, v, types)
+            self._record(cases.judge_read(tid, k, v, self.writer, self.final, types)[0])
         g.add(wr_s, wr_d, WR)
         observed = {kv for kv in readers if kv[1] is not INIT}
 
@@ -169,11 +173,9 @@ class RegisterAnalyzer(TxnExplainer):
             self._assumed_facts(facts, types, procs, t_inv, t_cmp, observed)
         # cyclic versions
         bad = set()
-        for k, fs in facts.items():
-            cyc_path = _version_cycle(fs)
-            if cyc_path:
-                bad.add(k)
-                self._record("cyclic-versions", (k, cyc_path))
+        for r in cases.cyclic_versions(facts):
+            bad.add(r.key)
+            self._record(r)
         ww_s, ww_d, rw_s, rw_d = [], [], [], []
         for k, fs in facts.items():
             if k in bad:
@@ -193,7 +195,8 @@ class RegisterAnalyzer(TxnExplainer):
                         rw_d.append(whi)
         g.add(ww_s, ww_d, WW)
         g.add(rw_s, rw_d, RW)
-        self._lost_updates()
+        for r in cases.lost_updates(self.first_reads, self.txn_writes, self.ty):
+            self._record(r)
         g.add_session_and_realtime(types, procs, t_inv, t_cmp)
         found, search = cyc.find_cycles(g, n, budget=budget)
         self.facts = facts
@@ -251,91 +254,21 @@ class RegisterAnalyzer(TxnExplainer):
                     if j >= 0 and by_cmp[j][1] >= 0 and by_cmp[j][3] != b[3]:
                         facts[k].add((by_cmp[j][3], b[3]))
 
-    def _judge_read(self, tid, k, v, types):
-        """G1a / G1b / garbage-read for a read of (k, v) by another txn; the writer for a wr edge
-        (None when there is none: unknown, failed, or the reader itself)."""
-        w = self.writer.get((k, v))
-        if w is None:
-            self._record("garbage-read", (tid, k, v))
-            return None
-        if w == tid:
-            return None
-        if types[w] == FAIL:
-            self._record("G1a", (tid, k, v, w))
-            return None
-        if not self.final.get((k, v), True) and types[w] == OK:
-            self._record("G1b", (tid, k, v, w))
-        return w
-
-    def _lost_updates(self):
-        """Elle's lost update: committed txns whose first read of a key showed the same version,
-        and which all then wrote that key."""
-        writes = self.txn_writes
-        groups = defaultdict(list)
-        for t, k, v in self.first_reads:
-            if k in writes.get(t, ()) and self.ty[t] == OK:
-                groups[(k, v)].append(t)
-        for (k, v), both in groups.items():
-            if len(both) > 1:
-                self._record("lost-update", (k, v, both))
-
     # -- explanations ---------------------------------------------------------------------
     def _instances(self, found, fetch_ops):
+        kept = [f for items in self.raw.values() for f in items]
         tids = set()
-        for kind, items in self.raw.items():
-            for it in items:
-                tids.update(t for t in _tids_of(kind, it))
+        for f in kept:
+            tids.update(f.txns)
         for c in found:
             tids.update(c["nodes"])
         self.fetch_txn_ops(tids, fetch_ops)
         out = defaultdict(list)
-        for kind, items in self.raw.items():
-            for it in items:
-                out[kind].append(self._explain_plain(kind, it))
+        for f in kept:
+            out[f.kind].append(f.explain(self))
         for c in found:
             out[c["type"]].append(self.explain_cycle(c))
         return out
-
-    def _explain_plain(self, kind, it):
-        if kind == "G1a":
-            r, k, v, w = it
-            return {"ops": [self.op(r), self.op(w)], "key": k, "explanation":
-                    f"{self.name(r)} read key {k!r} = {fmt_value(v)}, written by {self.name(w)}, which failed: "
-                    f"a read of a write that never committed."}
-        if kind == "G1b":
-            r, k, v, w = it
-            return {"ops": [self.op(r), self.op(w)], "key": k, "explanation":
-                    f"{self.name(r)} read key {k!r} = {fmt_value(v)}, but {self.name(w)} overwrote that value "
-                    f"with another write to the same key before committing: an intermediate state."}
-        if kind == "internal":
-            t, k, expected, read, how = it
-            shown = lambda x: fmt_value(None if x is INIT else x)
-            text = (f"{self.name(t)} wrote {shown(expected)} to key {k!r} and then read it as {shown(read)}: "
-                    f"a transaction must see its own writes." if how == "w" else
-                    f"{self.name(t)} read key {k!r} = {shown(expected)} and later, with no write of its own "
-                    f"in between, read it as {shown(read)}: a transaction must see one state.")
-            return {"ops": [self.op(t)], "key": k, "explanation": text}
-        if kind == "garbage-read":
-            t, k, v = it
-            return {"ops": [self.op(t)], "key": k, "explanation":
-                    f"{self.name(t)} read key {k!r} = {fmt_value(v)}, a value no transaction in the history "
-                    f"wrote to that key."}
-        if kind == "future-read":
-            t, k, v = it
-            return {"ops": [self.op(t)], "key": k, "explanation":
-                    f"{self.name(t)} read key {k!r} = {fmt_value(v)}, a value it writes itself only later."}
-        if kind == "lost-update":
-            k, v, tids = it
-            names = ", ".join(self.name(t) for t in tids)
-            return {"ops": [self.op(t) for t in tids], "key": k, "explanation":
-                    f"{names} all read key {k!r} = {fmt_value(None if v is INIT else v)} (the same version) "
-                    f"and each then wrote it and committed: each one's update ignores the others'."}
-        if kind == "cyclic-versions":
-            k, path = it
-            chain = " < ".join(fmt_value(None if x is INIT else x) for x in path)
-            return {"ops": [], "key": k, "explanation":
-                    f"The assumed version order of key {k!r} is cyclic: {chain}."}
-        return {"explanation": f"{kind}: {it!r}"}
 
     def why_data(self, a, b, kind):
         A, B = self.name(a), self.name(b)
@@ -362,30 +295,6 @@ class RegisterAnalyzer(TxnExplainer):
         on = [x for x, flag in (("sequential", self.sequential), ("linearizable", self.linearizable),
                                 ("writes-follow-reads", self.wfr)) if flag]
         return ("by the assumed " + " and ".join(on) + " per-key order") if on else "by the version order"
-
-
-def _version_cycle(facts):
-    """A cycle in the per-key version order facts, as a list of versions, or None."""
-    import networkx as nx
-    if len(facts) < 2:
-        return None
-    g = nx.DiGraph()
-    g.add_edges_from(facts)
-    try:
-        c = nx.find_cycle(g)
-    except nx.NetworkXNoCycle:
-        return None
-    return [e[0] for e in c] + [c[0][0]]
-
-
-def _tids_of(kind, it):
-    if kind in ("G1a", "G1b"):
-        return [it[0], it[3]]
-    if kind in ("internal", "future-read", "garbage-read"):
-        return [it[0]]
-    if kind == "lost-update":
-        return list(it[2])
-    return []
 
 
 def check(history, model="strict-serializable", budget=cyc.DEFAULT_BUDGET, fs=("txn",),

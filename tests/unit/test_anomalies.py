@@ -182,6 +182,9 @@ def test_every_name_a_checker_records_is_in_the_table():
         text = path.read_text()
         names |= set(re.findall(r'(?:_record|_finding)\(\s*"([^"]+)"', text))
         names |= set(re.findall(r'counts\["([^"]+)"\]', text))
+    from checkers import list_append_cases, rw_register_cases  # noqa: F401 (their record types)
+    from checkers.findings import Finding
+    names |= {cls.kind for cls in Finding.__subclasses__()}   # findings that are typed records
     assert len(names) > 20 and {"G1a", "torn-state", "rev-nonlinearizable"} <= names
     from checkers import linearizable
     names |= {"wrong-total", "negative-balance", "lost", "unexpected", linearizable.ANOMALY}  # bank, set

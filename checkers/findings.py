@@ -1,0 +1,31 @@
+"""What a non-cycle finding is: a small typed record that explains itself.
+
+A checker's anomaly cases (checkers/list_append_cases.py, checkers/rw_register_cases.py) return
+records of the types below; the checker keeps the first few of each kind, then asks each kept
+record which txns it involves (to fetch their ops) and for its result instance. A new anomaly
+is one record type next to its case function: no tuple layout decoded elsewhere.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One instance of an anomaly. Subclasses set `kind` (the result's anomaly name), hold the
+    key and whatever their explanation needs, and implement `txns` and `explain`."""
+    kind: ClassVar[str] = ""
+    # whether explanations cite the read that shows the key's version order (its reader is
+    # fetched along with `txns`)
+    cites_order: ClassVar[bool] = False
+
+    @property
+    def txns(self) -> list:
+        """Ids of the txns the finding involves (their ops are fetched for the result)."""
+        raise NotImplementedError
+
+    def explain(self, ex) -> dict:
+        """The result instance {"ops", "key", "explanation"}; `ex` is the checker's
+        TxnExplainer (names txns, gives their ops once fetched)."""
+        raise NotImplementedError
