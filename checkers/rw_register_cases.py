@@ -199,7 +199,7 @@ def version_cycle(facts):
     if len(facts) < 2:
         return None
     g = nx.DiGraph()
-    g.add_edges_from(facts)
+    g.add_edges_from(sorted(facts, key=repr))  # the cycle named must not depend on set (hash) order
     try:
         c = nx.find_cycle(g)
     except nx.NetworkXNoCycle:

@@ -1,4 +1,6 @@
 """rw_register_cases: each anomaly case on hand-built inputs, and each record's words."""
+import itertools
+
 from checkers import rw_register_cases as c
 from checkers.graph import FAIL, INFO, OK
 from checkers.rw_register_cases import INIT
@@ -57,3 +59,9 @@ def test_records_explain_with_their_key_and_ops():
         assert rec.txns == txns
         assert out["key"] == "x" and out["ops"] == [{"index": t} for t in txns]
         assert words in out["explanation"], (rec, out["explanation"])
+
+
+def test_the_version_cycle_named_does_not_depend_on_the_order_facts_come_in():
+    facts = [("a", "b"), ("b", "c"), ("c", "a"), ("b", "a"), ("c", "d"), ("d", "b")]
+    named = {tuple(c.version_cycle(list(p))) for p in itertools.permutations(facts)}
+    assert len(named) == 1
