@@ -42,6 +42,7 @@ import orjson
 from checkers import cycles as cyc
 from checkers.api import MAX_INSTANCES
 from checkers.explain import TxnExplainer, fmt_list
+from checkers.pairing import NEMESIS, invoked_again, never_pairs
 from checkers.graph import (FAIL, INFO, NO_TIME, OK, RW, TYPE_CODE, WR, WW, DepGraph, TxnTable,
                             pack_row)
 from checkers.history import (HistoryError, fetch_lines, give_back_memory, is_edn, no_gc, open_history, read_chunks, read_history,
@@ -136,7 +137,8 @@ class Analyzer(TxnExplainer):
 
         Positions identify ops for fetching them back later (list index, or file line);
         line_fn(pos) gives the file line for error messages (default: the position itself).
-        This is the hot loop of the checker: pairing invokes with completions is inlined here.
+        This is the hot loop of the checker: pairing invokes with completions (checkers.pairing's
+        rules) is inlined here.
         """
         tab = self.table
         fs = tab.fs
@@ -169,18 +171,17 @@ class Analyzer(TxnExplainer):
                         validate_op(op, path, line_fn(pos) if line_fn else pos)
                     continue
                 p = op.get("process")
+                # pairing: checkers.pairing's rules, inlined on its Pairer.open dict (`pend`)
                 if t == "invoke":
-                    if type(p) is not int and (p is None or p == "nemesis"):
+                    if type(p) is not int and never_pairs(p):
                         continue
                     if p in pend:
-                        line = line_fn(pos) if line_fn else pos
                         prev = pend[p][0]
-                        prev = line_fn(prev) if line_fn else prev
-                        raise HistoryError(path, line, f"process {p} invoked a new op before its previous "
-                                                       f"op (line {prev}) completed")
+                        raise invoked_again(path, line_fn(pos) if line_fn else pos, p,
+                                            line_fn(prev) if line_fn else prev)
                     pend[p] = (pos, op.get("time"), op.get("value"))
                     continue
-                if type(p) is not int and p == "nemesis":
+                if type(p) is not int and p == NEMESIS:
                     continue
                 code = TYPES.get(t)
                 if code is None:
