@@ -98,25 +98,31 @@ class Pair:
         return self.done.get("type") if self.done is not None else "info"
 
 
-def pair(ops, path="<history>", lines=None) -> list[Pair]:
+def pair(ops, path="<history>", line_of=None) -> list[Pair]:
     """The whole-list face: a Pair per client operation, in the order the operations opened (their
     invoke, or a lone completion where it stands); nemesis and process-less invokes are left out.
-    lines[i]: the file line of ops[i] for errors (default i + 1)."""
+    line_of(i): the file line of ops[i], for the error (default i + 1)."""
     pairer = Pairer(path)
+    pending = pairer.open           # Pairer's rules on its dict, inlined: this runs once per op
     out = []
-    where = (lambda i: lines[i]) if lines is not None else (lambda i: i + 1)
+    append = out.append
     for i, op in enumerate(ops):
         p = op.get("process")
-        if never_pairs(p) and (p is not None or op.get("type") == "invoke"):
+        if p is None or p == NEMESIS:           # never_pairs
+            if p is None and op.get("type") != "invoke":
+                append(Pair(None, op))
             continue
         if op.get("type") == "invoke":
-            rec = Pair(op)
-            pairer.invoke(p, (i, rec), where(i), lambda item: where(item[0]))
-            out.append(rec)
+            if p in pending:
+                where = line_of or (lambda k: k + 1)
+                prev = next(k for k in range(i - 1, -1, -1) if ops[k] is pending[p].invoke)
+                raise invoked_again(path, where(i), p, where(prev))
+            rec = pending[p] = Pair(op)
+            append(rec)
         else:
-            opened = pairer.complete(p)
+            opened = pending.pop(p, None)
             if opened is None:
-                out.append(Pair(None, op))
+                append(Pair(None, op))
             else:
-                opened[1].done = op
+                opened.done = op
     return out

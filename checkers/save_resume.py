@@ -43,10 +43,11 @@ def pair_ops(history: list[dict]) -> "Txns":
     """One record per client operation (checkers.pairing's rules): f, type, value (the completion's
     when it has one), node, process, t0 (invoke time), t1 (completion time; inf for info), invoke,
     done (the ops). A completion without invoke (a truncated prefix) is judged as it stands."""
-    keep = [i for i, op in enumerate(history) if op.get("f") is not None]
-    lines = [line_of(history, i) or i + 1 for i in keep]
+    ops = [op for op in history if op.get("f") is not None]
+    keep = range(len(history)) if len(ops) == len(history) else \
+        [i for i, op in enumerate(history) if op.get("f") is not None]
     txns = Txns()
-    for pr in pair([history[i] for i in keep], source_of(history), lines):
+    for pr in pair(ops, source_of(history), lambda i: line_of(history, keep[i]) or keep[i] + 1):
         inv, op = pr.invoke, pr.done
         if inv is not None:
             rec = {"f": inv.get("f"), "type": "info", "value": inv.get("value"), "node": inv.get("node"),

@@ -64,7 +64,7 @@ def test_a_completion_without_invoke_stands_alone():
 def test_a_second_invoke_while_one_is_pending_names_both_lines():
     ops = [op(0, "invoke", 1), op(1, "invoke", 2), op(2, "invoke", 1)]
     with pytest.raises(HistoryError, match=r"^h.jsonl:12: process 1 invokes again before its op \(line 10\)"):
-        pair(ops, "h.jsonl", [10, 11, 12])
+        pair(ops, "h.jsonl", [10, 11, 12].__getitem__)
     with pytest.raises(HistoryError, match=r"^<history>:3: .*\(line 1\)"):
         pair(ops)
 
