@@ -113,3 +113,29 @@ def test_both_faces_agree(seed):
             if not never_pairs(p):
                 busy.add(p)
     assert shape(pair(ops)) == stream(ops)
+
+
+@pytest.mark.parametrize("workload,f,value", [
+    ("list-append", "txn", [["append", 1, 1]]),
+    ("rw-register", "txn", [["w", 1, 1]]),
+    ("cas-register", "write", 1),
+    ("save-resume", "save", {"key": 1, "sid": 1}),
+])
+def test_every_checker_refuses_a_double_invoke_in_the_same_words(tmp_path, workload, f, value):
+    from checkers.api import check_file
+    from checkers.history import write_history
+    path = tmp_path / "h.jsonl"
+    write_history(path, [dict(op(0, "invoke", 3, f, value), time=0), dict(op(1, "invoke", 3, f, value), time=1)])
+    with pytest.raises(HistoryError, match=r"h.jsonl:2: process 3 invokes again before its op \(line 1\) completed$"):
+        check_file(path, workload)
+
+
+def test_the_report_pairs_as_the_checkers_do():
+    from harness.report.ops import pair_ops
+    ops = [dict(o, time=10 * o["index"]) for o in
+           [op(0, "ok", 1), op(1, "invoke", 1), op(2, "invoke", None), op(3, "invoke", "nemesis", "kill"),
+            op(4, "ok", None), op(5, "info", 1), op(6, "invoke", 2)]]
+    prs = pair_ops(ops)
+    # lone completions are no row of the report; the rest as pair() has them
+    want = [(i, d if d is not None else -1) for i, d in shape(pair(ops)) if i is not None]
+    assert sorted(zip(prs.inv_index.tolist(), prs.comp_index.tolist())) == sorted(want) == [(1, 5), (6, -1)]
