@@ -10,7 +10,8 @@ The rules (Jepsen's; completions with no invoke are allowed, as Elle's histories
   or one cut at its start). A checker that needs the invoke (linearizability) refuses it (`no_invoke`).
 - info is indeterminate (it may or may not have happened); so is an invoke still pending at the end
   (the run stopped mid-op): `leftovers()`. A process whose op ended info never invokes again
-  (DESIGN: the runner gives the worker a new number); were it to, that invoke opens a new op.
+  (DESIGN: the runner gives the worker a new number); were it to, that invoke opens a new op (not
+  refused: testing/engine_sim.py's final read is process 0's, after any info of process 0).
 
 A checker pairs the ops it judges (a txn checker its `fs`; ops of other f are not its history).
 Two faces of the same rules: `Pairer` (streaming: invoke / complete / leftovers, for checkers that
@@ -46,8 +47,8 @@ class Pairer:
     for it: the op, its position, a row), a plain dict the hot loops use directly.
 
     replace=True is the report's reading of a malformed history (it draws what it is given; the
-    checker's result names the line): a second invoke replaces the pending one, which is dropped
-    from the pairing (as if never invoked).
+    checker's result names the line): a second invoke replaces the pending one, which then never
+    completes (report/ops.Scan shows no row for it, KeyRows draws it open to the end).
     """
 
     __slots__ = ("open", "path", "replace")
