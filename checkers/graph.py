@@ -24,7 +24,8 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from checkers.history import HistoryError, give_back_memory
+from checkers.history import give_back_memory
+from checkers.pairing import NEMESIS, Pairer
 
 OK, FAIL, INFO = 0, 1, 2
 TYPE_CODE = {"ok": OK, "fail": FAIL, "info": INFO}
@@ -42,6 +43,11 @@ ROW = np.dtype([("type", "i1"), ("proc", "<i4"), ("t_inv", "<i8"), ("t_cmp", "<i
 pack_row = struct.Struct("<biqqii").pack     # raises struct.error for a non-integer
 
 
+def _line_of_pending(inv):
+    """The line of a pending invoke TxnTable.feed keeps (list_append's hot loop keeps none)."""
+    return inv[3] if len(inv) > 3 else inv[0]
+
+
 class TxnTable:
     """Completed client transactions of one kind (`f`), numbered 0..n-1 in completion order.
 
@@ -53,7 +59,10 @@ class TxnTable:
     def __init__(self, path="<history>", fs=("txn",)):
         self.path = path
         self.fs = frozenset(fs)
-        self.pending = {}            # process -> (pos, time, value) of its open invoke
+        # the pairing rules are checkers.pairing's; its `open` dict (process -> (pos, time, value)
+        # of its pending invoke) is used directly by list_append's hot loop
+        self.pairer = Pairer(path)
+        self.pending = self.pairer.open
         self.procs = {}              # process value -> small int
         # one ROW per txn, packed (29 bytes per txn); append with
         # `cols += pack_row(...)`: 4x cheaper than array.extend of a tuple, which matters once
@@ -69,19 +78,12 @@ class TxnTable:
         p = op.get("process")
         t = op["type"]
         if t == "invoke":
-            if p is None or p == "nemesis":
-                return None  # without a process a completion cannot be paired: it stands alone
-            pend = self.pending
-            if p in pend:
-                raise HistoryError(self.path, line,
-                                   f"process {p} invoked a new op before its previous op "
-                                   f"(position {pend[p][0]}) completed")
-            pend[p] = (pos, op.get("time"), op.get("value"))
+            self.pairer.invoke(p, (pos, op.get("time"), op.get("value"), line), line, _line_of_pending)
             return None
-        if p == "nemesis":
+        if p == NEMESIS:
             return None
         tm = op.get("time")
-        inv = self.pending.pop(p, None)
+        inv = self.pairer.complete(p)
         code = TYPE_CODE[t]
         value = op.get("value")
         if inv is not None:
@@ -104,13 +106,14 @@ class TxnTable:
         """Ops still pending at the end never completed (the runner stopped mid-op). They are
         indeterminate exactly like info, so they become info txns (their writes may exist)."""
         leftovers = []
-        for p, (pos, tm, value) in self.pending.items():
+        for p, (pos, tm, value, *_) in self.pending.items():
             tid = self.n
             self.n += 1
             pid = self.procs.setdefault(p, len(self.procs))
             self.cols += pack_row(INFO, pid, NO_TIME if tm is None else int(tm), NO_TIME, pos, pos)
             leftovers.append((tid, INFO, value, pos))
-        self.pending = {}
+        self.pairer.leftovers()
+        self.pending = self.pairer.open
         self._table = None
         return leftovers
 

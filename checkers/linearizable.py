@@ -53,6 +53,7 @@ import time
 
 from checkers.api import build_result, op_stats
 from checkers.history import HistoryError, line_of, source_of
+from checkers.pairing import NEMESIS, Pairer, no_invoke
 
 ANOMALY = "nonlinearizable"
 
@@ -112,11 +113,11 @@ def collect(history, datatype="cas-register"):
     if datatype not in DATATYPES:
         raise ValueError(f"unknown register model {datatype!r} (known: {', '.join(DATATYPES)})")
     path = source_of(history)
-    open_ops = {}
+    pairer = Pairer(path)           # checkers.pairing's rules; a completion needs its invoke here
     by_key: dict = {}
     for pos, op in enumerate(history):
         proc = op.get("process")
-        if proc == "nemesis":
+        if proc == NEMESIS:
             continue
         where = (path, line_of(history, pos) or (pos + 1 if path == "<history>" else None))
         f = op.get("f")
@@ -124,18 +125,16 @@ def collect(history, datatype="cas-register"):
             raise HistoryError(*where, f"op f {f!r} is not read, write or cas")
         t = op.get("type")
         if t == "invoke":
-            if proc in open_ops:
-                raise HistoryError(*where, f"process {proc} invokes again before its op completed")
-            open_ops[proc] = (pos, op, where)
+            pairer.invoke(proc, (pos, op, where), where[1], lambda started: started[2][1])
             continue
-        started = open_ops.pop(proc, None)
+        started = pairer.complete(proc)
         if started is None:
-            raise HistoryError(*where, f"a {t} of process {proc} with no invoke before it")
+            raise no_invoke(*where, t, proc)
         call, inv, inv_where = started
         if inv.get("f") != f:
             raise HistoryError(*where, f"completion f {f!r} does not match its invoke's {inv.get('f')!r}")
         _add(by_key, call, pos, t, inv, op, datatype, inv_where)  # errors name the invoke's line
-    for call, inv, where in open_ops.values():  # never completed: like info
+    for call, inv, where in pairer.leftovers():  # never completed: like info
         _add(by_key, call, None, "info", inv, None, datatype, where)
     for ops in by_key.values():
         ops.sort(key=lambda o: o.call)

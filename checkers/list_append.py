@@ -49,6 +49,7 @@ from checkers.graph import (FAIL, NO_TIME, OK, RW, TYPE_CODE, WR, WW, DepGraph, 
 from checkers.history import (HistoryError, fetch_lines, give_back_memory, is_edn, no_gc, open_history, read_chunks, read_history,
                               read_line, refused_on_crash, source_of, strict_ops,
                               validate_op)
+from checkers.pairing import NEMESIS, invoked_again, never_pairs
 
 TYPES = dict(TYPE_CODE)
 KEEP = 100   # raw instances kept per anomaly type while scanning (the result shows MAX_INSTANCES)
@@ -146,7 +147,8 @@ class Analyzer(TxnExplainer):
 
         Positions identify ops for fetching them back later (list index, or file line);
         line_fn(pos) gives the file line for error messages (default: the position itself).
-        This is the hot loop of the checker: pairing invokes with completions is inlined here.
+        This is the hot loop of the checker: pairing invokes with completions (checkers.pairing's
+        rules) is inlined here.
         """
         tab = self.table
         fs = tab.fs
@@ -179,18 +181,17 @@ class Analyzer(TxnExplainer):
                         validate_op(op, path, line_fn(pos) if line_fn else pos)
                     continue
                 p = op.get("process")
+                # pairing: checkers.pairing's rules, inlined on its Pairer.open dict (`pend`)
                 if t == "invoke":
-                    if type(p) is not int and (p is None or p == "nemesis"):
+                    if type(p) is not int and never_pairs(p):
                         continue
                     if p in pend:
-                        line = line_fn(pos) if line_fn else pos
                         prev = pend[p][0]
-                        prev = line_fn(prev) if line_fn else prev
-                        raise HistoryError(path, line, f"process {p} invoked a new op before its previous "
-                                                       f"op (line {prev}) completed")
+                        raise invoked_again(path, line_fn(pos) if line_fn else pos, p,
+                                            line_fn(prev) if line_fn else prev)
                     pend[p] = (pos, op.get("time"), op.get("value"))
                     continue
-                if type(p) is not int and p == "nemesis":
+                if type(p) is not int and p == NEMESIS:
                     continue
                 code = TYPES.get(t)
                 if code is None:

@@ -23,6 +23,8 @@ import math
 from collections import defaultdict
 
 from checkers.anomalies import BY_NAME as _ANOMALIES
+from checkers.history import line_of, source_of
+from checkers.pairing import pair
 
 WRITE_FS = ("start", "save", "execute")
 DEFAULT_MODEL = "read-committed"
@@ -38,24 +40,24 @@ class Txns(list):
 
 
 def pair_ops(history: list[dict]) -> "Txns":
-    """One record per client operation: f, type, value (the completion's when it has one), node,
-    process, t0 (invoke time), t1 (completion time; inf for info), invoke, done (the ops)."""
-    open_by_process: dict = {}
+    """One record per client operation (checkers.pairing's rules): f, type, value (the completion's
+    when it has one), node, process, t0 (invoke time), t1 (completion time; inf for info), invoke,
+    done (the ops). A completion without invoke (a truncated prefix) is judged as it stands."""
+    ops = [op for op in history if op.get("f") is not None]
+    keep = range(len(history)) if len(ops) == len(history) else \
+        [i for i, op in enumerate(history) if op.get("f") is not None]
     txns = Txns()
-    for op in history:
-        p = op.get("process")
-        if p == "nemesis" or op.get("f") in (None,):
+    for pr in pair(ops, source_of(history), lambda i: line_of(history, keep[i]) or keep[i] + 1):
+        inv, op = pr.invoke, pr.done
+        if inv is not None:
+            rec = {"f": inv.get("f"), "type": "info", "value": inv.get("value"), "node": inv.get("node"),
+                   "process": inv.get("process"), "t0": inv.get("time", 0), "t1": math.inf, "invoke": inv,
+                   "done": None}
+        else:
+            rec = {"f": op.get("f"), "process": op.get("process"), "t0": op.get("time", 0), "invoke": None}
+        txns.append(rec)
+        if op is None:
             continue
-        if op.get("type") == "invoke":
-            rec = {"f": op.get("f"), "type": "info", "value": op.get("value"), "node": op.get("node"),
-                   "process": p, "t0": op.get("time", 0), "t1": math.inf, "invoke": op, "done": None}
-            open_by_process[p] = rec
-            txns.append(rec)
-            continue
-        rec = open_by_process.pop(p, None)
-        if rec is None:  # a completion without invoke (truncated prefix): judge it as it stands
-            rec = {"f": op.get("f"), "process": p, "t0": op.get("time", 0), "invoke": None}
-            txns.append(rec)
         rec["type"] = op.get("type")
         rec["done"] = op
         rec["node"] = op.get("node") or rec.get("node")

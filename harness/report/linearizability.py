@@ -9,6 +9,7 @@ from __future__ import annotations
 from html import escape
 
 from checkers.linearizable import split_value
+from checkers.pairing import Pairer, never_pairs
 from harness.report.stream import as_history
 
 WIDTH = 980
@@ -39,22 +40,23 @@ class KeyRows:
     def __init__(self, keys):
         self.keys = list(keys)
         self.rows = [[] for _ in self.keys]
-        self._open = [{} for _ in self.keys]
+        self._open = [Pairer(replace=True) for _ in self.keys]   # checkers.pairing's rules, per key
 
     def feed(self, op, pos: int):
         f = op.get("f")
-        if f not in ("read", "write", "cas") or op.get("process") == "nemesis":
+        proc = op.get("process")
+        if f not in ("read", "write", "cas") or never_pairs(proc):
             return
         if op.get("type") == "invoke":
             k, _ = split_value(f, op.get("value"))
             for n, key in enumerate(self.keys):
                 if _same_key(key, k):
-                    row = [op.get("index"), pos, op.get("process"), None, None, None]
-                    self._open[n][op.get("process")] = row
+                    row = [op.get("index"), pos, proc, None, None, None]
+                    self._open[n].invoke(proc, row)
                     self.rows[n].append(row)
             return
         for open_ in self._open:
-            row = open_.pop(op.get("process"), None)
+            row = open_.complete(proc)
             if row is not None:
                 row[3:] = [op.get("index"), pos, op.get("type")]
 

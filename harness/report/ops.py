@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from checkers.pairing import NEMESIS, Pairer
 from harness.report.stream import MISSING, Chunk, as_history
 
 TYPES = ("ok", "fail", "info")
@@ -148,7 +149,9 @@ class Scan:
     def __init__(self, on_client=None):
         self.has_time = None
         self.end_of_history = 0.0          # in the pairing's clock (seconds, or positions without times)
-        self.pending: dict = {}            # process -> position of its open invoke
+        # checkers.pairing's rules (the report's reading: a second invoke replaces the pending one);
+        # its `open` dict, process -> position of the pending invoke, is used directly below
+        self.pairer = Pairer(replace=True)
         self.carry: dict = {}              # position of an invoke open across chunks -> (t, index, f)
         self.nemesis = _Nemesis()
         self.on_client = on_client         # called as on_client(op, position) for each client op
@@ -180,13 +183,14 @@ class Scan:
                 if procs[j] != "nemesis":
                     self.on_client(chunk.op(j), pos0 + j)
         # pair each completion with its process's open invoke (positions)
-        pending, completes = self.pending, _TYPE_CODE
+        pending, completes = self.pairer.open, _TYPE_CODE
         inv_at, comp_at = [], []
         for j, (proc, kind) in enumerate(zip(procs, kinds)):
+            if proc is None or proc == NEMESIS:   # pairing.never_pairs, inlined
+                continue
             if kind == "invoke":
-                if proc != "nemesis":
-                    pending[proc] = pos0 + j
-            elif kind in completes and proc != "nemesis":
+                pending[proc] = pos0 + j
+            elif kind in completes:
                 i = pending.pop(proc, None)
                 if i is not None:
                     inv_at.append(i)
@@ -235,14 +239,16 @@ class Scan:
     def finish(self) -> tuple[Pairs, list, list]:
         """(Pairs, fault periods, events). Ops still pending at the end count as info."""
         end = self.end_of_history
-        if self.pending:  # never completed: indeterminate until the end
-            open_ = [self.carry[i] for i in self.pending.values()]
+        pending = self.pairer.open
+        if pending:  # never completed: indeterminate until the end
+            open_ = [self.carry[i] for i in pending.values()]
             t0 = np.array([o[0] for o in open_], dtype=float)
             self._add(np.where(np.isnan(t0), end, t0), np.full(len(open_), end),
                       [None if o[2] is MISSING else o[2] for o in open_],
-                      [_TYPE_CODE["info"]] * len(open_), list(self.pending), [o[1] for o in open_],
+                      [_TYPE_CODE["info"]] * len(open_), list(pending), [o[1] for o in open_],
                       np.full(len(open_), -1))
-        self.pending, self.carry = {}, {}
+        self.pairer.leftovers()
+        self.carry = {}
         arrays = [np.frombuffer(col, dtype=dtype) for col, dtype in zip(self._cols, COLUMNS)]   # no copies
         self._cols = _columns()
         pairs = Pairs(arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], list(self.f_codes),
@@ -275,7 +281,8 @@ def _int_array(xs) -> np.ndarray:
 
 
 def pair_ops(ops) -> Pairs:
-    """Match each completion to its process's pending invoke. Ops still pending at the end count as info."""
+    """Match each completion to its process's pending invoke (checkers.pairing's rules, as the Scan
+    applies them). Ops still pending at the end count as info; a completion with no invoke is no row."""
     scan = Scan()
     scan.feed(ops)
     return scan.finish()[0]
