@@ -14,16 +14,19 @@ from typing import ClassVar
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One instance of an anomaly. Subclasses set `kind` (the result's anomaly name), hold the
-    key and whatever their explanation needs, and implement `txns` and `explain`."""
+    key and whatever their explanation needs, name `txn_fields` (or override `txns`) and implement
+    `explain`."""
     kind: ClassVar[str] = ""
     # whether explanations cite the read that shows the key's version order (its reader is
     # fetched along with `txns`)
     cites_order: ClassVar[bool] = False
 
+    # the fields holding the ids of the txns it involves (their ops are fetched for the result)
+    txn_fields: ClassVar[tuple] = ()
+
     @property
     def txns(self) -> list:
-        """Ids of the txns the finding involves (their ops are fetched for the result)."""
-        raise NotImplementedError
+        return [getattr(self, f) for f in self.txn_fields]
 
     def explain(self, ex) -> dict:
         """The result instance {"ops", "key", "explanation"}; `ex` is the checker's

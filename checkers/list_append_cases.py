@@ -35,9 +35,7 @@ class Internal(Finding):
     base: list | None    # the txn's previous read of the key (None: it only appended so far)
     mine: list           # its own appends since then
 
-    @property
-    def txns(self):
-        return [self.tid]
+    txn_fields = ("tid",)
 
     def explain(self, ex):
         T, k, v, base, mine = ex.name(self.tid), self.key, self.read, self.base, self.mine
@@ -64,9 +62,7 @@ class GarbageRead(Finding):
     shown: list
     x: object            # the first such element
 
-    @property
-    def txns(self):
-        return [self.reader]
+    txn_fields = ("reader",)
 
     def explain(self, ex):
         shown, x = self.shown, self.x
@@ -84,9 +80,7 @@ class FutureRead(Finding):
     read: list
     value: object
 
-    @property
-    def txns(self):
-        return [self.tid]
+    txn_fields = ("tid",)
 
     def explain(self, ex):
         T = ex.name(self.tid)
@@ -106,9 +100,7 @@ class IncompatibleOrder(Finding):
     t2: int
     v2: list
 
-    @property
-    def txns(self):
-        return [self.t1, self.t2]
+    txn_fields = ("t1", "t2")
 
     def explain(self, ex):
         text = (f"{ex.name(self.t1)} read key {self.key!r} = {fmt_list(self.v1)} and {ex.name(self.t2)} "
@@ -127,9 +119,7 @@ class DuplicateElements(Finding):
     read: list
     dups: list
 
-    @property
-    def txns(self):
-        return [self.reader]
+    txn_fields = ("reader",)
 
     def explain(self, ex):
         text = (f"{ex.name(self.reader)} read key {self.key!r} = {fmt_list(self.read)}, which contains "
@@ -148,9 +138,7 @@ class G1a(Finding):
     writer: int
     x: object            # the failed txn's element the read shows
 
-    @property
-    def txns(self):
-        return [self.reader, self.writer]
+    txn_fields = ("reader", "writer")
 
     def explain(self, ex):
         shown, x = self.shown, self.x
@@ -170,9 +158,7 @@ class G1b(Finding):
     shown: list
     writer: int
 
-    @property
-    def txns(self):
-        return [self.reader, self.writer]
+    txn_fields = ("reader", "writer")
 
     def explain(self, ex):
         R, W, k, shown = ex.name(self.reader), ex.name(self.writer), self.key, self.shown
@@ -194,9 +180,7 @@ class DirtyUpdate(Finding):
     later: int           # the first non-failed writer after it
     later_at: int
 
-    @property
-    def txns(self):
-        return [self.failed, self.later]
+    txn_fields = ("failed", "later")
 
     def explain(self, ex):
         L, f, lp = ex.order(ex.kids[self.key]), self.failed_at, self.later_at

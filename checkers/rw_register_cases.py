@@ -32,9 +32,7 @@ class G1a(Finding):
     value: object
     writer: int
 
-    @property
-    def txns(self):
-        return [self.reader, self.writer]
+    txn_fields = ("reader", "writer")
 
     def explain(self, ex):
         return {"ops": [ex.op(self.reader), ex.op(self.writer)], "key": self.key, "explanation":
@@ -51,9 +49,7 @@ class G1b(Finding):
     value: object
     writer: int
 
-    @property
-    def txns(self):
-        return [self.reader, self.writer]
+    txn_fields = ("reader", "writer")
 
     def explain(self, ex):
         return {"ops": [ex.op(self.reader), ex.op(self.writer)], "key": self.key, "explanation":
@@ -72,9 +68,7 @@ class Internal(Finding):
     read: object
     how: str
 
-    @property
-    def txns(self):
-        return [self.tid]
+    txn_fields = ("tid",)
 
     def explain(self, ex):
         T, k = ex.name(self.tid), self.key
@@ -93,9 +87,7 @@ class GarbageRead(Finding):
     key: object
     value: object
 
-    @property
-    def txns(self):
-        return [self.tid]
+    txn_fields = ("tid",)
 
     def explain(self, ex):
         return {"ops": [ex.op(self.tid)], "key": self.key, "explanation":
@@ -111,9 +103,7 @@ class FutureRead(Finding):
     key: object
     value: object
 
-    @property
-    def txns(self):
-        return [self.tid]
+    txn_fields = ("tid",)
 
     def explain(self, ex):
         return {"ops": [ex.op(self.tid)], "key": self.key, "explanation":
@@ -147,9 +137,7 @@ class CyclicVersions(Finding):
     key: object
     path: list           # versions around the cycle, the first repeated at the end
 
-    @property
-    def txns(self):
-        return []
+    txn_fields = ()
 
     def explain(self, ex):
         chain = " < ".join(_shown(x) for x in self.path)
