@@ -151,7 +151,9 @@ TABLE = (
     Anomaly("cyclic-versions", ALL,
             "the versions of a key cannot be ordered at all",
             "nodes disagree on the order of an instance's saves: its history differs by node"),
-    Anomaly("garbage-read", ALL),   # a read shows a value no transaction wrote (the report has no words yet)
+    Anomaly("garbage-read", ALL,
+            "a read showed a value no transaction wrote",
+            "the engine can act on state no save ever wrote: the database returned data from nowhere"),
 
     # --- bank, set, linearizable register
     # a wrong total means money was created or destroyed (lost update) or a read saw half a
@@ -168,7 +170,10 @@ TABLE = (
     Anomaly("unexpected", ALL,
             "the final read contains something never inserted",
             "data appeared that no client wrote: state from nowhere"),
-    Anomaly("nonlinearizable", ("strict-serializable",)),
+    Anomaly("nonlinearizable", ("strict-serializable",),
+            "the register's reads and writes fit no single order that respects real time",
+            "a read that began after a write was acknowledged can miss it: a compare-and-set on a row's "
+            "revision (the engine's REV_ check) can act on a stale value"),
 
     # --- words for the report only: no checker reports these names
     Anomaly("G2", None,

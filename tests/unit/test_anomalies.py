@@ -165,12 +165,19 @@ def test_words_only_entries_are_judged_as_unknown_names():
      "variables of another, for good; one session did not see its own earlier save"),
     ("torn-state", "one read saw execution, variables, task and history out of step with each other",
      "one read saw execution, variables, task and history out of step with each other"),
-    ("garbage-read", "", ""),
+    ("garbage-read", "a read showed a value no transaction wrote",
+     "the engine can act on state no save ever wrote: the database returned data from nowhere"),
     ("lost-save-realtime", "", "across nodes: a user who saved on one node can resume on another and see the old step"),
     ("no-such-thing", "", ""),
 ])
 def test_report_words(name, meaning, impact):
     assert anomalies.meaning(name) == meaning and anomalies.impact(name) == impact
+
+
+def test_every_anomaly_a_checker_reports_has_words_for_the_reader():
+    for a in anomalies.TABLE:
+        if a.rules_out is not None:
+            assert anomalies.meaning(a.name) and anomalies.impact(a.name), a.name
 
 
 def test_every_name_a_checker_records_is_in_the_table():
