@@ -15,7 +15,7 @@ from typing import ClassVar
 class Finding:
     """One instance of an anomaly. Subclasses set `kind` (the result's anomaly name), hold the
     key and whatever their explanation needs, name `txn_fields` (or override `txns`) and implement
-    `explain`."""
+    `text`."""
     kind: ClassVar[str] = ""
     # whether explanations cite the read that shows the key's version order (its reader is
     # fetched along with `txns`)
@@ -28,7 +28,10 @@ class Finding:
     def txns(self) -> list:
         return [getattr(self, f) for f in self.txn_fields]
 
-    def explain(self, ex) -> dict:
-        """The result instance {"ops", "key", "explanation"}; `ex` is the checker's
-        TxnExplainer (names txns, gives their ops once fetched)."""
+    def text(self, ex) -> str:
+        """The explanation in plain words; `ex` is the checker's TxnExplainer (names txns)."""
         raise NotImplementedError
+
+    def explain(self, ex) -> dict:
+        """The result instance: the ops of its txns (`ex` gives them once fetched), key, words."""
+        return {"ops": [ex.op(t) for t in self.txns], "key": self.key, "explanation": self.text(ex)}

@@ -37,7 +37,7 @@ class Internal(Finding):
 
     txn_fields = ("tid",)
 
-    def explain(self, ex):
+    def text(self, ex):
         T, k, v, base, mine = ex.name(self.tid), self.key, self.read, self.base, self.mine
         if base is None:
             text = (f"{T} appended {fmt_list(mine)} to key {k!r} and then read it as "
@@ -49,7 +49,7 @@ class Internal(Finding):
         else:
             text = (f"{T} read key {k!r} = {fmt_list(base)} and later, with no append of its "
                     f"own in between, read it as {fmt_list(v)}: a transaction must see one state.")
-        return {"ops": [ex.op(self.tid)], "key": k, "explanation": text}
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +64,11 @@ class GarbageRead(Finding):
 
     txn_fields = ("reader",)
 
-    def explain(self, ex):
+    def text(self, ex):
         shown, x = self.shown, self.x
         text = (f"{ex.name(self.reader)} read key {self.key!r} = {fmt_list(shown, shown.index(x))}, which "
                 f"includes {x!r}, a value no transaction in the history appended to that key.")
-        return {"ops": [ex.op(self.reader)], "key": self.key, "explanation": text}
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +82,11 @@ class FutureRead(Finding):
 
     txn_fields = ("tid",)
 
-    def explain(self, ex):
+    def text(self, ex):
         T = ex.name(self.tid)
         text = (f"{T} read key {self.key!r} = {fmt_list(self.read)}, which already contains "
                 f"{self.value!r}, a value {T} itself appends only later in the same transaction.")
-        return {"ops": [ex.op(self.tid)], "key": self.key, "explanation": text}
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,11 +102,11 @@ class IncompatibleOrder(Finding):
 
     txn_fields = ("t1", "t2")
 
-    def explain(self, ex):
+    def text(self, ex):
         text = (f"{ex.name(self.t1)} read key {self.key!r} = {fmt_list(self.v1)} and {ex.name(self.t2)} "
                 f"read it as {fmt_list(self.v2)}: neither is a prefix of the other, so no single order "
                 f"of appends explains both.")
-        return {"ops": [ex.op(self.t1), ex.op(self.t2)], "key": self.key, "explanation": text}
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +121,10 @@ class DuplicateElements(Finding):
 
     txn_fields = ("reader",)
 
-    def explain(self, ex):
+    def text(self, ex):
         text = (f"{ex.name(self.reader)} read key {self.key!r} = {fmt_list(self.read)}, which contains "
                 f"{', '.join(map(repr, self.dups))} more than once, though each value was appended once.")
-        return {"ops": [ex.op(self.reader)], "key": self.key, "explanation": text}
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +140,12 @@ class G1a(Finding):
 
     txn_fields = ("reader", "writer")
 
-    def explain(self, ex):
+    def text(self, ex):
         shown, x = self.shown, self.x
         text = (f"{ex.name(self.reader)} read key {self.key!r} = {fmt_list(shown, shown.index(x))}, which "
                 f"includes {x!r}, appended by {ex.name(self.writer)}, a transaction that failed "
                 f"(aborted): it read a write that never committed.")
-        return {"ops": [ex.op(self.reader), ex.op(self.writer)], "key": self.key, "explanation": text}
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,13 +160,13 @@ class G1b(Finding):
 
     txn_fields = ("reader", "writer")
 
-    def explain(self, ex):
+    def text(self, ex):
         R, W, k, shown = ex.name(self.reader), ex.name(self.writer), self.key, self.shown
         later = [m[2] for m in ex.mops(self.writer) if m[0] == "append" and m[1] == k]
         text = (f"{R} read key {k!r} = {fmt_list(shown)}, ending with "
                 f"{shown[-1]!r}; but {W} appended {fmt_list(later)} to that key, so "
                 f"{shown[-1]!r} was an intermediate state of {W}, never committed as final.")
-        return {"ops": [ex.op(self.reader), ex.op(self.writer)], "key": k, "explanation": text}
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,12 +182,12 @@ class DirtyUpdate(Finding):
 
     txn_fields = ("failed", "later")
 
-    def explain(self, ex):
+    def text(self, ex):
         L, f, lp = ex.order(ex.kids[self.key]), self.failed_at, self.later_at
         text = (f"Key {self.key!r} was read as {fmt_list(L[:lp + 1], lp)}: {L[f]!r} there was "
                 f"appended by {ex.name(self.failed)}, which failed, yet {ex.name(self.later)}'s append of "
                 f"{L[lp]!r} comes after it: a committed write built on an aborted one.")
-        return {"ops": [ex.op(self.failed), ex.op(self.later)], "key": self.key, "explanation": text}
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,11 +204,11 @@ class LostUpdate(Finding):
     def txns(self):
         return list(self.tids)
 
-    def explain(self, ex):
+    def text(self, ex):
         names = ", ".join(ex.name(t) for t in self.tids)
         text = (f"{names} all first read key {self.key!r} = {fmt_list(self.shown)} (the same version) and "
                 f"each then appended to it and committed: each one's update ignores the others'.")
-        return {"ops": [ex.op(t) for t in self.tids], "key": self.key, "explanation": text}
+        return text
 
 
 # -- cases --------------------------------------------------------------------------------

@@ -34,10 +34,9 @@ class G1a(Finding):
 
     txn_fields = ("reader", "writer")
 
-    def explain(self, ex):
-        return {"ops": [ex.op(self.reader), ex.op(self.writer)], "key": self.key, "explanation":
-                f"{ex.name(self.reader)} read key {self.key!r} = {fmt_value(self.value)}, written by "
-                f"{ex.name(self.writer)}, which failed: a read of a write that never committed."}
+    def text(self, ex):
+        return (f"{ex.name(self.reader)} read key {self.key!r} = {fmt_value(self.value)}, written by "
+                f"{ex.name(self.writer)}, which failed: a read of a write that never committed.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +50,10 @@ class G1b(Finding):
 
     txn_fields = ("reader", "writer")
 
-    def explain(self, ex):
-        return {"ops": [ex.op(self.reader), ex.op(self.writer)], "key": self.key, "explanation":
-                f"{ex.name(self.reader)} read key {self.key!r} = {fmt_value(self.value)}, but "
+    def text(self, ex):
+        return (f"{ex.name(self.reader)} read key {self.key!r} = {fmt_value(self.value)}, but "
                 f"{ex.name(self.writer)} overwrote that value with another write to the same key before "
-                f"committing: an intermediate state."}
+                f"committing: an intermediate state.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +68,13 @@ class Internal(Finding):
 
     txn_fields = ("tid",)
 
-    def explain(self, ex):
+    def text(self, ex):
         T, k = ex.name(self.tid), self.key
         text = (f"{T} wrote {_shown(self.expected)} to key {k!r} and then read it as {_shown(self.read)}: "
                 f"a transaction must see its own writes." if self.how == "w" else
                 f"{T} read key {k!r} = {_shown(self.expected)} and later, with no write of its own "
                 f"in between, read it as {_shown(self.read)}: a transaction must see one state.")
-        return {"ops": [ex.op(self.tid)], "key": k, "explanation": text}
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +87,9 @@ class GarbageRead(Finding):
 
     txn_fields = ("tid",)
 
-    def explain(self, ex):
-        return {"ops": [ex.op(self.tid)], "key": self.key, "explanation":
-                f"{ex.name(self.tid)} read key {self.key!r} = {fmt_value(self.value)}, a value no transaction "
-                f"in the history wrote to that key."}
+    def text(self, ex):
+        return (f"{ex.name(self.tid)} read key {self.key!r} = {fmt_value(self.value)}, a value no transaction "
+                f"in the history wrote to that key.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +102,9 @@ class FutureRead(Finding):
 
     txn_fields = ("tid",)
 
-    def explain(self, ex):
-        return {"ops": [ex.op(self.tid)], "key": self.key, "explanation":
-                f"{ex.name(self.tid)} read key {self.key!r} = {fmt_value(self.value)}, a value it writes "
-                f"itself only later."}
+    def text(self, ex):
+        return (f"{ex.name(self.tid)} read key {self.key!r} = {fmt_value(self.value)}, a value it writes "
+                f"itself only later.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +119,10 @@ class LostUpdate(Finding):
     def txns(self):
         return list(self.tids)
 
-    def explain(self, ex):
+    def text(self, ex):
         names = ", ".join(ex.name(t) for t in self.tids)
-        return {"ops": [ex.op(t) for t in self.tids], "key": self.key, "explanation":
-                f"{names} all read key {self.key!r} = {_shown(self.value)} (the same version) "
-                f"and each then wrote it and committed: each one's update ignores the others'."}
+        return (f"{names} all read key {self.key!r} = {_shown(self.value)} (the same version) "
+                f"and each then wrote it and committed: each one's update ignores the others'.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +134,9 @@ class CyclicVersions(Finding):
 
     txn_fields = ()
 
-    def explain(self, ex):
+    def text(self, ex):
         chain = " < ".join(_shown(x) for x in self.path)
-        return {"ops": [], "key": self.key, "explanation":
-                f"The assumed version order of key {self.key!r} is cyclic: {chain}."}
+        return (f"The assumed version order of key {self.key!r} is cyclic: {chain}.")
 
 
 # -- cases --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ anomaly_types, anomalies, not, also_not, stats) is checkers.api's; a result with
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import time
@@ -39,8 +40,6 @@ def started_now() -> str:
 def rerun_argv(spec: dict) -> list[str]:
     """`harness run ...` for a spec dict (TestSpec.to_dict() or test.json), every setting explicit:
     the seed the run drew included, so the op stream is the same."""
-    import dataclasses
-
     from harness.spec import TestSpec   # here: harness.spec reads this module's TEST_RECORD
     argv = ["harness", "run"]
     for key in (f.name for f in dataclasses.fields(TestSpec) if f.name not in dict(PAIR_FLAGS)):
