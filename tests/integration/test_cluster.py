@@ -179,6 +179,19 @@ def test_postgres_standby_remote_apply_reads_own_writes_on_every_standby(cluster
         assert r.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone()[0] == 0
 
 
+def test_postgres_standby_behind_an_apply_delay_has_its_database_when_up_returns(cluster_factory):
+    # The runner connects to every node right after up. A standby applies CREATE ROLE / DATABASE only
+    # recovery_min_apply_delay after the primary ran them (CI once failed on this with 100 ms: "database
+    # harness does not exist" on n2); 3 s makes the race certain, so up() must wait for the replay.
+    c = cluster_factory("postgres-standby", tag="pgdelay", knobs={"recovery_min_apply_delay": 3000})
+    for node in c.nodes:
+        conn = c.connect(node, autocommit=True, timeout=5)
+        try:
+            assert conn.execute("SELECT current_database()").fetchone()[0] == c.database
+        finally:
+            conn.close()
+
+
 def test_postgres_standby_async_by_default_and_standby_restart(cluster_factory):
     c = cluster_factory("postgres-standby", tag="pgasync", knobs={"recovery_min_apply_delay": "300ms"})
     primary = c.connect(c.primary, autocommit=True)

@@ -89,6 +89,8 @@ class PostgresStandby(Postgres):
             want = cluster.knobs.get("synchronous_standbys") or len(standbys)
             self.sql(primary, f"ALTER SYSTEM SET synchronous_standby_names = 'ANY {min(want, len(standbys))} (*)'")
             self.sql(primary, "SELECT pg_reload_conf()")
+        # with recovery_min_apply_delay a standby runs CREATE DATABASE only that much later
+        self.wait_replayed(cluster, "the new roles and database")
 
     def create_users(self, cluster, node):
         self.sql(node, f"CREATE ROLE {REPL_USER} LOGIN REPLICATION PASSWORD "
@@ -136,6 +138,11 @@ class PostgresStandby(Postgres):
 
     def reset_data(self, cluster):
         super().reset_data(cluster)
+        self.wait_replayed(cluster, "the fresh database")
+
+    def wait_replayed(self, cluster, what):
+        """Until every standby has applied all the primary wrote so far: a client connecting to a
+        standby right after (the runner's reachability check) finds the database there."""
         primary = cluster.nodes[0]
         lsn = self.sql(primary, "SELECT pg_current_wal_lsn()").strip()
         delay = (cluster.knobs.get("recovery_min_apply_delay") or 0) / 1000.0
@@ -145,7 +152,7 @@ class PostgresStandby(Postgres):
             if ok != "t":
                 raise NotYet(f"{node} has not replayed {lsn}")
         for node in cluster.nodes[1:]:
-            wait_until(lambda n=node: replayed(n), 30 + delay, f"{node} to replay the fresh database", [node])
+            wait_until(lambda n=node: replayed(n), 30 + delay, f"{node} to replay {what}", [node])
 
     # -- capabilities (harness/cluster/dbs/base.py): the standbys are async replicas ----------------
     def replicas(self, cluster):
