@@ -139,9 +139,10 @@ def register(subparsers) -> None:
     u.add_argument("--name", default=None, help="cluster name (default: DB-random)")
     ssh_config.add_flags(u)
     u.add_argument("--knob", action="append", metavar="KEY=VALUE",
-                   help="db knob, repeatable: galera wsrep_sync_wait=0|1|3|7, isolation=LEVEL, "
+                   help="db knob, repeatable: every db isolation=LEVEL; galera wsrep_sync_wait=0|1|3|7, "
                         "fast_failure_detection=true|false, camunda=true; mariadb-mm master_delay=S; "
-                        "postgres-standby standbys=N, synchronous_commit=off|on|remote_apply, "
+                        "postgres-standby standbys=N, "
+                        "synchronous_commit=off|local|on|remote_write|remote_apply, synchronous_standbys=N, "
                         "recovery_min_apply_delay=MS")
     server_options.add_arguments(u)
     u.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")

@@ -131,3 +131,16 @@ def test_fault_lists_name_registered_faults():
     assert set(nemesis.PARAMETERS) <= set(nemesis.FAULTS)
     for fault_set in MULTI_NODE_FAULTS + SINGLE_NODE_FAULTS:
         assert nemesis.parse_faults(",".join(fault_names(fault_set))) == fault_names(fault_set)
+
+
+def test_cluster_up_knob_help_names_every_knob_of_every_database():
+    # the help is written by hand (building it from the definitions would import every one of them
+    # on each CLI call, ~0.3 s): this keeps it from drifting from the definitions' knobs
+    from harness.cli import build_parser
+    from harness.cluster.dbs import DB_NAMES, definition
+    cluster = next(a for a in build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "cluster")[1]
+    up = cluster._subparsers._group_actions[0].choices["up"]
+    text = next(a.help for a in up._actions if "--knob" in a.option_strings)
+    for db in DB_NAMES:
+        for knob in definition(db).knobs:
+            assert knob in text, (db, knob)
