@@ -24,7 +24,10 @@ Elle's largest published figure, 22 M txns (issue 20), 2026-12-03, load 5-7 from
 target (8 M txns: 143-159 s, 4.1 GB; the peak grows ~0.5 KB per txn in the checker's own tables).
 After the compact tables (stop 26; ~180 B per txn): 8 M txns 98.8 s, 1443 MB; the same 22 M history
 604 s wall at 41 % of a core (I/O-bound beside another job; 229 s user + 23 s system CPU), peak
-RSS 3,816 MB: within 8 GB, still over 2 min.
+RSS 3,816 MB: within 8 GB, still over 2 min. Stop 28, machine otherwise idle, a fresh 22,053,711-txn
+history (8.4 GB, generated in 212 s): check 199.5 s wall (198.8 s CPU, 110.5 k txn/s), peak RSS
+3,812 MB, valid; the bare parse 54.0 s. So 1.66x Elle's ~2 min, in one core and 3.8 GB (Elle's
+figure: a big server, ~60 GB of heap); a parse on the second core would still leave ~145 s.
 The same runs with the checker before the struct-packed rows gave 2.80 (CPU) at both sizes. Load
 moves these ratios by +-0.2; a steadier measure is instructions under valgrind (callgrind, 20k
 txns, imports subtracted): parse 459 M, check 947 M (2.06x; before: 1041 M, 2.27x). The check
