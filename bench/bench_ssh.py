@@ -19,7 +19,6 @@ initdb on each host and the data dir copied host to host through the control nod
 (database traffic is direct in both); a run opens one SSH connection per host (ControlMaster).
 """
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -30,6 +29,8 @@ from pathlib import Path
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import harness.cluster as hc  # noqa: E402
+from checkers.history import read_history  # noqa: E402
+from checkers.pairing import pair  # noqa: E402
 from harness.backends import ssh_transport  # noqa: E402
 from harness.runner import run_test  # noqa: E402
 from harness.spec import TestSpec  # noqa: E402
@@ -43,20 +44,9 @@ def ms(ns_list, q):
 
 
 def op_latencies(run_dir) -> list[int]:
-    """ns from invoke to ok of every committed op (pairs by process: one op at a time per process)."""
-    open_at, out = {}, []
-    with open(Path(run_dir) / "history.jsonl") as f:
-        for line in f:
-            op = json.loads(line)
-            if not isinstance(op.get("process"), int):
-                continue
-            if op["type"] == "invoke":
-                open_at[op["process"]] = op["time"]
-            elif op["process"] in open_at:
-                t0 = open_at.pop(op["process"])
-                if op["type"] == "ok":
-                    out.append(op["time"] - t0)
-    return out
+    """ns from invoke to ok of every committed client op."""
+    return [p.done["time"] - p.invoke["time"] for p in pair(read_history(Path(run_dir) / "history.jsonl"))
+            if p.invoke is not None and p.type == "ok"]
 
 
 def bring_up(backend, i):

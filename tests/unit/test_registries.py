@@ -138,7 +138,7 @@ def test_cluster_up_knob_help_names_every_knob_of_every_database():
     # on each CLI call, ~0.3 s): this keeps it from drifting from the definitions' knobs
     from harness.cli import build_parser
     from harness.cluster.dbs import DB_NAMES, definition
-    cluster = next(a for a in build_parser()._subparsers._group_actions[0].choices.items() if a[0] == "cluster")[1]
+    cluster = build_parser()._subparsers._group_actions[0].choices["cluster"]
     up = cluster._subparsers._group_actions[0].choices["up"]
     text = next(a.help for a in up._actions if "--knob" in a.option_strings)
     for db in DB_NAMES:
